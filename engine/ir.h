@@ -1,0 +1,120 @@
+// The intermediate representation of a workflow: what the frontends (ctflow/v1,
+// Argo) produce and the backends (local run, exporters) consume. It knows nothing
+// of YAML. Values are JSON values (nlohmann::json): typed, never pasted text.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ctflow {
+
+using Value = nlohmann::json;
+
+// A place in a source file, 1-based. line == 0 means "no position".
+struct SourcePos {
+  std::string file;
+  int line = 0;
+  int col = 0;
+};
+
+enum class ParamType { String, Int, Float, Bool, Path, Json };
+const char* to_string(ParamType t);
+std::optional<ParamType> param_type_from_string(const std::string& s);
+
+struct ParamDecl {
+  std::string name;
+  ParamType type = ParamType::String;
+  std::optional<Value> default_value;  // none: the param is required
+  std::string description;
+  SourcePos pos;
+};
+
+enum class StepKind { Plugin, Run, Shell };
+const char* to_string(StepKind k);
+
+enum class Isolation { Process, None };
+
+struct RetryPolicy {
+  int limit = 0;              // attempts = limit + 1
+  double backoff_s = 1.0;     // delay before the first retry
+  double factor = 2.0;        // each later delay is multiplied by this
+  double max_backoff_s = 0;   // 0: no cap
+  bool on_failed = true;      // retry when the step exits non-zero / plugin error
+  bool on_error = true;       // retry when the engine could not start it
+  bool on_timeout = true;     // retry when an attempt timed out
+  // Delay before attempt number `attempt` (1-based; attempt 1 has no delay).
+  double delay_before(int attempt) const;
+};
+
+struct Resources {
+  double cpu = 0;        // cores; 0 means "not stated" (counted as 1 slot? no: 0)
+  int gpu = 0;
+  int64_t memory = 0;    // bytes
+};
+
+struct OutputParamDecl {
+  std::string path;                     // relative to the step's working dir
+  std::optional<Value> default_value;   // used when the step is Skipped/Omitted or the file is missing
+};
+
+struct OutputArtifactDecl {
+  std::string path;  // file or directory, relative to the step's working dir
+};
+
+struct Step {
+  std::string name;
+  SourcePos pos;
+  StepKind kind = StepKind::Run;
+  std::string uses;                 // Plugin
+  std::vector<std::string> run;     // Run: argv, each element templated alone
+  std::string shell;                // Shell: script for /bin/sh -c
+  std::string image;                // optional: run in this OCI image
+  bool network = false;             // container steps: allow network
+  Value with = Value::object();     // plugin params / env for run+shell (templated)
+  std::map<std::string, SourcePos> with_pos;  // where each `with` key was written
+  std::vector<std::string> needs;
+  std::string depends;              // Argo enhanced-depends expression, or empty
+  SourcePos depends_pos;
+  std::string when;                 // expression, or empty
+  SourcePos when_pos;
+  std::optional<Value> for_each;    // a JSON list, or a string holding one {{ref}}
+  SourcePos for_each_pos;
+  int parallelism = 0;              // fan-out: instances at once (0: unbounded)
+  std::map<std::string, OutputParamDecl> output_params;
+  std::map<std::string, OutputArtifactDecl> output_artifacts;
+  RetryPolicy retry;
+  double timeout_s = 0;             // per attempt; 0: none
+  Resources resources;
+  std::optional<bool> cache;        // unset: true for plugins, false for run/shell
+  Isolation isolation = Isolation::Process;
+  std::map<std::string, std::string> env;  // extra environment (Argo importer)
+
+  bool cache_enabled() const { return cache.value_or(kind == StepKind::Plugin); }
+};
+
+struct Workflow {
+  std::string file;            // where it was read from (for messages)
+  std::string api_version = "ctflow/v1";
+  std::string name;
+  std::string description;
+  std::vector<ParamDecl> params;
+  int parallelism = 0;         // 0: unbounded
+  bool fail_fast = true;
+  std::vector<Step> steps;     // in file order
+  std::vector<Step> on_exit;   // run after the DAG, whatever its outcome
+
+  const Step* find_step(const std::string& name) const;
+  const ParamDecl* find_param(const std::string& name) const;
+};
+
+// Parses "30s", "5m", "2h", "1h30m", "500ms", or a bare number of seconds.
+std::optional<double> parse_duration(const std::string& text);
+// Parses "4Gi", "512Mi", "1G", "1000" into bytes.
+std::optional<int64_t> parse_size(const std::string& text);
+
+}  // namespace ctflow

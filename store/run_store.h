@@ -1,0 +1,201 @@
+// RunStore: the record of runs, steps, attempts, artifacts, metrics, the step
+// cache and the model registry, in one SQLite database (.ctflow/ctflow.db, WAL).
+//
+// Thread safety: one RunStore is one SQLite connection; use it from one thread
+// at a time. Several processes may open the same store at once (WAL, busy
+// timeout, retries on SQLITE_BUSY). Every write is its own short transaction
+// unless wrapped in a Transaction.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/status.h"
+
+struct sqlite3;
+
+namespace ctflow {
+
+using Json = nlohmann::json;
+
+// Milliseconds since the Unix epoch.
+int64_t now_ms();
+std::string iso8601(int64_t ms);  // "2026-11-23T10:00:00Z" (UTC); "" for 0
+
+struct RunRecord {
+  std::string id;          // "r-20261123-0001a3f9"
+  std::string workflow;    // metadata.name
+  std::string file;        // the workflow file as given
+  std::string status;      // Running, Succeeded, Failed, Errored, Cancelled
+  Json params = Json::object();
+  std::string source;      // the workflow text, so a run can be resumed as it was
+  int64_t started_at = 0;
+  int64_t finished_at = 0;  // 0 while running
+  std::string message;
+  int64_t owner_pid = 0;    // the engine process running it, 0 when none
+  int64_t heartbeat_at = 0;
+};
+
+struct StepRecord {
+  std::string run_id;
+  std::string name;        // instance name: "train", "shard[2]"
+  std::string step;        // the step it is an instance of: "train", "shard"
+  std::string status;      // Pending, Running, Succeeded, Failed, Errored, Skipped, Omitted, Cancelled
+  int attempts = 0;
+  bool cached = false;
+  int64_t started_at = 0;
+  int64_t finished_at = 0;
+  Json outputs = Json::object();  // output parameters (typed JSON)
+  std::string message;
+  std::string log_path;     // the log of the latest attempt
+  int exit_code = 0;
+  std::string cache_key;
+};
+
+struct AttemptRecord {
+  std::string run_id;
+  std::string step;         // instance name
+  int attempt = 1;
+  std::string status;
+  int64_t started_at = 0;
+  int64_t finished_at = 0;
+  int exit_code = 0;
+  std::string message;
+  std::string log_path;
+};
+
+struct ArtifactRecord {
+  std::string run_id;
+  std::string step;         // instance name
+  std::string name;
+  std::string digest;       // "sha256:..."
+  int64_t size = 0;         // bytes (for a directory: the sum of its files)
+  std::string kind;         // "file" or "dir"
+  std::string role;         // "output" or "input"
+  std::string path;         // read-only local path of the blob (filled by queries)
+};
+
+struct MetricPoint {
+  std::string run_id;
+  std::string step;
+  std::string name;
+  std::string kind;         // "scalar" or "series"
+  int64_t index = 0;        // series: step/epoch; scalar: 0
+  double value = 0;
+  int64_t ts = 0;           // ms
+};
+
+struct ConfusionRecord {
+  std::string run_id;
+  std::string step;
+  std::string name;
+  std::vector<std::string> labels;
+  std::vector<int64_t> counts;  // labels.size()^2, row = true, column = predicted
+};
+
+struct CacheEntry {
+  std::string key;
+  std::string run_id;       // the run whose step produced it
+  std::string step;
+  Json outputs = Json::object();
+  Json artifacts = Json::object();  // name -> {"digest":..., "size":..., "kind":...}
+  int64_t created_at = 0;
+};
+
+struct ModelVersion {
+  std::string name;
+  int version = 0;
+  std::string stage;        // None, Staging, Production, Archived
+  std::string run_id;
+  std::string step;
+  Json artifacts = Json::object();  // name -> digest
+  Json metrics = Json::object();
+  Json params = Json::object();
+  int64_t created_at = 0;
+};
+
+class RunStore {
+ public:
+  // Opens (creating when missing) the store in DIR: DIR/ctflow.db, DIR/blobs/,
+  // DIR/logs/, DIR/work/. Applies pending schema migrations. Fails with a clear
+  // message for a foreign or corrupt file, or a folder that cannot be written.
+  static Result<std::unique_ptr<RunStore>> open(const std::filesystem::path& dir);
+  ~RunStore();
+  RunStore(const RunStore&) = delete;
+  RunStore& operator=(const RunStore&) = delete;
+
+  const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path blobs_dir() const { return dir_ / "blobs"; }
+  std::filesystem::path logs_dir() const { return dir_ / "logs"; }
+  std::filesystem::path work_dir() const { return dir_ / "work"; }
+  int schema_version();
+
+  // Groups the writes made while it lives into one transaction (BEGIN IMMEDIATE).
+  class Transaction {
+   public:
+    explicit Transaction(RunStore& store);
+    ~Transaction();  // rolls back unless committed
+    Status commit();
+   private:
+    RunStore& store_;
+    bool done_ = false;
+  };
+
+  // --- runs ---
+  Result<std::string> create_run(const std::string& workflow, const std::string& file, const Json& params,
+                                 const std::string& source);
+  Status finish_run(const std::string& run_id, const std::string& status, const std::string& message);
+  Status set_run_status(const std::string& run_id, const std::string& status);
+  // Takes the run for this process: fails when another live engine holds it.
+  Status claim_run(const std::string& run_id, int64_t pid);
+  Status heartbeat(const std::string& run_id, int64_t pid);
+  Result<RunRecord> get_run(const std::string& run_id);
+  // A full id, a unique prefix, or "@latest".
+  Result<std::string> resolve_run_id(const std::string& ref);
+  Result<std::vector<RunRecord>> list_runs(int limit = 1000, const std::string& status = "",
+                                           const std::string& workflow = "");
+
+  // --- steps and attempts ---
+  Status upsert_step(const StepRecord& step);
+  Status add_attempt(const AttemptRecord& attempt);
+  Result<std::vector<StepRecord>> get_steps(const std::string& run_id);
+  Result<std::vector<AttemptRecord>> get_attempts(const std::string& run_id, const std::string& step = "");
+
+  // --- artifacts ---
+  Status add_artifact(const ArtifactRecord& artifact);
+  Result<std::vector<ArtifactRecord>> get_artifacts(const std::string& run_id, const std::string& step = "");
+  Result<std::vector<ArtifactRecord>> artifact_uses(const std::string& digest);  // lineage
+  Status tag_data(const std::string& tag, const std::string& digest);
+  Result<std::string> resolve_data_tag(const std::string& tag);
+
+  // --- metrics ---
+  Status add_metrics(const std::vector<MetricPoint>& points);  // one transaction
+  Status add_confusion(const ConfusionRecord& confusion);
+  Result<std::vector<MetricPoint>> get_metrics(const std::string& run_id, const std::string& step = "");
+  Result<std::vector<ConfusionRecord>> get_confusions(const std::string& run_id, const std::string& step = "");
+
+  // --- step cache ---
+  Result<std::optional<CacheEntry>> cache_lookup(const std::string& key);
+  Status cache_store(const CacheEntry& entry);
+
+  // --- model registry ---
+  Result<ModelVersion> register_model(ModelVersion version);  // assigns the next version number
+  Result<std::vector<ModelVersion>> list_models(const std::string& name = "");
+  Result<ModelVersion> get_model(const std::string& name, int version);  // version 0: the Production one, else latest
+  Status set_model_stage(const std::string& name, int version, const std::string& stage);
+
+  sqlite3* db() { return db_; }
+
+ private:
+  RunStore(std::filesystem::path dir, sqlite3* db) : dir_(std::move(dir)), db_(db) {}
+  std::filesystem::path dir_;
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace ctflow

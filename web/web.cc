@@ -1,0 +1,1 @@
+// The web library; servers are added beside this file.
