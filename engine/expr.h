@@ -1,0 +1,93 @@
+// The expression language of `when:` and `depends:` (spec: "Expressions").
+//
+//   expr    := or
+//   or      := and ('||' and)*
+//   and     := not ('&&' not)*
+//   not     := '!' not | cmp
+//   cmp     := value (('=='|'!='|'<'|'<='|'>'|'>=') value | 'in' list)?
+//   value   := NUMBER | STRING | true | false | null | REF | '{{' REF '}}' | '(' expr ')'
+//   list    := '[' (value (',' value)*)? ']'
+//
+// Expressions are evaluated on typed values (ctflow::Value), never on pasted
+// text: a string holding spaces, quotes or '-' is always one value.
+//
+// Comparison rules:
+//  - numbers compare as numbers (int with float is fine);
+//  - strings compare as strings (bytewise);
+//  - a number and a string that is fully a number literal compare as numbers;
+//  - null == x is true only when x is null, and null != x is its negation
+//    (so `steps.a.outputs.x == null` works); ordering a null is an error;
+//  - same-typed bools, lists and objects support == and != only;
+//  - any other mixed comparison, with any operator, is an error that names both
+//    operands and their types: cannot compare "abc" (string) with 3 (int) using <
+// `&&`, `||` and `!` need booleans and short-circuit; `in` is membership by `==`.
+//
+// An Expr is immutable and cheap to copy (the tree is shared); eval() is safe
+// to call from several threads at once if the resolver is.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "engine/ir.h"
+#include "engine/status.h"
+
+namespace ctflow::expr {
+
+struct ParseError {
+  size_t offset = 0;     // 0-based byte offset into the text
+  std::string message;   // e.g. "expected a value after '&&'"
+};
+
+struct Node;  // defined in expr.cc
+
+class Expr {
+ public:
+  // Nesting deeper than this ('(' and '!') is a parse error, not a stack overflow.
+  static constexpr int kMaxDepth = 200;
+
+  static std::variant<Expr, ParseError> parse(std::string_view text);
+
+  // Every REF in the expression, in order of first appearance, without
+  // duplicates: "steps.a.outputs.x", "params.n", "a.Succeeded". A `{{ REF }}`
+  // contributes its REF.
+  const std::vector<std::string>& refs() const { return refs_; }
+
+  // REF -> typed value, or an error Status (e.g. "unknown param 'x'"); an error
+  // is returned from eval() unchanged.
+  using Resolver = std::function<Result<Value>(const std::string& ref)>;
+  Result<Value> eval(const Resolver& r) const;
+  // Like eval(), and the result must be a bool:
+  // "expression must be a boolean, got int 3".
+  Result<bool> eval_bool(const Resolver& r) const;
+
+  const std::string& text() const { return text_; }
+
+ private:
+  Expr() = default;
+  std::string text_;
+  std::vector<std::string> refs_;
+  std::shared_ptr<const Node> root_;
+};
+
+// True when `text` is a REF: dot-separated segments of letters, digits, '_' and
+// '-', the first starting with a letter or '_' ("steps.make-data.outputs.n").
+// The words true, false, null and in are not REFs.
+bool is_ref(std::string_view text);
+
+// Length of the REF-shaped prefix of `text` (0 when none); used by the
+// templating module to share the same REF syntax. Stops before a trailing '.'.
+size_t scan_ref(std::string_view text);
+
+// "string", "int", "float", "bool", "null", "list", "object".
+const char* type_name(const Value& v);
+// A value for messages: strings quoted, everything else compact JSON; long
+// texts are shortened with "...". Never throws (invalid UTF-8 is replaced).
+std::string describe(const Value& v);
+
+}  // namespace ctflow::expr
