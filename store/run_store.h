@@ -9,9 +9,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -21,6 +23,9 @@
 struct sqlite3;
 
 namespace ctflow {
+
+class StatementCache;  // store/sqlite_util.h
+class Statement;
 
 using Json = nlohmann::json;
 
@@ -126,6 +131,13 @@ class RunStore {
   // DIR/logs/, DIR/work/. Applies pending schema migrations. Fails with a clear
   // message for a foreign or corrupt file, or a folder that cannot be written.
   static Result<std::unique_ptr<RunStore>> open(const std::filesystem::path& dir);
+  // Test hook: as open(), but applies schema migrations only up to MAX_MIGRATION
+  // (to build a store as an older ctflow left it).
+  static Result<std::unique_ptr<RunStore>> open(const std::filesystem::path& dir, int max_migration);
+  // The schema version this build writes (the number of migrations it knows).
+  static int latest_schema_version();
+  // A run whose owner has not sent a heartbeat for this long may be taken over.
+  static constexpr int64_t kHeartbeatStaleMs = 10000;
   ~RunStore();
   RunStore(const RunStore&) = delete;
   RunStore& operator=(const RunStore&) = delete;
@@ -145,6 +157,7 @@ class RunStore {
    private:
     RunStore& store_;
     bool done_ = false;
+    Status begun_;  // why BEGIN failed, if it did
   };
 
   // --- runs ---
@@ -154,7 +167,10 @@ class RunStore {
   Status set_run_status(const std::string& run_id, const std::string& status);
   // Takes the run for this process: fails when another live engine holds it.
   Status claim_run(const std::string& run_id, int64_t pid);
+  // Fails when PID no longer holds the run (another process took it over).
   Status heartbeat(const std::string& run_id, int64_t pid);
+  // Gives the run up (owner_pid = 0) if PID holds it. finish_run also releases.
+  Status release_run(const std::string& run_id, int64_t pid);
   Result<RunRecord> get_run(const std::string& run_id);
   // A full id, a unique prefix, or "@latest".
   Result<std::string> resolve_run_id(const std::string& ref);
@@ -190,12 +206,20 @@ class RunStore {
   Result<ModelVersion> get_model(const std::string& name, int version);  // version 0: the Production one, else latest
   Status set_model_stage(const std::string& name, int version, const std::string& stage);
 
+  // PRAGMA integrity_check: OK, or the problems it lists.
+  Status check_integrity();
+
   sqlite3* db() { return db_; }
 
  private:
-  RunStore(std::filesystem::path dir, sqlite3* db) : dir_(std::move(dir)), db_(db) {}
+  RunStore(std::filesystem::path dir, sqlite3* db);
+  // The cached prepared statement for SQL, ready to bind.
+  Result<Statement> prepare(std::string_view sql);
+  Status write(const std::function<Status()>& fn);  // one write transaction (nests)
+
   std::filesystem::path dir_;
   sqlite3* db_ = nullptr;
+  std::unique_ptr<StatementCache> stmts_;
 };
 
 }  // namespace ctflow
