@@ -134,9 +134,12 @@ Result<bool> has_table(sqlite3* db, const char* name) {
     sqlite3_finalize(raw);
     return sqlite_error(db);
   }
-  Statement st(db, raw);
-  st.bind(1, name);
-  auto row = st.next();
+  Result<bool> row = false;
+  {
+    Statement st(db, raw);  // resets RAW when it goes, so before the finalize
+    st.bind(1, name);
+    row = st.next();
+  }
   sqlite3_finalize(raw);
   if (!row.ok()) return row.status();
   return *row;
