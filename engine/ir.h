@@ -74,6 +74,8 @@ struct Step {
   std::vector<std::string> run;     // Run: argv, each element templated alone
   std::string shell;                // Shell: script for /bin/sh -c
   std::string image;                // optional: run in this OCI image
+  SourcePos kind_pos;               // where uses/run/shell was written
+  SourcePos image_pos;
   bool network = false;             // container steps: allow network
   Value with = Value::object();     // plugin params / env for run+shell (templated)
   std::map<std::string, SourcePos> with_pos;  // where each `with` key was written

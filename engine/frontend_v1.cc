@@ -1,0 +1,596 @@
+#include "engine/frontend_v1.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "engine/expr.h"
+#include "engine/template.h"
+#include "engine/yaml_util.h"
+
+namespace ctflow {
+namespace {
+
+const std::regex kWorkflowName("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
+const std::regex kStepName("[a-z0-9]([-_a-z0-9]*[a-z0-9])?");
+const std::regex kParamName("[A-Za-z_][A-Za-z0-9_]*");
+
+const std::vector<std::string> kTopKeys = {"apiVersion", "kind",     "metadata", "params", "defaults",
+                                           "parallelism", "fail_fast", "steps",   "on_exit"};
+const std::vector<std::string> kMetadataKeys = {"name", "description", "labels", "annotations"};
+const std::vector<std::string> kParamKeys = {"type", "default", "description"};
+const std::vector<std::string> kStepKeys = {"uses",     "run",         "shell",   "image",   "network",
+                                            "with",     "needs",       "depends", "when",    "for_each",
+                                            "parallelism", "outputs",  "retry",   "timeout", "resources",
+                                            "cache",    "isolation",   "env"};
+const std::vector<std::string> kDefaultsKeys = {"timeout", "retry", "resources", "cache", "isolation", "image"};
+const std::vector<std::string> kRetryKeys = {"limit", "backoff", "factor", "max_backoff", "on"};
+const std::vector<std::string> kResourceKeys = {"cpu", "gpu", "memory"};
+const std::vector<std::string> kOutputsKeys = {"parameters", "artifacts"};
+const std::vector<std::string> kOutputParamKeys = {"path", "default"};
+const std::vector<std::string> kOutputArtifactKeys = {"path"};
+
+class Parser {
+ public:
+  Parser(const std::string& file, Diagnostics& diags) : file_(file), d_(diags) {}
+
+  std::optional<Workflow> parse(const YAML::Node& root) {
+    if (!root.IsMap()) {
+      error(root, "a workflow must be a map with apiVersion, kind, metadata and steps; got " + yaml_kind(root));
+      return std::nullopt;
+    }
+    Workflow wf;
+    wf.file = file_;
+    auto keys = check_keys(root, kTopKeys, "at the top level");
+    YAML::Node api = root["apiVersion"];
+    if (!api) {
+      error(root, "missing 'apiVersion': add 'apiVersion: ctflow/v1' at the top");
+    } else if (!api.IsScalar() || api.Scalar() != "ctflow/v1") {
+      std::string got = api.IsScalar() ? "'" + api.Scalar() + "'" : yaml_kind(api);
+      std::string hint = api.IsScalar() && api.Scalar() == "argoproj.io/v1alpha1"
+                             ? " (an Argo Workflow: ctflow run reads it with the Argo frontend)"
+                             : "";
+      error(api, "unsupported apiVersion " + got + ": this ctflow reads 'ctflow/v1'" + hint);
+    }
+    YAML::Node kind = root["kind"];
+    if (!kind) error(root, "missing 'kind': add 'kind: Workflow'");
+    else if (!kind.IsScalar() || kind.Scalar() != "Workflow")
+      error(kind, "unsupported kind '" + (kind.IsScalar() ? kind.Scalar() : yaml_kind(kind)) +
+                      "': a ctflow/v1 file holds a 'Workflow'");
+    parse_metadata(root["metadata"], root, wf);
+    if (YAML::Node params = root["params"]) parse_params(params, wf);
+    Step defaults;
+    if (YAML::Node dn = root["defaults"]) {
+      if (expect_map(dn, "'defaults'")) {
+        check_keys(dn, kDefaultsKeys, "in 'defaults' (allowed: timeout, retry, resources, cache, isolation, image)");
+        parse_step_settings(dn, defaults, "defaults");
+      }
+    }
+    if (YAML::Node p = root["parallelism"]) wf.parallelism = positive_int(p, "parallelism", true);
+    if (YAML::Node f = root["fail_fast"]) wf.fail_fast = boolean(f, "fail_fast");
+    YAML::Node steps = root["steps"];
+    if (!steps) error(root, "missing 'steps': a workflow needs at least one step");
+    else parse_steps(steps, defaults, wf.steps, "steps");
+    if (YAML::Node ex = root["on_exit"]) parse_steps(ex, defaults, wf.on_exit, "on_exit");
+    std::set<std::string> names;
+    for (const auto& s : wf.steps) names.insert(s.name);
+    for (const auto& s : wf.on_exit)
+      if (names.count(s.name)) d_.error(s.pos, "step name '" + s.name + "' is used in both steps and on_exit");
+    return wf;
+  }
+
+ private:
+  void error(const YAML::Node& n, std::string message) { d_.error(yaml_pos(file_, n), std::move(message)); }
+  SourcePos pos(const YAML::Node& n) const { return yaml_pos(file_, n); }
+
+  bool expect_map(const YAML::Node& n, const std::string& what) {
+    if (n.IsMap()) return true;
+    if (n.IsNull()) return false;
+    error(n, what + " must be a map; got " + yaml_kind(n));
+    return false;
+  }
+
+  // Reports unknown and duplicate keys; returns the keys seen.
+  std::set<std::string> check_keys(const YAML::Node& map, const std::vector<std::string>& allowed,
+                                   const std::string& where) {
+    std::map<std::string, YAML::Mark> seen;
+    for (const auto& kv : map) {
+      if (!kv.first.IsScalar()) {
+        error(kv.first, "keys must be plain names " + where);
+        continue;
+      }
+      const std::string& k = kv.first.Scalar();
+      auto [it, fresh] = seen.emplace(k, kv.first.Mark());
+      if (!fresh) {
+        error(kv.first, "duplicate key '" + k + "' " + where + " (first given on line " +
+                            std::to_string(it->second.line + 1) + ")");
+        continue;
+      }
+      if (std::find(allowed.begin(), allowed.end(), k) == allowed.end())
+        error(kv.first, "unknown key '" + k + "' " + where + did_you_mean(k, allowed));
+    }
+    std::set<std::string> out;
+    for (const auto& [k, m] : seen) out.insert(k);
+    return out;
+  }
+
+  void check_duplicates(const YAML::Node& map, const std::string& where) {
+    std::map<std::string, YAML::Mark> seen;
+    for (const auto& kv : map) {
+      if (!kv.first.IsScalar()) continue;
+      auto [it, fresh] = seen.emplace(kv.first.Scalar(), kv.first.Mark());
+      if (!fresh)
+        error(kv.first, "duplicate key '" + kv.first.Scalar() + "' " + where + " (first given on line " +
+                            std::to_string(it->second.line + 1) + ")");
+    }
+  }
+
+  std::string string(const YAML::Node& n, const std::string& what) {
+    if (n.IsScalar()) return n.Scalar();
+    error(n, what + " must be a string; got " + yaml_kind(n));
+    return "";
+  }
+
+  bool boolean(const YAML::Node& n, const std::string& what) {
+    Value v = yaml_to_value(n);
+    if (v.is_boolean()) return v.get<bool>();
+    error(n, what + " must be true or false; got " + (n.IsScalar() ? "'" + n.Scalar() + "'" : yaml_kind(n)));
+    return false;
+  }
+
+  int positive_int(const YAML::Node& n, const std::string& what, bool allow_zero = false) {
+    Value v = yaml_to_value(n);
+    if (v.is_number_integer() && (v.get<int64_t>() > 0 || (allow_zero && v.get<int64_t>() == 0)) &&
+        v.get<int64_t>() < (1 << 30))
+      return static_cast<int>(v.get<int64_t>());
+    error(n, what + " must be a " + (allow_zero ? "non-negative" : "positive") + " integer; got " +
+                 (n.IsScalar() ? "'" + n.Scalar() + "'" : yaml_kind(n)));
+    return 0;
+  }
+
+  double number(const YAML::Node& n, const std::string& what) {
+    Value v = yaml_to_value(n);
+    if (v.is_number() && v.get<double>() >= 0) return v.get<double>();
+    error(n, what + " must be a non-negative number; got " + (n.IsScalar() ? "'" + n.Scalar() + "'" : yaml_kind(n)));
+    return 0;
+  }
+
+  double duration(const YAML::Node& n, const std::string& what) {
+    if (n.IsScalar()) {
+      if (auto d = parse_duration(n.Scalar())) return *d;
+    }
+    error(n, what + " must be a duration like 30s, 5m, 2h or 1h30m; got " +
+                 (n.IsScalar() ? "'" + n.Scalar() + "'" : yaml_kind(n)));
+    return 0;
+  }
+
+  void parse_metadata(const YAML::Node& md, const YAML::Node& root, Workflow& wf) {
+    if (!md) {
+      error(root, "missing 'metadata': add 'metadata: {name: my-workflow}'");
+      return;
+    }
+    if (!expect_map(md, "'metadata'")) return;
+    check_keys(md, kMetadataKeys, "in 'metadata'");
+    YAML::Node name = md["name"];
+    if (!name) {
+      error(md, "missing 'metadata.name': give the workflow a name like 'mnist-ct'");
+    } else {
+      wf.name = string(name, "metadata.name");
+      if (!wf.name.empty() && (!std::regex_match(wf.name, kWorkflowName) || wf.name.size() > 63))
+        error(name, "bad workflow name '" + wf.name +
+                        "': use at most 63 lower-case letters, digits and '-', starting and ending with a letter "
+                        "or digit (it becomes a Kubernetes name)");
+    }
+    if (YAML::Node desc = md["description"]) wf.description = string(desc, "metadata.description");
+  }
+
+  void parse_params(const YAML::Node& params, Workflow& wf) {
+    if (!expect_map(params, "'params'")) return;
+    check_duplicates(params, "in 'params'");
+    std::set<std::string> seen;
+    for (const auto& kv : params) {
+      const std::string name = kv.first.Scalar();
+      if (!seen.insert(name).second) continue;
+      ParamDecl p;
+      p.name = name;
+      p.pos = pos(kv.first);
+      if (!std::regex_match(name, kParamName))
+        error(kv.first, "bad param name '" + name + "': use letters, digits and '_', not starting with a digit");
+      const YAML::Node& v = kv.second;
+      bool is_decl = v.IsMap() && v.size() > 0;
+      if (is_decl) {
+        for (const auto& e : v)
+          if (!e.first.IsScalar() ||
+              std::find(kParamKeys.begin(), kParamKeys.end(), e.first.Scalar()) == kParamKeys.end())
+            is_decl = false;
+        if (!is_decl && v["type"]) is_decl = true;  // a declaration with a typo: report the key
+      }
+      if (is_decl) {
+        check_keys(v, kParamKeys, "in param '" + name + "' (allowed: type, default, description)");
+        std::optional<ParamType> type;
+        if (YAML::Node t = v["type"]) {
+          std::string ts = string(t, "param type");
+          type = param_type_from_string(ts);
+          if (!type && !ts.empty())
+            error(t, "unknown param type '" + ts + "'" +
+                         did_you_mean(ts, {"string", "int", "float", "bool", "path", "json"}) +
+                         ": use string, int, float, bool, path or json");
+        }
+        if (YAML::Node d = v["default"]) p.default_value = yaml_to_value(d);
+        if (YAML::Node desc = v["description"]) p.description = string(desc, "param description");
+        p.type = type ? *type : (p.default_value ? infer_type(*p.default_value) : ParamType::String);
+        if (p.default_value && type) {
+          auto coerced = coerce_param(p, *p.default_value);
+          if (!coerced) error(v["default"], "default of param '" + name + "' " + coerced.message());
+          else p.default_value = *coerced;
+        }
+      } else {
+        p.default_value = yaml_to_value(v);
+        p.type = infer_type(*p.default_value);
+      }
+      wf.params.push_back(std::move(p));
+    }
+  }
+
+  static ParamType infer_type(const Value& v) {
+    if (v.is_boolean()) return ParamType::Bool;
+    if (v.is_number_integer()) return ParamType::Int;
+    if (v.is_number()) return ParamType::Float;
+    if (v.is_string()) return ParamType::String;
+    return ParamType::Json;
+  }
+
+ public:
+  // Also used for -p values; see bind_params.
+  static Result<Value> coerce_param(const ParamDecl& p, const Value& v);
+
+ private:
+  void parse_steps(const YAML::Node& steps, const Step& defaults, std::vector<Step>& out, const std::string& section) {
+    if (!steps.IsMap()) {
+      error(steps, "'" + section + "' must be a map of step name to step; got " + yaml_kind(steps));
+      return;
+    }
+    if (steps.size() == 0 && section == "steps") error(steps, "'steps' is empty: a workflow needs at least one step");
+    check_duplicates(steps, "in '" + section + "'");
+    std::set<std::string> seen;
+    for (const auto& kv : steps) {
+      if (!kv.first.IsScalar()) continue;
+      const std::string name = kv.first.Scalar();
+      if (!seen.insert(name).second) continue;
+      Step s = defaults;
+      s.name = name;
+      s.pos = pos(kv.first);
+      if (!std::regex_match(name, kStepName) || name.size() > 63)
+        error(kv.first, "bad step name '" + name +
+                            "': use lower-case letters, digits, '-' and '_', starting and ending with a letter or digit");
+      parse_step(kv.second, s);
+      out.push_back(std::move(s));
+    }
+  }
+
+  void check_template(const YAML::Node& n, const std::string& text) {
+    auto r = tmpl::refs(text);
+    if (auto* e = std::get_if<tmpl::TemplateError>(&r)) {
+      SourcePos p = pos(n);
+      if (n.Mark().line >= 0 && text.find('\n') == std::string::npos)
+        p.col += static_cast<int>(e->offset) + (yaml_is_quoted(n) ? 1 : 0);
+      d_.error(p, e->message);
+    }
+  }
+
+  void check_templates_in(const YAML::Node& n) {
+    if (n.IsScalar()) check_template(n, n.Scalar());
+    else if (n.IsSequence() || n.IsMap())
+      for (const auto& child : n) check_templates_in(n.IsMap() ? child.second : child);
+  }
+
+  void check_expression(const YAML::Node& n, const std::string& text, const std::string& what) {
+    auto r = expr::Expr::parse(text);
+    if (auto* e = std::get_if<expr::ParseError>(&r)) {
+      SourcePos p = pos(n);
+      if (text.find('\n') == std::string::npos)
+        p.col += static_cast<int>(e->offset) + (yaml_is_quoted(n) ? 1 : 0);
+      d_.error(p, "in " + what + " expression: " + e->message);
+    }
+  }
+
+  void parse_step(const YAML::Node& n, Step& s) {
+    const std::string where = "in step '" + s.name + "'";
+    if (!n.IsMap()) {
+      error(n, "step '" + s.name + "' must be a map with one of uses, run or shell; got " + yaml_kind(n));
+      return;
+    }
+    check_keys(n, kStepKeys, where);
+    int kinds = 0;
+    std::vector<std::string> kind_keys;
+    for (const char* k : {"uses", "run", "shell"})
+      if (n[k]) {
+        ++kinds;
+        kind_keys.push_back(k);
+      }
+    if (kinds == 0) {
+      error(n, "step '" + s.name + "' says nothing to run: add one of 'uses: PLUGIN', 'run: [argv...]' or 'shell: SCRIPT'");
+    } else if (kinds > 1) {
+      error(n[kind_keys[1]], "step '" + s.name + "' has both '" + kind_keys[0] + "' and '" + kind_keys[1] +
+                                 "': a step runs exactly one of uses, run or shell");
+    }
+    if (YAML::Node u = n["uses"]) {
+      s.kind = StepKind::Plugin;
+      s.kind_pos = pos(u);
+      s.uses = string(u, "'uses'");
+    } else if (YAML::Node r = n["run"]) {
+      s.kind = StepKind::Run;
+      s.kind_pos = pos(r);
+      if (r.IsSequence()) {
+        if (r.size() == 0) error(r, "'run' is empty: give the command and its arguments as a list");
+        for (const auto& a : r) {
+          if (a.IsScalar()) {
+            s.run.push_back(a.Scalar());
+            check_template(a, a.Scalar());
+          } else {
+            error(a, "each element of 'run' must be a string; got " + yaml_kind(a));
+          }
+        }
+      } else {
+        error(r, "'run' takes a list (argv), e.g. run: [python3, train.py, \"{{params.epochs}}\"]; "
+                 "for a shell command line use 'shell:'");
+      }
+    } else if (YAML::Node sh = n["shell"]) {
+      s.kind = StepKind::Shell;
+      s.kind_pos = pos(sh);
+      s.shell = string(sh, "'shell'");
+      check_template(sh, s.shell);
+    }
+    if (YAML::Node net = n["network"]) s.network = boolean(net, "'network'");
+    if (YAML::Node w = n["with"]) {
+      if (expect_map(w, "'with'")) {
+        check_duplicates(w, where + " 'with'");
+        s.with = Value::object();
+        for (const auto& kv : w) {
+          s.with[kv.first.Scalar()] = yaml_to_value(kv.second);
+          s.with_pos[kv.first.Scalar()] = pos(kv.first);
+          check_templates_in(kv.second);
+        }
+      }
+    }
+    if (YAML::Node e = n["env"]) {
+      if (expect_map(e, "'env'"))
+        for (const auto& kv : e) s.env[kv.first.Scalar()] = kv.second.IsScalar() ? kv.second.Scalar() : "";
+    }
+    if (n["needs"] && n["depends"])
+      error(n["depends"], "step '" + s.name + "' has both 'needs' and 'depends': use one (depends: \"a && b\" says what needs: [a, b] says)");
+    if (YAML::Node nd = n["needs"]) {
+      if (nd.IsScalar()) s.needs.push_back(nd.Scalar());
+      else if (nd.IsSequence()) {
+        for (const auto& x : nd) {
+          if (x.IsScalar()) s.needs.push_back(x.Scalar());
+          else error(x, "each entry of 'needs' must be a step name; got " + yaml_kind(x));
+        }
+      } else error(nd, "'needs' must be a list of step names; got " + yaml_kind(nd));
+    }
+    if (YAML::Node dp = n["depends"]) {
+      s.depends = string(dp, "'depends'");
+      s.depends_pos = pos(dp);
+      if (!s.depends.empty()) check_expression(dp, s.depends, "'depends'");
+    }
+    if (YAML::Node wh = n["when"]) {
+      Value v = yaml_to_value(wh);
+      s.when = v.is_string() ? v.get<std::string>() : v.dump();
+      s.when_pos = pos(wh);
+      check_expression(wh, s.when, "'when'");
+    }
+    if (YAML::Node fe = n["for_each"]) {
+      s.for_each_pos = pos(fe);
+      if (fe.IsSequence()) s.for_each = yaml_to_value(fe);
+      else if (fe.IsScalar()) {
+        s.for_each = Value(fe.Scalar());
+        auto refs = tmpl::refs(fe.Scalar());
+        auto* list = std::get_if<std::vector<std::string>>(&refs);
+        if (!list || list->size() != 1 || fe.Scalar().rfind("{{", 0) != 0)
+          error(fe, "'for_each' takes a list or one reference like \"{{steps.split.outputs.shards}}\"");
+      } else error(fe, "'for_each' takes a list or one reference; got " + yaml_kind(fe));
+    }
+    if (YAML::Node par = n["parallelism"]) {
+      s.parallelism = positive_int(par, "'parallelism'");
+      if (!n["for_each"]) error(par, "'parallelism' on a step limits a fan-out: it needs 'for_each'");
+    }
+    if (YAML::Node out = n["outputs"]) parse_outputs(out, s);
+    parse_step_settings(n, s, "step '" + s.name + "'");
+  }
+
+  void parse_outputs(const YAML::Node& out, Step& s) {
+    if (!expect_map(out, "'outputs'")) return;
+    if (s.kind == StepKind::Plugin)
+      error(out, "a plugin declares its own outputs: 'outputs' is for run and shell steps (see 'ctflow plugins " +
+                     s.uses + "')");
+    check_keys(out, kOutputsKeys, "in 'outputs'");
+    if (YAML::Node ps = out["parameters"]) {
+      if (expect_map(ps, "'outputs.parameters'")) {
+        for (const auto& kv : ps) {
+          const std::string name = kv.first.Scalar();
+          if (name == "result") error(kv.first, "'result' is reserved: stdout is always outputs.result");
+          OutputParamDecl d;
+          if (kv.second.IsMap()) {
+            check_keys(kv.second, kOutputParamKeys, "in output parameter '" + name + "'");
+            if (YAML::Node p = kv.second["path"]) d.path = string(p, "'path'");
+            else error(kv.second, "output parameter '" + name + "' needs a 'path' (a file the step writes)");
+            if (YAML::Node def = kv.second["default"]) d.default_value = yaml_to_value(def);
+          } else error(kv.second, "output parameter '" + name + "' must be a map like {path: out.txt}");
+          s.output_params[name] = d;
+        }
+      }
+    }
+    if (YAML::Node as = out["artifacts"]) {
+      if (expect_map(as, "'outputs.artifacts'")) {
+        for (const auto& kv : as) {
+          const std::string name = kv.first.Scalar();
+          OutputArtifactDecl d;
+          if (kv.second.IsMap()) {
+            check_keys(kv.second, kOutputArtifactKeys, "in output artifact '" + name + "'");
+            if (YAML::Node p = kv.second["path"]) d.path = string(p, "'path'");
+            else error(kv.second, "output artifact '" + name + "' needs a 'path' (a file or folder the step writes)");
+          } else error(kv.second, "output artifact '" + name + "' must be a map like {path: model/}");
+          s.output_artifacts[name] = d;
+        }
+      }
+    }
+  }
+
+  // Keys shared by steps and 'defaults'.
+  void parse_step_settings(const YAML::Node& n, Step& s, const std::string& where) {
+    if (YAML::Node img = n["image"]) {
+      s.image = string(img, "'image'");
+      s.image_pos = pos(img);
+      check_template(img, s.image);
+    }
+    if (YAML::Node t = n["timeout"]) s.timeout_s = duration(t, "'timeout'");
+    if (YAML::Node r = n["retry"]) parse_retry(r, s.retry);
+    if (YAML::Node res = n["resources"]) {
+      if (expect_map(res, "'resources'")) {
+        check_keys(res, kResourceKeys, "in 'resources' (allowed: cpu, gpu, memory)");
+        if (YAML::Node c = res["cpu"]) s.resources.cpu = number(c, "'resources.cpu'");
+        if (YAML::Node g = res["gpu"]) s.resources.gpu = positive_int(g, "'resources.gpu'", true);
+        if (YAML::Node m = res["memory"]) {
+          auto sz = m.IsScalar() ? parse_size(m.Scalar()) : std::nullopt;
+          if (sz) s.resources.memory = *sz;
+          else error(m, "'resources.memory' must be a size like 512Mi, 4Gi or 2G; got " +
+                            (m.IsScalar() ? "'" + m.Scalar() + "'" : yaml_kind(m)));
+        }
+      }
+    }
+    if (YAML::Node c = n["cache"]) s.cache = boolean(c, "'cache'");
+    if (YAML::Node iso = n["isolation"]) {
+      std::string v = string(iso, "'isolation'");
+      if (v == "process") s.isolation = Isolation::Process;
+      else if (v == "none") s.isolation = Isolation::None;
+      else error(iso, "'isolation' must be 'process' or 'none'; got '" + v + "'" + did_you_mean(v, {"process", "none"}));
+    }
+    (void)where;
+  }
+
+  void parse_retry(const YAML::Node& r, RetryPolicy& p) {
+    if (r.IsScalar()) {
+      p.limit = positive_int(r, "'retry'", true);
+      return;
+    }
+    if (!expect_map(r, "'retry'")) return;
+    check_keys(r, kRetryKeys, "in 'retry' (allowed: limit, backoff, factor, max_backoff, on)");
+    if (YAML::Node l = r["limit"]) p.limit = positive_int(l, "'retry.limit'", true);
+    if (YAML::Node b = r["backoff"]) p.backoff_s = duration(b, "'retry.backoff'");
+    if (YAML::Node f = r["factor"]) {
+      p.factor = number(f, "'retry.factor'");
+      if (p.factor < 1) error(f, "'retry.factor' must be at least 1");
+    }
+    if (YAML::Node m = r["max_backoff"]) p.max_backoff_s = duration(m, "'retry.max_backoff'");
+    if (YAML::Node on = r["on"]) {
+      if (!on.IsSequence()) {
+        error(on, "'retry.on' must be a list of failed, error, timeout");
+        return;
+      }
+      p.on_failed = p.on_error = p.on_timeout = false;
+      for (const auto& x : on) {
+        std::string v = x.IsScalar() ? x.Scalar() : "";
+        if (v == "failed") p.on_failed = true;
+        else if (v == "error") p.on_error = true;
+        else if (v == "timeout") p.on_timeout = true;
+        else error(x, "unknown retry condition '" + v + "'" + did_you_mean(v, {"failed", "error", "timeout"}) +
+                          ": use failed, error or timeout");
+      }
+    }
+  }
+
+  const std::string& file_;
+  Diagnostics& d_;
+};
+
+Result<Value> Parser::coerce_param(const ParamDecl& p, const Value& v) {
+  auto fail = [&](const std::string& what) -> Result<Value> {
+    return Status::Error("must be " + what + "; got " + (v.is_string() ? "'" + v.get<std::string>() + "'" : v.dump()));
+  };
+  switch (p.type) {
+    case ParamType::String:
+    case ParamType::Path:
+      if (v.is_string()) return v;
+      if (v.is_number() || v.is_boolean()) return Value(v.dump());
+      return fail("a string");
+    case ParamType::Int:
+      if (v.is_number_integer()) return v;
+      if (v.is_number_float() && v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>())))
+        return Value(static_cast<int64_t>(v.get<double>()));
+      if (v.is_string()) {
+        const std::string s = v.get<std::string>();
+        char* end = nullptr;
+        errno = 0;
+        long long n = std::strtoll(s.c_str(), &end, 10);
+        if (!s.empty() && *end == '\0' && errno != ERANGE) return Value(static_cast<int64_t>(n));
+      }
+      return fail("an integer");
+    case ParamType::Float:
+      if (v.is_number()) return Value(v.get<double>());
+      if (v.is_string()) {
+        const std::string s = v.get<std::string>();
+        char* end = nullptr;
+        double d = std::strtod(s.c_str(), &end);
+        if (!s.empty() && *end == '\0') return Value(d);
+      }
+      return fail("a number");
+    case ParamType::Bool:
+      if (v.is_boolean()) return v;
+      if (v == "true") return Value(true);
+      if (v == "false") return Value(false);
+      return fail("true or false");
+    case ParamType::Json:
+      if (v.is_string()) {
+        Value parsed = Value::parse(v.get<std::string>(), nullptr, false);
+        if (parsed.is_discarded()) return fail("JSON");
+        return parsed;
+      }
+      return v;
+  }
+  return v;
+}
+
+}  // namespace
+
+Result<Value> coerce_param_value(const ParamDecl& p, const Value& v) { return Parser::coerce_param(p, v); }
+
+LoadResult parse_workflow_text(const std::string& text, const std::string& file) {
+  LoadResult out;
+  out.diags.set_source(text);
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    out.diags.error(yaml_pos(file, e.mark), "YAML syntax: " + e.msg);
+    return out;
+  } catch (const YAML::Exception& e) {
+    out.diags.error(yaml_pos(file, e.mark), std::string("YAML: ") + e.what());
+    return out;
+  }
+  Parser parser(file, out.diags);
+  try {
+    out.workflow = parser.parse(root);
+  } catch (const YAML::Exception& e) {
+    out.diags.error(yaml_pos(file, e.mark), std::string("YAML: ") + e.what());
+  }
+  return out;
+}
+
+LoadResult load_workflow_file(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    LoadResult out;
+    out.diags.error({file, 0, 0}, "cannot read the workflow file: " + std::string(std::strerror(errno)));
+    return out;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_workflow_text(ss.str(), file);
+}
+
+}  // namespace ctflow

@@ -1,0 +1,32 @@
+// The ctflow/v1 frontend: YAML text -> Workflow IR. Reports every problem it
+// finds (unknown keys with a "did you mean", duplicate keys, wrong types, bad
+// names, malformed expressions and templates) with its file position. Checks
+// that need the whole workflow or the plugins live in validate.h.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "engine/diag.h"
+#include "engine/ir.h"
+#include "engine/status.h"
+
+namespace ctflow {
+
+struct LoadResult {
+  std::optional<Workflow> workflow;  // set when the text could be read at all
+  Diagnostics diags;
+  bool ok() const { return workflow.has_value() && diags.empty(); }
+};
+
+// Parses TEXT as a ctflow/v1 workflow; FILE names it in messages.
+LoadResult parse_workflow_text(const std::string& text, const std::string& file);
+// Reads and parses FILE.
+LoadResult load_workflow_file(const std::string& file);
+
+}  // namespace ctflow
+
+namespace ctflow {
+// Converts V to param P's type ("3" to 3 for an int); the error says what was expected.
+Result<Value> coerce_param_value(const ParamDecl& p, const Value& v);
+}  // namespace ctflow

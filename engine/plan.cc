@@ -1,0 +1,224 @@
+#include "engine/plan.h"
+
+#include <algorithm>
+
+#include "engine/expr.h"
+#include "engine/validate.h"
+
+namespace ctflow {
+
+const char* to_string(NodeStatus s) {
+  switch (s) {
+    case NodeStatus::Pending: return "Pending";
+    case NodeStatus::Running: return "Running";
+    case NodeStatus::Succeeded: return "Succeeded";
+    case NodeStatus::Failed: return "Failed";
+    case NodeStatus::Errored: return "Errored";
+    case NodeStatus::Skipped: return "Skipped";
+    case NodeStatus::Omitted: return "Omitted";
+    case NodeStatus::Cancelled: return "Cancelled";
+  }
+  return "?";
+}
+
+std::optional<NodeStatus> node_status_from_string(const std::string& s) {
+  for (auto st : {NodeStatus::Pending, NodeStatus::Running, NodeStatus::Succeeded, NodeStatus::Failed,
+                  NodeStatus::Errored, NodeStatus::Skipped, NodeStatus::Omitted, NodeStatus::Cancelled})
+    if (s == to_string(st)) return st;
+  return std::nullopt;
+}
+
+bool is_terminal(NodeStatus s) { return s != NodeStatus::Pending && s != NodeStatus::Running; }
+
+namespace {
+bool is_failure(NodeStatus s) { return s == NodeStatus::Failed || s == NodeStatus::Errored; }
+}  // namespace
+
+Plan::Plan(const std::vector<Step>& steps, bool fail_fast) : fail_fast_(fail_fast) {
+  nodes_.resize(steps.size());
+  for (size_t i = 0; i < steps.size(); ++i) {
+    nodes_[i].step = &steps[i];
+    index_[steps[i].name] = i;
+  }
+  for (size_t i = 0; i < steps.size(); ++i) {
+    for (const auto& dep : direct_dependencies(steps[i])) {
+      auto it = index_.find(dep);
+      if (it == index_.end() || it->second == i) continue;
+      nodes_[i].deps.push_back(it->second);
+      nodes_[it->second].dependents.push_back(i);
+      if (!steps[i].depends.empty()) handled_by_depends_.insert(it->second);
+    }
+  }
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    if (nodes_[i].deps.empty()) {
+      nodes_[i].queued = true;
+      ready_.push_back(i);
+    }
+}
+
+std::vector<std::string> Plan::take_ready() {
+  std::vector<std::string> out;
+  std::sort(ready_.begin(), ready_.end());
+  for (size_t i : ready_) {
+    if (nodes_[i].status != NodeStatus::Pending) continue;
+    if (stopped_) {
+      continue;
+    }
+    nodes_[i].status = NodeStatus::Running;
+    out.push_back(nodes_[i].step->name);
+  }
+  ready_.clear();
+  return out;
+}
+
+void Plan::omit(size_t i, std::string message) {
+  Node& n = nodes_[i];
+  n.status = cancelled_ && message == stop_message_ ? NodeStatus::Cancelled : NodeStatus::Omitted;
+  n.message = std::move(message);
+  omitted_.emplace_back(n.step->name, n.message);
+  release_dependents(i);
+}
+
+void Plan::release_dependents(size_t i) {
+  for (size_t d : nodes_[i].dependents) {
+    Node& dn = nodes_[d];
+    if (dn.status != NodeStatus::Pending || dn.queued) continue;
+    bool all_ended = std::all_of(dn.deps.begin(), dn.deps.end(),
+                                 [&](size_t x) { return is_terminal(nodes_[x].status); });
+    if (all_ended) settle(d);
+  }
+}
+
+void Plan::settle(size_t i) {
+  Node& n = nodes_[i];
+  if (stopped_) {
+    omit(i, stop_message_);
+    return;
+  }
+  const Step& s = *n.step;
+  if (s.depends.empty()) {
+    for (size_t d : n.deps) {
+      NodeStatus ds = nodes_[d].status;
+      if (ds != NodeStatus::Succeeded && ds != NodeStatus::Skipped) {
+        omit(i, std::string("not run: needed step '") + nodes_[d].step->name + "' " + to_string(ds));
+        return;
+      }
+    }
+  } else {
+    auto parsed = expr::Expr::parse(s.depends);
+    bool value = false;
+    std::string why;
+    if (auto* e = std::get_if<expr::Expr>(&parsed)) {
+      auto r = e->eval_bool([&](const std::string& ref) -> Result<Value> {
+        size_t dot = ref.find('.');
+        auto it = index_.find(ref.substr(0, dot));
+        if (it == index_.end() || dot == std::string::npos) return Status::Error("unknown step in '" + ref + "'");
+        const Node& dn = nodes_[it->second];
+        const std::string what = ref.substr(dot + 1);
+        if (what == "AnySucceeded")
+          return Value(std::any_of(dn.instances.begin(), dn.instances.end(),
+                                   [](NodeStatus x) { return x == NodeStatus::Succeeded; }) ||
+                       (dn.instances.empty() && dn.status == NodeStatus::Succeeded));
+        if (what == "AllFailed") {
+          if (dn.instances.empty()) return Value(is_failure(dn.status));
+          return Value(std::all_of(dn.instances.begin(), dn.instances.end(), is_failure));
+        }
+        if (what == "Daemoned") return Value(false);
+        auto st = node_status_from_string(what);
+        if (!st) return Status::Error("unknown result '" + what + "'");
+        return Value(dn.status == *st);
+      });
+      if (r) value = *r;
+      else why = r.message();
+    } else {
+      why = std::get<expr::ParseError>(parsed).message;
+    }
+    if (!value) {
+      omit(i, why.empty() ? "not run: depends '" + s.depends + "' is false" : "not run: depends: " + why);
+      return;
+    }
+  }
+  n.queued = true;
+  ready_.push_back(i);
+}
+
+void Plan::finish(const std::string& step, NodeStatus status, const std::vector<NodeStatus>& instances) {
+  auto it = index_.find(step);
+  if (it == index_.end()) return;
+  Node& n = nodes_[it->second];
+  n.status = status;
+  n.instances = instances;
+  if (is_failure(status) && fail_fast_ && !handled(it->second) && !stopped_)
+    stop("not started: fail_fast stopped the run after step '" + step + "' " + to_string(status), false);
+  release_dependents(it->second);
+}
+
+bool Plan::handled(size_t i) const { return handled_by_depends_.count(i) > 0; }
+
+std::vector<std::pair<std::string, std::string>> Plan::take_omitted() {
+  auto out = std::move(omitted_);
+  omitted_.clear();
+  return out;
+}
+
+void Plan::stop(const std::string& message, bool cancelled) {
+  if (stopped_) return;
+  stopped_ = true;
+  cancelled_ = cancelled;
+  stop_message_ = message;
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    if (nodes_[i].status == NodeStatus::Pending) {
+      Node& n = nodes_[i];
+      n.status = cancelled ? NodeStatus::Cancelled : NodeStatus::Omitted;
+      n.message = message;
+      omitted_.emplace_back(n.step->name, message);
+    }
+  ready_.clear();
+}
+
+void Plan::restore(const std::string& step, NodeStatus status) {
+  auto it = index_.find(step);
+  if (it == index_.end()) return;
+  Node& n = nodes_[it->second];
+  n.status = status;
+  ready_.erase(std::remove(ready_.begin(), ready_.end(), it->second), ready_.end());
+  release_dependents(it->second);
+}
+
+bool Plan::done() const {
+  return std::all_of(nodes_.begin(), nodes_.end(), [](const Node& n) { return is_terminal(n.status); });
+}
+
+NodeStatus Plan::status(const std::string& step) const {
+  auto it = index_.find(step);
+  return it == index_.end() ? NodeStatus::Pending : nodes_[it->second].status;
+}
+
+const std::string& Plan::message(const std::string& step) const {
+  static const std::string kEmpty;
+  auto it = index_.find(step);
+  return it == index_.end() ? kEmpty : nodes_[it->second].message;
+}
+
+std::vector<std::string> Plan::failures() const {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    if (is_failure(nodes_[i].status) && !handled(i)) out.push_back(nodes_[i].step->name);
+  return out;
+}
+
+std::string Plan::run_status() const {
+  if (cancelled_) return "Cancelled";
+  bool failed = false, errored = false;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (handled(i)) continue;
+    if (nodes_[i].status == NodeStatus::Failed) failed = true;
+    if (nodes_[i].status == NodeStatus::Errored) errored = true;
+    if (nodes_[i].status == NodeStatus::Cancelled) return "Cancelled";
+  }
+  if (failed) return "Failed";
+  if (errored) return "Errored";
+  return "Succeeded";
+}
+
+}  // namespace ctflow

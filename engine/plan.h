@@ -1,0 +1,80 @@
+// Plan: which steps are ready, what a result unlocks, what is Omitted. No I/O,
+// no clock: the Scheduler feeds it results; tests feed it by hand.
+//
+// Rules (Argo's): a step with `needs` runs when every needed step Succeeded or
+// was Skipped; if one ended otherwise, the step is Omitted. A step with
+// `depends` waits until every step its expression names has ended, then runs
+// when the expression is true, else is Omitted. After an unhandled failure with
+// fail_fast, nothing new starts: pending steps are Omitted with a message that
+// says so. A failure is "handled" when some step's `depends` names that step.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/ir.h"
+
+namespace ctflow {
+
+enum class NodeStatus { Pending, Running, Succeeded, Failed, Errored, Skipped, Omitted, Cancelled };
+const char* to_string(NodeStatus s);
+std::optional<NodeStatus> node_status_from_string(const std::string& s);
+bool is_terminal(NodeStatus s);
+
+class Plan {
+ public:
+  Plan(const std::vector<Step>& steps, bool fail_fast);
+
+  // Steps that may start now, in workflow order; each is returned once and is
+  // then Running until finish() is called for it.
+  std::vector<std::string> take_ready();
+  // The final status of STEP. For a fan-out, INSTANCES holds each instance's
+  // status (for AnySucceeded / AllFailed).
+  void finish(const std::string& step, NodeStatus status, const std::vector<NodeStatus>& instances = {});
+  // Steps that became Omitted since the last call, with the reason.
+  std::vector<std::pair<std::string, std::string>> take_omitted();
+  // Stops the run: nothing new starts; steps not started become Omitted (or
+  // Cancelled when CANCELLED) with MESSAGE.
+  void stop(const std::string& message, bool cancelled);
+  // Marks STEP as already finished before this run started (resume).
+  void restore(const std::string& step, NodeStatus status);
+
+  bool done() const;
+  bool stopped() const { return stopped_; }
+  NodeStatus status(const std::string& step) const;
+  const std::string& message(const std::string& step) const;
+  // Succeeded, Failed, Errored or Cancelled; meaningful once done().
+  std::string run_status() const;
+  // The steps whose unhandled failure failed the run, in order.
+  std::vector<std::string> failures() const;
+
+ private:
+  struct Node {
+    const Step* step = nullptr;
+    NodeStatus status = NodeStatus::Pending;
+    std::vector<NodeStatus> instances;
+    std::vector<size_t> deps;        // indices
+    std::vector<size_t> dependents;  // indices
+    bool queued = false;
+    std::string message;
+  };
+  void settle(size_t i);           // decide a pending node whose deps have all ended
+  void omit(size_t i, std::string message);
+  void release_dependents(size_t i);
+  bool handled(size_t i) const;
+
+  std::vector<Node> nodes_;
+  std::map<std::string, size_t> index_;
+  std::vector<size_t> ready_;
+  std::vector<std::pair<std::string, std::string>> omitted_;
+  std::set<size_t> handled_by_depends_;
+  bool fail_fast_;
+  bool stopped_ = false;
+  bool cancelled_ = false;
+  std::string stop_message_;
+};
+
+}  // namespace ctflow

@@ -1,0 +1,32 @@
+// Starting child processes: posix_spawn (vfork-fast), each child in a process
+// group of its own so a timeout or Ctrl-C can end it with all its children.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "engine/status.h"
+
+namespace ctflow {
+
+struct SpawnOptions {
+  std::vector<std::string> argv;     // argv[0] is looked up on PATH when it has no '/'
+  std::vector<std::string> env;      // "NAME=VALUE"; empty: inherit this process's environment
+  std::filesystem::path cwd;         // empty: inherit
+  int stdout_fd = -1;                // -1: /dev/null
+  int stderr_fd = -1;                // -1: same as stdout
+};
+
+// Starts the process; the error says why it could not start ("cannot start 'x': No such file or directory").
+Result<pid_t> spawn_process(const SpawnOptions& options);
+// Sends SIG to the whole process group of PID (the child leads its own group).
+void signal_group(pid_t pid, int sig);
+// "exit code 3", "killed by signal 11 (Segmentation fault)".
+std::string describe_wait_status(int status);
+// The current environment plus EXTRA ("NAME=VALUE" entries override).
+std::vector<std::string> environment_with(const std::vector<std::string>& extra);
+
+}  // namespace ctflow

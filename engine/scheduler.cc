@@ -1,0 +1,1114 @@
+#include "engine/scheduler.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <boost/asio.hpp>
+#include <spdlog/spdlog.h>
+
+#include "engine/container.h"
+#include "engine/expr.h"
+#include "engine/plan.h"
+#include "engine/plugin_host.h"
+#include "engine/process.h"
+#include "engine/template.h"
+#include "store/artifact_store.h"
+#include "store/sha256.h"
+
+namespace ctflow {
+namespace fs = std::filesystem;
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr size_t kResultTail = 256 * 1024;
+
+std::string instance_dir_name(const std::string& instance) {
+  std::string out;
+  for (char c : instance) out += (c == '[' || c == ']') ? (c == '[' ? '.' : '\0') : c;
+  out.erase(std::remove(out.begin(), out.end(), '\0'), out.end());
+  return out;
+}
+
+std::string value_text(const Value& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+std::string fmt_seconds(double s) {
+  char buf[32];
+  if (s < 60) std::snprintf(buf, sizeof buf, "%.1fs", s);
+  else std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  return buf;
+}
+
+bool is_failure(NodeStatus s) { return s == NodeStatus::Failed || s == NodeStatus::Errored; }
+
+}  // namespace
+
+class Scheduler::Impl {
+ public:
+  Impl(const Workflow& wf, Value params, RunStore& store, PluginRegistry& plugins, RunOptions options)
+      : wf_(wf), params_(std::move(params)), store_(store), plugins_(plugins), opt_(std::move(options)),
+        artifacts_(store.blobs_dir()), pool_(2), signals_(io_, SIGINT, SIGTERM), sigchld_(io_, SIGCHLD),
+        heartbeat_(io_), flush_timer_(io_) {}
+
+  std::string run(const std::string& run_id);
+  void cancel() {
+    asio::post(io_, [this] { do_cancel("cancelled by the user"); });
+  }
+  std::function<void(const StepEvent&)> on_event_;
+
+ private:
+  struct StepState;
+  struct Instance {
+    std::string name;
+    StepState* step = nullptr;
+    int index = -1;  // fan-out index, -1 for a plain step
+    Value item;
+    int attempt = 0;
+    NodeStatus status = NodeStatus::Pending;
+    std::string message;
+    int exit_code = 0;
+    Value outputs = Value::object();
+    std::string result;
+    Value artifacts = Value::object();  // name -> {digest, size, kind, path}
+    bool cached = false;
+    int64_t started_at = 0, attempt_started_at = 0, finished_at = 0;
+    std::string log_path, cache_key;
+    fs::path work_dir, out_dir;
+    // while running
+    pid_t pid = 0;
+    bool timed_out = false, cancelled = false;
+    std::unique_ptr<asio::steady_timer> timeout_timer, kill_timer, retry_timer;
+    std::shared_ptr<std::atomic<bool>> cancel_flag;
+    std::unique_ptr<asio::posix::stream_descriptor> out_pipe;
+    std::array<char, 16384> buf{};
+    std::string tail;
+    int log_fd = -1;
+    double cpu = 0;
+    int gpu = 0;
+    int64_t mem = 0;
+    bool holds_slot = false;
+  };
+  struct StepState {
+    const Step* step = nullptr;
+    bool exit_handler = false;
+    NodeStatus status = NodeStatus::Pending;
+    std::string message;
+    bool fan_out = false;
+    std::vector<std::unique_ptr<Instance>> instances;
+    int remaining = 0;
+    int running = 0;
+    int64_t started_at = 0, finished_at = 0;
+    Value outputs = Value::object();
+    Value artifacts = Value::object();
+    std::string result;
+  };
+
+  // --- plan driving ---
+  void pump();
+  void begin_step(StepState& s);
+  void finish_step(StepState& s, NodeStatus status, const std::string& message);
+  void try_dispatch();
+  bool fits(const Instance& inst) const;
+  void maybe_finish();
+  void start_exit_phase();
+  Plan& plan() { return exit_phase_ ? *exit_plan_ : *plan_; }
+
+  // --- attempts ---
+  void start_attempt(Instance& inst);
+  void launch_plugin_inprocess(Instance& inst, const PluginInfo& p, const Value& with);
+  void launch_process(Instance& inst, std::vector<std::string> argv, std::vector<std::string> env, bool capture_stdout);
+  void on_child_exit(pid_t pid, int wait_status);
+  void read_pipe(Instance& inst);
+  void attempt_ended(Instance& inst, NodeStatus status, std::string message);
+  void collect_outputs(Instance& inst, std::function<void(NodeStatus, std::string)> done);
+  void commit_artifacts(Instance& inst, std::map<std::string, fs::path> paths,
+                        std::function<void(NodeStatus, std::string)> done);
+  void finish_instance(Instance& inst, NodeStatus status, std::string message);
+  void release(Instance& inst);
+  void do_cancel(const std::string& why);
+  void kill_attempt(Instance& inst);
+
+  // --- references ---
+  Result<Value> resolve(const StepState& s, const Instance* inst, const std::string& ref);
+  Result<Value> render(const StepState& s, const Instance* inst, const Value& v) {
+    return tmpl::render_value(v, [&](const std::string& ref) { return resolve(s, inst, ref); });
+  }
+  std::string cache_key(const Instance& inst, const Value& with, const std::vector<std::string>& argv,
+                        const std::string& image) const;
+
+  // --- recording ---
+  void record(std::function<Status(RunStore&)> write);
+  void flush();
+  void record_step(const StepState& s);
+  void record_instance(const Instance& inst);
+  void emit(const std::string& name, NodeStatus st, const std::string& msg, double secs, bool cached);
+  void record_metrics(const Instance& inst, const Value& metrics, const Value& confusions);
+  void load_previous();
+
+  const Workflow& wf_;
+  Value params_;
+  RunStore& store_;
+  PluginRegistry& plugins_;
+  RunOptions opt_;
+  ArtifactStore artifacts_;
+  std::string run_id_;
+
+  asio::io_context io_;
+  asio::thread_pool pool_;
+  asio::signal_set signals_;
+  asio::signal_set sigchld_;
+  asio::steady_timer heartbeat_;
+  asio::steady_timer flush_timer_;
+
+  std::unique_ptr<Plan> plan_, exit_plan_;
+  bool exit_phase_ = false;
+  bool cancelling_ = false;
+  bool finished_ = false;
+  std::string main_status_;
+  std::map<std::string, StepState> steps_;
+  std::deque<Instance*> queue_;
+  std::map<pid_t, Instance*> by_pid_;
+  int running_ = 0;
+  int busy_ = 0;  // work in the thread pool
+  double used_cpu_ = 0;
+  int used_gpu_ = 0;
+  int64_t used_mem_ = 0;
+  std::vector<std::function<Status(RunStore&)>> writes_;
+  bool flush_posted_ = false;
+  std::map<std::string, StepRecord> previous_;  // resume: records of the earlier attempt
+};
+
+// ---------------------------------------------------------------- run
+
+std::string Scheduler::Impl::run(const std::string& run_id) {
+  run_id_ = run_id;
+  if (auto st = store_.claim_run(run_id, getpid()); !st.ok()) {
+    spdlog::error("{}", st.message());
+    return "Errored";
+  }
+  for (const auto& s : wf_.steps) steps_[s.name].step = &s;
+  for (const auto& s : wf_.on_exit) {
+    steps_[s.name].step = &s;
+    steps_[s.name].exit_handler = true;
+  }
+  plan_ = std::make_unique<Plan>(wf_.steps, wf_.fail_fast);
+  if (opt_.resume) load_previous();
+
+  signals_.async_wait([this](const boost::system::error_code& ec, int) {
+    if (!ec) do_cancel("cancelled by the user (Ctrl-C)");
+    // A second Ctrl-C kills at once.
+    signals_.async_wait([this](const boost::system::error_code& ec2, int) {
+      if (ec2) return;
+      for (auto& [pid, inst] : by_pid_) signal_group(pid, SIGKILL);
+    });
+  });
+  std::function<void(const boost::system::error_code&, int)> on_chld = [this, &on_chld](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    int status = 0;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) on_child_exit(pid, status);
+    sigchld_.async_wait(on_chld);
+  };
+  sigchld_.async_wait(on_chld);
+  std::function<void(const boost::system::error_code&)> beat = [this, &beat](const boost::system::error_code& ec) {
+    if (ec || finished_) return;
+    (void)store_.heartbeat(run_id_, getpid());
+    heartbeat_.expires_after(std::chrono::seconds(2));
+    heartbeat_.async_wait(beat);
+  };
+  heartbeat_.expires_after(std::chrono::seconds(2));
+  heartbeat_.async_wait(beat);
+
+  asio::post(io_, [this] { pump(); });
+  io_.run();
+  pool_.join();
+  flush();
+
+  std::string status = main_status_.empty() ? plan_->run_status() : main_status_;
+  if (status == "Succeeded" && exit_plan_ && exit_plan_->run_status() != "Succeeded") status = "Failed";
+  std::string message;
+  if (status != "Succeeded") {
+    auto f = plan_->failures();
+    if (!f.empty()) message = "step '" + f.front() + "' " + to_string(plan_->status(f.front()));
+    if (status == "Cancelled") message = "cancelled by the user";
+  }
+  if (auto st = store_.finish_run(run_id_, status, message); !st.ok()) spdlog::error("{}", st.message());
+  return status;
+}
+
+void Scheduler::Impl::load_previous() {
+  auto recs = store_.get_steps(run_id_);
+  if (!recs) return;
+  for (auto& r : *recs) previous_[r.name] = r;
+  auto arts = store_.get_artifacts(run_id_);
+  std::map<std::string, Value> art_by_step;
+  if (arts)
+    for (const auto& a : *arts)
+      if (a.role == "output")
+        art_by_step[a.step][a.name] = {{"digest", a.digest}, {"size", a.size}, {"kind", a.kind}, {"path", a.path}};
+  for (auto& [name, st] : steps_) {
+    if (st.exit_handler) continue;
+    auto it = previous_.find(name);
+    if (it == previous_.end() || (it->second.status != "Succeeded" && it->second.status != "Skipped")) continue;
+    bool fan = st.step->for_each.has_value();
+    st.status = *node_status_from_string(it->second.status);
+    st.message = it->second.message;
+    st.outputs = it->second.outputs;
+    st.started_at = it->second.started_at;
+    st.finished_at = it->second.finished_at;
+    if (!fan) {
+      st.result = st.outputs.contains("result") ? value_text(st.outputs["result"]) : "";
+      st.artifacts = art_by_step[name];
+    }
+    plan_->restore(name, st.status);
+    emit(name, st.status, "kept from the earlier attempt of this run", 0, it->second.cached);
+  }
+}
+
+// ---------------------------------------------------------------- plan
+
+void Scheduler::Impl::pump() {
+  for (auto& [name, message] : plan().take_omitted()) {
+    StepState& s = steps_[name];
+    s.status = plan().status(name);
+    s.message = message;
+    s.finished_at = now_ms();
+    record_step(s);
+    emit(name, s.status, message, 0, false);
+  }
+  for (const auto& name : plan().take_ready()) begin_step(steps_[name]);
+  try_dispatch();
+  maybe_finish();
+}
+
+void Scheduler::Impl::begin_step(StepState& s) {
+  const Step& step = *s.step;
+  s.started_at = now_ms();
+  s.status = NodeStatus::Running;
+  if (!step.when.empty()) {
+    auto parsed = expr::Expr::parse(step.when);
+    if (auto* err = std::get_if<expr::ParseError>(&parsed)) {
+      finish_step(s, NodeStatus::Errored, "when: " + err->message);
+      return;
+    }
+    auto v = std::get<expr::Expr>(parsed).eval_bool([&](const std::string& ref) { return resolve(s, nullptr, ref); });
+    if (!v) {
+      finish_step(s, NodeStatus::Errored, "when '" + step.when + "': " + v.message());
+      return;
+    }
+    if (!*v) {
+      finish_step(s, NodeStatus::Skipped, "skipped: when '" + step.when + "' is false");
+      return;
+    }
+  }
+  Value items;
+  if (step.for_each) {
+    s.fan_out = true;
+    auto r = render(s, nullptr, *step.for_each);
+    if (!r) {
+      finish_step(s, NodeStatus::Errored, "for_each: " + r.message());
+      return;
+    }
+    items = *r;
+    if (items.is_string()) {
+      Value parsed = Value::parse(items.get<std::string>(), nullptr, false);
+      if (!parsed.is_discarded()) items = parsed;
+    }
+    if (!items.is_array()) {
+      finish_step(s, NodeStatus::Errored, "for_each must give a JSON list; got " + items.dump());
+      return;
+    }
+    if (items.empty()) {
+      finish_step(s, NodeStatus::Skipped, "skipped: the for_each list is empty");
+      return;
+    }
+  }
+  auto add = [&](int index, Value item) {
+    auto inst = std::make_unique<Instance>();
+    inst->step = &s;
+    inst->index = index;
+    inst->item = std::move(item);
+    inst->name = index < 0 ? step.name : step.name + "[" + std::to_string(index) + "]";
+    queue_.push_back(inst.get());
+    s.instances.push_back(std::move(inst));
+  };
+  if (s.fan_out)
+    for (size_t i = 0; i < items.size(); ++i) add(static_cast<int>(i), items[i]);
+  else
+    add(-1, nullptr);
+  s.remaining = static_cast<int>(s.instances.size());
+  record_step(s);
+}
+
+void Scheduler::Impl::finish_step(StepState& s, NodeStatus status, const std::string& message) {
+  s.status = status;
+  s.message = message;
+  s.finished_at = now_ms();
+  std::vector<NodeStatus> inst;
+  if (s.fan_out) {
+    for (auto& i : s.instances) inst.push_back(i->status);
+    // A fan-out's outputs are lists of its instances' outputs, in order.
+    Value outs = Value::object();
+    std::set<std::string> names;
+    for (auto& i : s.instances)
+      for (auto it = i->outputs.begin(); it != i->outputs.end(); ++it) names.insert(it.key());
+    for (const auto& n : names) {
+      Value list = Value::array();
+      for (auto& i : s.instances) list.push_back(i->outputs.contains(n) ? i->outputs[n] : Value());
+      outs[n] = list;
+    }
+    s.outputs = outs;
+  } else if (!s.instances.empty()) {
+    s.outputs = s.instances[0]->outputs;
+    s.artifacts = s.instances[0]->artifacts;
+    s.result = s.instances[0]->result;
+  }
+  record_step(s);
+  if (!s.fan_out && !s.instances.empty()) {
+    // the instance row is the step row
+  } else {
+    emit(s.step->name, status, message, (s.finished_at - s.started_at) / 1000.0, false);
+  }
+  plan().finish(s.step->name, status, inst);
+  asio::post(io_, [this] { pump(); });
+}
+
+bool Scheduler::Impl::fits(const Instance& inst) const {
+  const Step& st = *inst.step->step;
+  int limit = opt_.parallelism > 0 ? opt_.parallelism : wf_.parallelism;
+  if (limit > 0 && running_ >= limit) return false;
+  if (st.parallelism > 0 && inst.step->running >= st.parallelism) return false;
+  const Resources& r = st.resources;
+  if (r.cpu > 0 && used_cpu_ > 0 && used_cpu_ + r.cpu > opt_.host.cpus + 1e-9) return false;
+  if (r.gpu > 0 && used_gpu_ + r.gpu > opt_.host.gpus) return false;
+  if (r.memory > 0 && opt_.host.memory > 0 && used_mem_ > 0 && used_mem_ + r.memory > opt_.host.memory) return false;
+  return true;
+}
+
+void Scheduler::Impl::try_dispatch() {
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    Instance& inst = **it;
+    if (cancelling_ || plan().stopped()) {
+      // never started: the run stopped
+      ++it;
+      continue;
+    }
+    if (!fits(inst)) {
+      ++it;
+      continue;
+    }
+    it = queue_.erase(it);
+    const Resources& r = inst.step->step->resources;
+    inst.cpu = r.cpu;
+    inst.gpu = r.gpu;
+    inst.mem = r.memory;
+    used_cpu_ += inst.cpu;
+    used_gpu_ += inst.gpu;
+    used_mem_ += inst.mem;
+    ++running_;
+    ++inst.step->running;
+    inst.holds_slot = true;
+    start_attempt(inst);
+  }
+}
+
+void Scheduler::Impl::maybe_finish() {
+  if (running_ > 0 || busy_ > 0) return;
+  if (!queue_.empty()) {
+    if (!(cancelling_ || plan().stopped())) return;
+    // Queued instances of a stopped run never start.
+    auto queued = std::move(queue_);
+    queue_.clear();
+    for (Instance* inst : queued)
+      finish_instance(*inst, cancelling_ ? NodeStatus::Cancelled : NodeStatus::Omitted,
+                      cancelling_ ? "cancelled before it started" : "not started: the run stopped after a failure");
+    return;
+  }
+  for (auto& [n, s] : steps_)
+    if (s.status == NodeStatus::Running && (s.exit_handler == exit_phase_)) {
+      bool waiting = false;
+      for (auto& i : s.instances)
+        if (i->retry_timer) waiting = true;
+      if (waiting) return;
+    }
+  if (!plan().done()) return;
+  if (!exit_phase_) {
+    main_status_ = plan_->run_status();
+    if (!wf_.on_exit.empty() && !cancelling_) {
+      start_exit_phase();
+      return;
+    }
+    if (cancelling_)
+      for (auto& s : wf_.on_exit) {
+        StepState& st = steps_[s.name];
+        st.status = NodeStatus::Cancelled;
+        st.message = "not run: the run was cancelled";
+        record_step(st);
+      }
+  }
+  finished_ = true;
+  flush();
+  signals_.cancel();
+  sigchld_.cancel();
+  heartbeat_.cancel();
+  flush_timer_.cancel();
+  io_.stop();
+}
+
+void Scheduler::Impl::start_exit_phase() {
+  exit_phase_ = true;
+  exit_plan_ = std::make_unique<Plan>(wf_.on_exit, false);
+  asio::post(io_, [this] { pump(); });
+}
+
+// ---------------------------------------------------------------- references
+
+Result<Value> Scheduler::Impl::resolve(const StepState& s, const Instance* inst, const std::string& ref) {
+  auto dot = ref.find('.');
+  std::string root = ref.substr(0, dot);
+  std::string rest = dot == std::string::npos ? "" : ref.substr(dot + 1);
+  if (root == "params") {
+    if (!params_.contains(rest)) return Status::Error("unknown param '" + rest + "'");
+    return params_[rest];
+  }
+  if (root == "item") {
+    if (!inst || inst->index < 0) return Status::Error("'" + ref + "' is only known inside a for_each step");
+    if (rest.empty()) return inst->item;
+    if (!inst->item.is_object() || !inst->item.contains(rest))
+      return Status::Error("item " + inst->item.dump() + " has no key '" + rest + "'");
+    return inst->item[rest];
+  }
+  if (root == "workflow") {
+    if (rest == "name") return Value(wf_.name);
+    if (rest == "run_id") return Value(run_id_);
+    if (rest == "status") return Value(main_status_.empty() ? "Running" : main_status_);
+    if (rest == "failures") {
+      Value list = Value::array();
+      for (const auto& f : plan_->failures())
+        list.push_back({{"step", f}, {"status", to_string(plan_->status(f))}, {"message", steps_[f].message}});
+      return list;
+    }
+    return Status::Error("unknown reference '" + ref + "'");
+  }
+  if (root == "steps") {
+    auto d2 = rest.find('.');
+    std::string name = rest.substr(0, d2);
+    std::string what = d2 == std::string::npos ? "" : rest.substr(d2 + 1);
+    auto it = steps_.find(name);
+    if (it == steps_.end()) return Status::Error("unknown step '" + name + "'");
+    const StepState& o = it->second;
+    if (what == "status") return Value(to_string(o.status));
+    auto d3 = what.find('.');
+    std::string kind = what.substr(0, d3), key = d3 == std::string::npos ? "" : what.substr(d3 + 1);
+    bool not_run = o.status == NodeStatus::Skipped || o.status == NodeStatus::Omitted;
+    if (kind == "outputs") {
+      if (key == "result" && !o.fan_out && o.status == NodeStatus::Succeeded) return Value(o.result);
+      if (o.outputs.contains(key)) return o.outputs[key];
+      if (not_run || o.status == NodeStatus::Succeeded) {
+        auto d = o.step->output_params.find(key);
+        if (d != o.step->output_params.end() && d->second.default_value) return *d->second.default_value;
+      }
+      return Status::Error("steps." + name + ".outputs." + key + ": step '" + name + "' " +
+                           to_string(o.status) + (not_run ? " and the output has no default" : " without this output"));
+    }
+    if (kind == "artifacts") {
+      if (o.artifacts.contains(key)) return o.artifacts[key]["path"];
+      return Status::Error("steps." + name + ".artifacts." + key + ": step '" + name + "' " + to_string(o.status) +
+                           " without this artifact");
+    }
+    return Status::Error("unknown reference '" + ref + "'");
+  }
+  (void)s;
+  return Status::Error("unknown reference '" + ref + "'");
+}
+
+std::string Scheduler::Impl::cache_key(const Instance& inst, const Value& with, const std::vector<std::string>& argv,
+                                       const std::string& image) const {
+  const Step& st = *inst.step->step;
+  Value key = {{"v", 1}, {"kind", to_string(st.kind)}, {"with", with}, {"image", image}};
+  if (st.kind == StepKind::Plugin) {
+    const PluginInfo* p = plugins_.find(st.uses);
+    key["plugin"] = st.uses;
+    key["version"] = p ? p->version : "";
+  } else {
+    key["argv"] = argv;
+    Value outs = Value::object();
+    for (const auto& [n, d] : st.output_params) outs[n] = d.path;
+    for (const auto& [n, d] : st.output_artifacts) outs["artifact:" + n] = d.path;
+    key["outputs"] = outs;
+  }
+  return "sha256:" + Sha256::hex_of(key.dump());
+}
+
+// ---------------------------------------------------------------- attempts
+
+void Scheduler::Impl::start_attempt(Instance& inst) {
+  const Step& st = *inst.step->step;
+  StepState& s = *inst.step;
+  ++inst.attempt;
+  inst.timed_out = false;
+  inst.status = NodeStatus::Running;
+  inst.attempt_started_at = now_ms();
+  if (inst.attempt == 1) inst.started_at = inst.attempt_started_at;
+
+  // Resume: an instance of a fan-out that Succeeded before keeps its result.
+  if (inst.attempt == 1 && s.fan_out) {
+    auto prev = previous_.find(inst.name);
+    if (prev != previous_.end() && prev->second.status == "Succeeded") {
+      inst.outputs = prev->second.outputs;
+      inst.cached = prev->second.cached;
+      finish_instance(inst, NodeStatus::Succeeded, "kept from the earlier attempt of this run");
+      return;
+    }
+  }
+
+  auto with = render(s, &inst, st.with);
+  if (!with) return attempt_ended(inst, NodeStatus::Errored, with.message());
+  std::vector<std::string> argv;
+  for (const auto& a : st.run) {
+    auto v = render(s, &inst, Value(a));
+    if (!v) return attempt_ended(inst, NodeStatus::Errored, v.message());
+    argv.push_back(value_text(*v));
+  }
+  std::string script;
+  if (st.kind == StepKind::Shell) {
+    auto v = render(s, &inst, Value(st.shell));
+    if (!v) return attempt_ended(inst, NodeStatus::Errored, v.message());
+    script = value_text(*v);
+    argv = {"/bin/sh", "-c", script};
+  }
+  std::string image;
+  if (!st.image.empty()) {
+    auto v = render(s, &inst, Value(st.image));
+    if (!v) return attempt_ended(inst, NodeStatus::Errored, v.message());
+    image = value_text(*v);
+  }
+  const PluginInfo* plugin = nullptr;
+  if (st.kind == StepKind::Plugin) {
+    plugin = plugins_.find(st.uses);
+    if (!plugin) return attempt_ended(inst, NodeStatus::Errored, "unknown plugin '" + st.uses + "'");
+  }
+
+  bool use_cache = st.cache_enabled() && !opt_.no_cache;
+  if (use_cache || inst.attempt == 1) inst.cache_key = cache_key(inst, *with, argv, image);
+  if (use_cache && inst.attempt == 1) {
+    auto hit = store_.cache_lookup(inst.cache_key);
+    if (hit && hit->has_value()) {
+      const CacheEntry& e = **hit;
+      bool intact = true;
+      Value arts = Value::object();
+      for (auto it = e.artifacts.begin(); it != e.artifacts.end(); ++it) {
+        auto blob = artifacts_.get(it.value().value("digest", ""));
+        if (!blob) {
+          intact = false;
+          break;
+        }
+        arts[it.key()] = {{"digest", blob->digest}, {"size", blob->size}, {"kind", blob->kind},
+                          {"path", blob->path.string()}};
+      }
+      if (intact) {
+        inst.outputs = e.outputs;
+        if (e.outputs.contains("result")) inst.result = value_text(e.outputs["result"]);
+        inst.artifacts = arts;
+        inst.cached = true;
+        for (auto it = arts.begin(); it != arts.end(); ++it) {
+          ArtifactRecord a{run_id_, inst.name, it.key(), it.value()["digest"], it.value()["size"], it.value()["kind"], "output", ""};
+          record([a](RunStore& db) { return db.add_artifact(a); });
+        }
+        finish_instance(inst, NodeStatus::Succeeded, "cache hit: outputs of run " + e.run_id + " step " + e.step);
+        return;
+      }
+    }
+  }
+
+  // A fresh working directory and the log.
+  std::error_code ec;
+  fs::path base = store_.work_dir() / run_id_ / instance_dir_name(inst.name);
+  inst.work_dir = base / "work";
+  inst.out_dir = base / "out";
+  fs::remove_all(base, ec);
+  fs::create_directories(inst.work_dir, ec);
+  fs::create_directories(inst.out_dir, ec);
+  if (ec) return attempt_ended(inst, NodeStatus::Errored, "cannot create the working directory " + base.string() + ": " + ec.message());
+  fs::path log = store_.logs_dir() / run_id_ / (instance_dir_name(inst.name) + ".log");
+  fs::create_directories(log.parent_path(), ec);
+  inst.log_path = log.string();
+  inst.log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (inst.log_fd < 0)
+    return attempt_ended(inst, NodeStatus::Errored, "cannot open the log " + log.string() + ": " + std::strerror(errno));
+  if (inst.attempt > 1) {
+    std::string header = "--- attempt " + std::to_string(inst.attempt) + " ---\n";
+    (void)!::write(inst.log_fd, header.data(), header.size());
+  }
+  record_instance(inst);
+  emit(inst.name, NodeStatus::Running, inst.attempt > 1 ? "attempt " + std::to_string(inst.attempt) : "", 0, false);
+
+  if (st.timeout_s > 0) {
+    inst.timeout_timer = std::make_unique<asio::steady_timer>(io_, std::chrono::milliseconds(static_cast<int64_t>(st.timeout_s * 1000)));
+    inst.timeout_timer->async_wait([this, &inst](const boost::system::error_code& e) {
+      if (e || inst.status != NodeStatus::Running) return;
+      inst.timed_out = true;
+      kill_attempt(inst);
+    });
+  }
+
+  int cpus = std::max(1, static_cast<int>(std::ceil(st.resources.cpu > 0 ? st.resources.cpu : 1)));
+  std::vector<std::string> env;
+  if (st.kind == StepKind::Plugin && st.isolation == Isolation::None && image.empty())
+    return launch_plugin_inprocess(inst, *plugin, *with);
+  if (st.kind == StepKind::Plugin) {
+    fs::path spec = inst.out_dir / "params.json";
+    std::ofstream(spec) << with->dump();
+    argv = {opt_.ctflow_binary.string(), "step", "--plugin", st.uses, "--params", spec.string(),
+            "--out", inst.out_dir.string(), "--work", inst.work_dir.string(), "--store", store_.dir().string(),
+            "--run-id", run_id_, "--step", inst.name, "--cpus", std::to_string(cpus),
+            "--gpus", std::to_string(st.resources.gpu)};
+  } else {
+    for (auto it = with->begin(); it != with->end(); ++it) {
+      std::string key = it.key();
+      std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::isalnum(c) ? std::toupper(c) : '_'; });
+      env.push_back("CTFLOW_PARAM_" + key + "=" + value_text(it.value()));
+    }
+  }
+  for (const auto& [k, v] : st.env) env.push_back(k + "=" + v);
+  env.push_back("CTFLOW_RUN_ID=" + run_id_);
+  env.push_back("CTFLOW_STEP=" + inst.name);
+  env.push_back("OMP_NUM_THREADS=" + std::to_string(cpus));
+  if (!image.empty()) {
+    ContainerSpec c;
+    c.image = image;
+    c.argv = argv;
+    c.env = env;
+    c.work_dir = inst.work_dir;
+    c.mounts_rw = {inst.work_dir, inst.out_dir};
+    c.mounts_ro = {store_.blobs_dir()};
+    if (st.kind == StepKind::Plugin) c.mounts_rw.push_back(store_.dir());
+    c.network = st.network;
+    c.gpus = st.resources.gpu;
+    c.name = "ctflow-" + run_id_ + "-" + instance_dir_name(inst.name) + "-" + std::to_string(inst.attempt);
+    auto cmd = container_command(c);
+    if (!cmd) return attempt_ended(inst, NodeStatus::Errored, cmd.message());
+    argv = *cmd;
+    env.clear();
+  }
+  launch_process(inst, std::move(argv), std::move(env), st.kind != StepKind::Plugin);
+}
+
+void Scheduler::Impl::launch_plugin_inprocess(Instance& inst, const PluginInfo& p, const Value& with) {
+  const Step& st = *inst.step->step;
+  inst.cancel_flag = std::make_shared<std::atomic<bool>>(false);
+  auto inv = std::make_shared<PluginInvocation>();
+  inv->plugin = &p;
+  inv->params = with;
+  inv->out_dir = inst.out_dir;
+  inv->work_dir = inst.work_dir;
+  inv->store_dir = store_.dir();
+  inv->run_id = run_id_;
+  inv->step = inst.name;
+  inv->cpu_threads = std::max(1, static_cast<int>(std::ceil(st.resources.cpu)));
+  inv->gpus = st.resources.gpu;
+  inv->cancel = inst.cancel_flag.get();
+  int fd = inst.log_fd;
+  inv->log = [fd](int level, const std::string& m) {
+    static const char* kLevels[] = {"debug", "info", "warn", "error"};
+    std::string line = std::string("[") + kLevels[std::clamp(level, 0, 3)] + "] " + m + "\n";
+    (void)!::write(fd, line.data(), line.size());
+  };
+  auto flag = inst.cancel_flag;
+  ++busy_;
+  asio::post(pool_, [this, &inst, inv, flag] {
+    PluginOutcome out = invoke_plugin(*inv);
+    asio::post(io_, [this, &inst, out = std::move(out)]() mutable {
+      --busy_;
+      if (inst.status != NodeStatus::Running) return;  // already ended (timeout)
+      inst.outputs = out.outputs;
+      record_metrics(inst, out.metrics, out.confusions);
+      if (!out.ok) return attempt_ended(inst, NodeStatus::Failed, out.error);
+      commit_artifacts(inst, out.artifacts, [this, &inst](NodeStatus st, std::string msg) {
+        attempt_ended(inst, st, std::move(msg));
+      });
+    });
+  });
+}
+
+void Scheduler::Impl::launch_process(Instance& inst, std::vector<std::string> argv, std::vector<std::string> env,
+                                     bool capture_stdout) {
+  SpawnOptions so;
+  so.argv = std::move(argv);
+  so.env = environment_with(env);
+  so.cwd = inst.work_dir;
+  so.stderr_fd = inst.log_fd;
+  int pipefd[2] = {-1, -1};
+  if (capture_stdout) {
+    if (::pipe2(pipefd, O_CLOEXEC) != 0)
+      return attempt_ended(inst, NodeStatus::Errored, std::string("cannot create a pipe: ") + std::strerror(errno));
+    so.stdout_fd = pipefd[1];
+  } else {
+    so.stdout_fd = inst.log_fd;
+  }
+  auto pid = spawn_process(so);
+  if (pipefd[1] >= 0) ::close(pipefd[1]);
+  if (!pid) {
+    if (pipefd[0] >= 0) ::close(pipefd[0]);
+    return attempt_ended(inst, NodeStatus::Errored, pid.message());
+  }
+  inst.pid = *pid;
+  by_pid_[inst.pid] = &inst;
+  inst.tail.clear();
+  if (capture_stdout) {
+    inst.out_pipe = std::make_unique<asio::posix::stream_descriptor>(io_, pipefd[0]);
+    read_pipe(inst);
+  }
+}
+
+void Scheduler::Impl::read_pipe(Instance& inst) {
+  inst.out_pipe->async_read_some(asio::buffer(inst.buf), [this, &inst](const boost::system::error_code& ec, size_t n) {
+    if (n > 0) {
+      (void)!::write(inst.log_fd, inst.buf.data(), n);
+      inst.tail.append(inst.buf.data(), n);
+      if (inst.tail.size() > 2 * kResultTail) inst.tail.erase(0, inst.tail.size() - kResultTail);
+    }
+    if (!ec && inst.out_pipe) read_pipe(inst);
+  });
+}
+
+void Scheduler::Impl::on_child_exit(pid_t pid, int wait_status) {
+  auto it = by_pid_.find(pid);
+  if (it == by_pid_.end()) return;
+  Instance& inst = *it->second;
+  by_pid_.erase(it);
+  inst.pid = 0;
+  if (inst.out_pipe) {
+    // Drain what the child left in the pipe, then stop reading.
+    int fd = inst.out_pipe->native_handle();
+    int flags = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    ssize_t n;
+    while ((n = ::read(fd, inst.buf.data(), inst.buf.size())) > 0) {
+      (void)!::write(inst.log_fd, inst.buf.data(), static_cast<size_t>(n));
+      inst.tail.append(inst.buf.data(), static_cast<size_t>(n));
+    }
+    boost::system::error_code ignored;
+    inst.out_pipe->close(ignored);
+    inst.out_pipe.reset();
+  }
+  if (inst.tail.size() > kResultTail) inst.tail.erase(0, inst.tail.size() - kResultTail);
+  if (!inst.tail.empty() && inst.tail.back() == '\n') inst.tail.pop_back();
+  inst.result = inst.tail;
+  inst.exit_code = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
+  const Step& st = *inst.step->step;
+  if (inst.cancelled) return attempt_ended(inst, NodeStatus::Cancelled, "cancelled by the user");
+  if (inst.timed_out)
+    return attempt_ended(inst, NodeStatus::Failed,
+                         "timed out after " + fmt_seconds(st.timeout_s) + " (attempt " + std::to_string(inst.attempt) + ")");
+  if (st.kind == StepKind::Plugin) {
+    std::ifstream in(inst.out_dir / "result.json");
+    Value r = in ? Value::parse(in, nullptr, false) : Value();
+    if (r.is_discarded() || !r.is_object()) {
+      std::string why = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0
+                            ? "the plugin process ended without a result"
+                            : "the plugin process crashed: " + describe_wait_status(wait_status);
+      return attempt_ended(inst, NodeStatus::Failed, why + " (see 'ctflow logs " + run_id_ + " " + inst.name + "')");
+    }
+    PluginOutcome out = PluginOutcome::from_json(r);
+    inst.outputs = out.outputs;
+    record_metrics(inst, out.metrics, out.confusions);
+    if (!out.ok) return attempt_ended(inst, NodeStatus::Failed, out.error);
+    return commit_artifacts(inst, out.artifacts, [this, &inst](NodeStatus s, std::string m) { attempt_ended(inst, s, std::move(m)); });
+  }
+  if (!(WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0))
+    return attempt_ended(inst, NodeStatus::Failed, describe_wait_status(wait_status));
+  collect_outputs(inst, [this, &inst](NodeStatus s, std::string m) { attempt_ended(inst, s, std::move(m)); });
+}
+
+void Scheduler::Impl::collect_outputs(Instance& inst, std::function<void(NodeStatus, std::string)> done) {
+  const Step& st = *inst.step->step;
+  inst.outputs = Value::object();
+  for (const auto& [name, decl] : st.output_params) {
+    std::ifstream in(inst.work_dir / decl.path, std::ios::binary);
+    if (!in) {
+      if (decl.default_value) {
+        inst.outputs[name] = *decl.default_value;
+        continue;
+      }
+      return done(NodeStatus::Failed, "output parameter '" + name + "': the step did not write '" + decl.path + "'");
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string text = ss.str();
+    if (!text.empty() && text.back() == '\n') text.pop_back();
+    inst.outputs[name] = text;
+  }
+  std::map<std::string, fs::path> paths;
+  for (const auto& [name, decl] : st.output_artifacts) {
+    fs::path p = inst.work_dir / decl.path;
+    std::error_code ec;
+    if (!fs::exists(p, ec))
+      return done(NodeStatus::Failed, "output artifact '" + name + "': the step did not write '" + decl.path + "'");
+    paths[name] = p;
+  }
+  commit_artifacts(inst, std::move(paths), std::move(done));
+}
+
+void Scheduler::Impl::commit_artifacts(Instance& inst, std::map<std::string, fs::path> paths,
+                                       std::function<void(NodeStatus, std::string)> done) {
+  if (paths.empty()) return done(NodeStatus::Succeeded, "");
+  ++busy_;
+  asio::post(pool_, [this, &inst, paths = std::move(paths), done = std::move(done)]() mutable {
+    Value arts = Value::object();
+    std::string error;
+    for (const auto& [name, p] : paths) {
+      auto stored = artifacts_.put(p);
+      if (!stored) {
+        error = "output artifact '" + name + "': " + stored.message();
+        break;
+      }
+      arts[name] = {{"digest", stored->digest}, {"size", stored->size}, {"kind", stored->kind},
+                    {"path", stored->path.string()}};
+    }
+    asio::post(io_, [this, &inst, arts, error, done = std::move(done)] {
+      --busy_;
+      if (!error.empty()) return done(NodeStatus::Failed, error);
+      inst.artifacts = arts;
+      for (auto it = arts.begin(); it != arts.end(); ++it) {
+        ArtifactRecord a{run_id_, inst.name, it.key(), it.value()["digest"], it.value()["size"], it.value()["kind"], "output", ""};
+        record([a](RunStore& db) { return db.add_artifact(a); });
+      }
+      done(NodeStatus::Succeeded, "");
+    });
+  });
+}
+
+void Scheduler::Impl::kill_attempt(Instance& inst) {
+  if (inst.cancel_flag) inst.cancel_flag->store(true);
+  if (inst.pid > 0) {
+    signal_group(inst.pid, SIGTERM);
+    pid_t pid = inst.pid;
+    inst.kill_timer = std::make_unique<asio::steady_timer>(io_, std::chrono::milliseconds(static_cast<int64_t>(opt_.kill_grace_s * 1000)));
+    inst.kill_timer->async_wait([this, pid](const boost::system::error_code& e) {
+      if (e) return;
+      if (by_pid_.count(pid)) signal_group(pid, SIGKILL);
+    });
+  } else if (inst.cancel_flag && inst.timed_out) {
+    // An in-process plugin cannot be killed: the attempt ends now; its thread
+    // finishes in the background and its result is dropped.
+    attempt_ended(inst, NodeStatus::Failed, "timed out after " + fmt_seconds(inst.step->step->timeout_s));
+  }
+}
+
+void Scheduler::Impl::attempt_ended(Instance& inst, NodeStatus status, std::string message) {
+  if (inst.status != NodeStatus::Running) return;
+  if (inst.timeout_timer) inst.timeout_timer->cancel();
+  if (inst.kill_timer) inst.kill_timer->cancel();
+  if (inst.log_fd >= 0) {
+    if (!message.empty() && status != NodeStatus::Succeeded) {
+      std::string line = "ctflow: " + message + "\n";
+      (void)!::write(inst.log_fd, line.data(), line.size());
+    }
+    ::close(inst.log_fd);
+    inst.log_fd = -1;
+  }
+  const Step& st = *inst.step->step;
+  int64_t now = now_ms();
+  AttemptRecord a{run_id_, inst.name, inst.attempt, to_string(status), inst.attempt_started_at, now,
+                  inst.exit_code, message, inst.log_path};
+  record([a](RunStore& db) { return db.add_attempt(a); });
+  const RetryPolicy& r = st.retry;
+  bool retryable = (status == NodeStatus::Failed && (inst.timed_out ? r.on_timeout : r.on_failed)) ||
+                   (status == NodeStatus::Errored && r.on_error);
+  if (retryable && inst.attempt <= r.limit && !cancelling_) {
+    double delay = r.delay_before(inst.attempt + 1);
+    inst.status = NodeStatus::Pending;
+    inst.message = message;
+    release(inst);
+    emit(inst.name, NodeStatus::Pending, "attempt " + std::to_string(inst.attempt) + " " + to_string(status) + ": " +
+                                             message + "; retrying in " + fmt_seconds(delay), 0, false);
+    record_instance(inst);
+    inst.retry_timer = std::make_unique<asio::steady_timer>(io_, std::chrono::milliseconds(static_cast<int64_t>(delay * 1000)));
+    inst.retry_timer->async_wait([this, &inst](const boost::system::error_code& e) {
+      inst.retry_timer.reset();
+      if (e || cancelling_) {
+        finish_instance(inst, NodeStatus::Cancelled, "cancelled while waiting to retry");
+        return;
+      }
+      queue_.push_front(&inst);
+      try_dispatch();
+    });
+    return;
+  }
+  inst.status = NodeStatus::Running;  // finish_instance records the final status
+  finish_instance(inst, status, std::move(message));
+}
+
+void Scheduler::Impl::release(Instance& inst) {
+  if (!inst.holds_slot) return;
+  inst.holds_slot = false;
+  used_cpu_ -= inst.cpu;
+  used_gpu_ -= inst.gpu;
+  used_mem_ -= inst.mem;
+  --running_;
+  --inst.step->running;
+}
+
+void Scheduler::Impl::finish_instance(Instance& inst, NodeStatus status, std::string message) {
+  release(inst);
+  inst.status = status;
+  inst.message = std::move(message);
+  inst.finished_at = now_ms();
+  if (inst.started_at == 0) inst.started_at = inst.finished_at;
+  StepState& s = *inst.step;
+  if (status == NodeStatus::Succeeded && !inst.cached && s.step->cache_enabled() && !opt_.no_cache && !inst.cache_key.empty()) {
+    CacheEntry e;
+    e.key = inst.cache_key;
+    e.run_id = run_id_;
+    e.step = inst.name;
+    e.outputs = inst.outputs;
+    if (s.step->kind != StepKind::Plugin) e.outputs["result"] = inst.result;
+    for (auto it = inst.artifacts.begin(); it != inst.artifacts.end(); ++it)
+      e.artifacts[it.key()] = {{"digest", it.value()["digest"]}, {"size", it.value()["size"]}, {"kind", it.value()["kind"]}};
+    e.created_at = inst.finished_at;
+    record([e](RunStore& db) { return db.cache_store(e); });
+  }
+  if (s.step->kind != StepKind::Plugin && status == NodeStatus::Succeeded && !inst.outputs.contains("result") && s.fan_out)
+    inst.outputs["result"] = inst.result;
+  record_instance(inst);
+  emit(inst.name, status, inst.message, (inst.finished_at - inst.started_at) / 1000.0, inst.cached);
+  if (--s.remaining > 0) {
+    try_dispatch();
+    maybe_finish();
+    return;
+  }
+  NodeStatus agg = NodeStatus::Succeeded;
+  std::string msg;
+  int failed = 0;
+  for (auto& i : s.instances) {
+    if (i->status == NodeStatus::Cancelled) agg = NodeStatus::Cancelled;
+    if (is_failure(i->status)) {
+      ++failed;
+      if (agg != NodeStatus::Cancelled && agg != NodeStatus::Failed) agg = i->status;
+      if (msg.empty()) msg = s.fan_out ? i->name + ": " + i->message : i->message;
+    }
+    if (i->status == NodeStatus::Omitted && agg == NodeStatus::Succeeded) {
+      agg = NodeStatus::Omitted;
+      msg = i->message;
+    }
+  }
+  if (s.fan_out && failed > 0) msg = std::to_string(failed) + " of " + std::to_string(s.instances.size()) + " instances failed; first: " + msg;
+  if (!s.fan_out) msg = s.instances[0]->message;
+  finish_step(s, agg, msg);
+}
+
+void Scheduler::Impl::do_cancel(const std::string& why) {
+  if (cancelling_ || finished_) return;
+  cancelling_ = true;
+  plan().stop(why, true);
+  for (auto& [name, s] : steps_)
+    for (auto& inst : s.instances) {
+      if (inst->status == NodeStatus::Running) {
+        inst->cancelled = true;
+        if (inst->pid > 0) kill_attempt(*inst);
+        else if (inst->cancel_flag) inst->cancel_flag->store(true);
+      }
+      if (inst->retry_timer) inst->retry_timer->cancel();
+    }
+  pump();
+}
+
+// ---------------------------------------------------------------- recording
+
+void Scheduler::Impl::record(std::function<Status(RunStore&)> write) {
+  writes_.push_back(std::move(write));
+  if (!flush_posted_) {
+    flush_posted_ = true;
+    asio::post(io_, [this] { flush(); });
+  }
+}
+
+void Scheduler::Impl::flush() {
+  flush_posted_ = false;
+  if (writes_.empty()) return;
+  auto writes = std::move(writes_);
+  writes_.clear();
+  RunStore::Transaction tx(store_);
+  for (auto& w : writes)
+    if (auto st = w(store_); !st.ok()) spdlog::warn("store: {}", st.message());
+  if (auto st = tx.commit(); !st.ok()) spdlog::warn("store: {}", st.message());
+}
+
+void Scheduler::Impl::record_step(const StepState& s) {
+  if (!s.fan_out && !s.instances.empty()) return;  // the instance row is the step row
+  StepRecord r;
+  r.run_id = run_id_;
+  r.name = s.step->name;
+  r.step = s.step->name;
+  r.status = to_string(s.status);
+  r.started_at = s.started_at;
+  r.finished_at = is_terminal(s.status) ? s.finished_at : 0;
+  r.outputs = s.outputs;
+  r.message = s.message;
+  int attempts = 0;
+  for (auto& i : s.instances) attempts = std::max(attempts, i->attempt);
+  r.attempts = attempts;
+  record([r](RunStore& db) { return db.upsert_step(r); });
+}
+
+void Scheduler::Impl::record_instance(const Instance& inst) {
+  StepRecord r;
+  r.run_id = run_id_;
+  r.name = inst.name;
+  r.step = inst.step->step->name;
+  r.status = to_string(inst.status);
+  r.attempts = inst.attempt;
+  r.cached = inst.cached;
+  r.started_at = inst.started_at;
+  r.finished_at = is_terminal(inst.status) ? inst.finished_at : 0;
+  r.outputs = inst.outputs;
+  if (inst.step->step->kind != StepKind::Plugin && inst.status == NodeStatus::Succeeded) r.outputs["result"] = inst.result;
+  r.message = inst.message;
+  r.log_path = inst.log_path;
+  r.exit_code = inst.exit_code;
+  r.cache_key = inst.cache_key;
+  record([r](RunStore& db) { return db.upsert_step(r); });
+}
+
+void Scheduler::Impl::record_metrics(const Instance& inst, const Value& metrics, const Value& confusions) {
+  if (!metrics.empty()) {
+    std::vector<MetricPoint> pts;
+    int64_t ts = now_ms();
+    for (const auto& m : metrics)
+      pts.push_back({run_id_, inst.name, m.value("name", ""), m.value("kind", "scalar"), m.value("index", int64_t{0}),
+                     m.value("value", 0.0), ts});
+    record([pts](RunStore& db) { return db.add_metrics(pts); });
+  }
+  for (const auto& c : confusions) {
+    ConfusionRecord r{run_id_, inst.name, c.value("name", ""), c["labels"].get<std::vector<std::string>>(),
+                      c["counts"].get<std::vector<int64_t>>()};
+    record([r](RunStore& db) { return db.add_confusion(r); });
+  }
+}
+
+void Scheduler::Impl::emit(const std::string& name, NodeStatus st, const std::string& msg, double secs, bool cached) {
+  if (on_event_) on_event_(StepEvent{name, to_string(st), msg, secs, cached});
+}
+
+// ---------------------------------------------------------------- facade
+
+Scheduler::Scheduler(const Workflow& wf, Value params, RunStore& store, PluginRegistry& plugins, RunOptions options)
+    : impl_(std::make_unique<Impl>(wf, std::move(params), store, plugins, std::move(options))) {}
+Scheduler::~Scheduler() = default;
+std::string Scheduler::run(const std::string& run_id) { return impl_->run(run_id); }
+void Scheduler::cancel() { impl_->cancel(); }
+void Scheduler::on_event(std::function<void(const StepEvent&)> callback) { impl_->on_event_ = std::move(callback); }
+
+}  // namespace ctflow

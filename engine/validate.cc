@@ -1,0 +1,414 @@
+#include "engine/validate.h"
+
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <set>
+
+#include <boost/graph/adjacency_list.hpp>
+#include <boost/graph/depth_first_search.hpp>
+#include <boost/graph/topological_sort.hpp>
+
+#include "engine/expr.h"
+#include "engine/frontend_v1.h"
+#include "engine/template.h"
+
+namespace ctflow {
+namespace {
+
+using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS>;
+using Vertex = boost::graph_traits<Graph>::vertex_descriptor;
+
+struct CycleFinder : boost::default_dfs_visitor {
+  std::vector<Vertex>* pred;
+  std::vector<std::vector<Vertex>>* cycles;
+  void tree_edge(boost::graph_traits<Graph>::edge_descriptor e, const Graph& g) {
+    (*pred)[boost::target(e, g)] = boost::source(e, g);
+  }
+  void back_edge(boost::graph_traits<Graph>::edge_descriptor e, const Graph& g) {
+    Vertex from = boost::source(e, g), to = boost::target(e, g);
+    std::vector<Vertex> path{from};
+    for (Vertex v = from; v != to;) {
+      v = (*pred)[v];
+      path.push_back(v);
+    }
+    std::reverse(path.begin(), path.end());  // to ... from
+    cycles->push_back(path);
+  }
+};
+
+// The step names a depends expression refers to ("a.Succeeded" -> "a").
+std::vector<std::string> depends_steps(const std::string& text) {
+  std::vector<std::string> out;
+  auto parsed = expr::Expr::parse(text);
+  if (auto* e = std::get_if<expr::Expr>(&parsed))
+    for (const auto& ref : e->refs()) {
+      std::string step = ref.substr(0, ref.find('.'));
+      if (std::find(out.begin(), out.end(), step) == out.end()) out.push_back(step);
+    }
+  return out;
+}
+
+const std::vector<std::string> kDependsResults = {"Succeeded", "Failed",       "Errored",  "Skipped",
+                                                  "Omitted",   "AnySucceeded", "AllFailed", "Daemoned"};
+
+struct Checker {
+  const Workflow& wf;
+  const ValidateOptions& opt;
+  Diagnostics& d;
+  std::map<std::string, const Step*> by_name;
+  std::map<std::string, std::set<std::string>> upstream;  // step -> all its ancestors
+
+  void run() {
+    for (const auto& s : wf.steps) by_name[s.name] = &s;
+    for (const auto& s : wf.on_exit) by_name[s.name] = &s;
+    check_edges();
+    if (!check_cycles()) return;
+    compute_upstream();
+    for (const auto& s : wf.steps) check_step(s, false);
+    for (const auto& s : wf.on_exit) check_step(s, true);
+  }
+
+  std::vector<std::string> main_names() const {
+    std::vector<std::string> n;
+    for (const auto& s : wf.steps) n.push_back(s.name);
+    return n;
+  }
+
+  void check_edges() {
+    for (const auto* list : {&wf.steps, &wf.on_exit})
+      for (const auto& s : *list) {
+        for (const auto& n : s.needs) {
+          if (n == s.name) d.error(s.pos, "step '" + s.name + "' needs itself");
+          else if (!by_name.count(n) || is_exit(n) != is_exit(s.name))
+            d.error(s.pos, "step '" + s.name + "' needs unknown step '" + n + "'" + did_you_mean(n, names_like(s)));
+        }
+        if (!s.depends.empty()) {
+          auto parsed = expr::Expr::parse(s.depends);
+          if (auto* e = std::get_if<expr::Expr>(&parsed))
+            for (const auto& ref : e->refs()) {
+              size_t dot = ref.find('.');
+              std::string step = ref.substr(0, dot);
+              std::string result = dot == std::string::npos ? "" : ref.substr(dot + 1);
+              if (!by_name.count(step) || is_exit(step) != is_exit(s.name))
+                d.error(s.depends_pos, "'depends' of step '" + s.name + "' names unknown step '" + step + "'" +
+                                           did_you_mean(step, names_like(s)));
+              else if (std::find(kDependsResults.begin(), kDependsResults.end(), result) == kDependsResults.end())
+                d.error(s.depends_pos, "'depends' of step '" + s.name + "': '" + ref +
+                                           "' must be STEP.RESULT with RESULT one of Succeeded, Failed, Errored, "
+                                           "Skipped, Omitted, AnySucceeded, AllFailed" +
+                                           did_you_mean(result, kDependsResults));
+            }
+        }
+      }
+  }
+
+  bool is_exit(const std::string& name) const {
+    for (const auto& s : wf.on_exit)
+      if (s.name == name) return true;
+    return false;
+  }
+
+  std::vector<std::string> names_like(const Step& s) const {
+    std::vector<std::string> n;
+    for (const auto& x : is_exit(s.name) ? wf.on_exit : wf.steps) n.push_back(x.name);
+    return n;
+  }
+
+  bool check_cycles() {
+    for (const auto* list : {&wf.steps, &wf.on_exit}) {
+      std::map<std::string, Vertex> index;
+      for (const auto& s : *list) index.emplace(s.name, index.size());
+      Graph g(index.size());
+      for (const auto& s : *list)
+        for (const auto& dep : direct_dependencies(s))
+          if (index.count(dep) && dep != s.name) boost::add_edge(index[dep], index[s.name], g);
+      std::vector<Vertex> pred(index.size());
+      std::vector<std::vector<Vertex>> cycles;
+      CycleFinder vis;
+      vis.pred = &pred;
+      vis.cycles = &cycles;
+      boost::depth_first_search(g, boost::visitor(vis));
+      if (cycles.empty()) continue;
+      const auto& c = cycles.front();
+      std::string text;
+      for (Vertex v : c) text += (*list)[v].name + " -> ";
+      text += (*list)[c.front()].name;
+      d.error((*list)[c.front()].pos, "cycle: " + text + ": a step cannot depend on itself, even indirectly");
+      return false;
+    }
+    return true;
+  }
+
+  void compute_upstream() {
+    std::function<const std::set<std::string>&(const std::string&)> up = [&](const std::string& n) -> const std::set<std::string>& {
+      auto it = upstream.find(n);
+      if (it != upstream.end()) return it->second;
+      std::set<std::string> acc;
+      if (by_name.count(n))
+        for (const auto& dep : direct_dependencies(*by_name[n])) {
+          if (!by_name.count(dep)) continue;
+          acc.insert(dep);
+          const auto& a = up(dep);
+          acc.insert(a.begin(), a.end());
+        }
+      return upstream[n] = std::move(acc);
+    };
+    for (const auto& s : wf.steps) up(s.name);
+    for (const auto& s : wf.on_exit) up(s.name);
+  }
+
+  // Checks one reference (without braces) used inside step S.
+  void check_ref(const Step& s, bool in_exit, const std::string& ref, const SourcePos& pos, bool in_depends = false) {
+    if (in_depends) return;
+    std::vector<std::string> parts;
+    size_t start = 0;
+    while (true) {
+      size_t dot = ref.find('.', start);
+      parts.push_back(ref.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+    const std::string& root = parts[0];
+    if (root == "params") {
+      if (parts.size() != 2) {
+        d.error(pos, "'" + ref + "' should be params.NAME");
+        return;
+      }
+      if (!wf.find_param(parts[1])) {
+        std::vector<std::string> names;
+        for (const auto& p : wf.params) names.push_back(p.name);
+        d.error(pos, "step '" + s.name + "' refers to unknown param '" + parts[1] + "'" + did_you_mean(parts[1], names));
+      }
+      return;
+    }
+    if (root == "item") {
+      if (!s.for_each) d.error(pos, "step '" + s.name + "' refers to '" + ref + "' but has no 'for_each'");
+      return;
+    }
+    if (root == "workflow") {
+      static const std::vector<std::string> kAll = {"name", "run_id", "status", "failures"};
+      if (parts.size() != 2 || std::find(kAll.begin(), kAll.end(), parts[1]) == kAll.end()) {
+        d.error(pos, "unknown reference '" + ref + "': use workflow.name, workflow.run_id, workflow.status or workflow.failures");
+        return;
+      }
+      if ((parts[1] == "status" || parts[1] == "failures") && !in_exit)
+        d.error(pos, "'" + ref + "' is only known in on_exit steps, after the run has ended");
+      return;
+    }
+    if (root != "steps") {
+      d.error(pos, "unknown reference '" + ref + "': references start with params., steps., item or workflow." +
+                       did_you_mean(root, {"params", "steps", "item", "workflow"}));
+      return;
+    }
+    if (parts.size() < 3) {
+      d.error(pos, "'" + ref + "' should be steps.STEP.outputs.NAME, steps.STEP.artifacts.NAME or steps.STEP.status");
+      return;
+    }
+    const std::string& other = parts[1];
+    auto it = by_name.find(other);
+    if (it == by_name.end()) {
+      std::vector<std::string> names;
+      for (const auto& [n, p] : by_name) names.push_back(n);
+      d.error(pos, "step '" + s.name + "' refers to unknown step '" + other + "'" + did_you_mean(other, names));
+      return;
+    }
+    bool upstream_ok = (in_exit && !is_exit(other)) || upstream[s.name].count(other);
+    if (!upstream_ok) {
+      d.error(pos, "step '" + s.name + "' refers to step '" + other + "', which is not upstream of it: add '" +
+                       other + "' to its needs");
+      return;
+    }
+    const Step& o = *it->second;
+    const std::string& what = parts[2];
+    if (what == "status") return;
+    if ((what != "outputs" && what != "artifacts") || parts.size() != 4) {
+      d.error(pos, "'" + ref + "' should be steps." + other + ".outputs.NAME, steps." + other +
+                       ".artifacts.NAME or steps." + other + ".status");
+      return;
+    }
+    const std::string& name = parts[3];
+    std::vector<std::string> declared;
+    bool known = true;  // unknown plugin: reported elsewhere
+    if (o.kind == StepKind::Plugin) {
+      const PluginInfo* p = opt.plugins ? opt.plugins->find(o.uses) : nullptr;
+      if (p) {
+        for (const auto& out : p->outputs)
+          if (out.artifact == (what == "artifacts")) declared.push_back(out.name);
+        known = std::find(declared.begin(), declared.end(), name) != declared.end();
+      }
+    } else if (what == "outputs") {
+      declared.push_back("result");
+      for (const auto& [n, x] : o.output_params) declared.push_back(n);
+      known = std::find(declared.begin(), declared.end(), name) != declared.end();
+    } else {
+      for (const auto& [n, x] : o.output_artifacts) declared.push_back(n);
+      known = o.output_artifacts.count(name) > 0;
+    }
+    if (!known)
+      d.error(pos, "step '" + other + "' has no " + (what == "outputs" ? "output parameter" : "output artifact") +
+                       " '" + name + "'" + did_you_mean(name, declared));
+  }
+
+  void check_templates(const Step& s, bool in_exit, const Value& v, const SourcePos& pos) {
+    if (v.is_string()) {
+      auto r = tmpl::refs(v.get<std::string>());
+      if (auto* refs = std::get_if<std::vector<std::string>>(&r))
+        for (const auto& ref : *refs) check_ref(s, in_exit, ref, pos);
+    } else if (v.is_array() || v.is_object()) {
+      for (const auto& x : v) check_templates(s, in_exit, x, pos);
+    }
+  }
+
+  void check_step(const Step& s, bool in_exit) {
+    for (const auto& a : s.run) check_templates(s, in_exit, a, s.kind_pos);
+    if (!s.shell.empty()) check_templates(s, in_exit, s.shell, s.kind_pos);
+    if (!s.image.empty()) check_templates(s, in_exit, s.image, s.image_pos);
+    for (auto it = s.with.begin(); it != s.with.end(); ++it) {
+      auto p = s.with_pos.find(it.key());
+      check_templates(s, in_exit, it.value(), p == s.with_pos.end() ? s.pos : p->second);
+    }
+    if (s.for_each && s.for_each->is_string()) check_templates(s, in_exit, *s.for_each, s.for_each_pos);
+    if (!s.when.empty()) {
+      auto parsed = expr::Expr::parse(s.when);
+      if (auto* e = std::get_if<expr::Expr>(&parsed))
+        for (const auto& ref : e->refs()) check_ref(s, in_exit, ref, s.when_pos);
+    }
+    check_plugin(s);
+    check_resources(s);
+  }
+
+  void check_plugin(const Step& s) {
+    if (s.kind != StepKind::Plugin || !opt.plugins || s.uses.empty()) return;
+    const PluginInfo* p = opt.plugins->find(s.uses);
+    if (!p) {
+      std::vector<std::string> names;
+      for (const auto* x : opt.plugins->all()) names.push_back(x->name);
+      d.error(s.kind_pos, "unknown plugin '" + s.uses + "'" + did_you_mean(s.uses, names) +
+                              ": see 'ctflow plugins' for those installed, or add a folder to CTFLOW_PLUGIN_PATH");
+      return;
+    }
+    std::vector<std::string> declared;
+    for (const auto& pp : p->params) declared.push_back(pp.name);
+    for (auto it = s.with.begin(); it != s.with.end(); ++it) {
+      auto pos_it = s.with_pos.find(it.key());
+      SourcePos pos = pos_it == s.with_pos.end() ? s.pos : pos_it->second;
+      const PluginParamInfo* pp = p->find_param(it.key());
+      if (!pp) {
+        d.error(pos, "plugin '" + s.uses + "' has no parameter '" + it.key() + "'" + did_you_mean(it.key(), declared) +
+                         " (see 'ctflow plugins " + s.uses + "')");
+        continue;
+      }
+      const Value& v = it.value();
+      bool templated = v.is_string() && v.get<std::string>().find("{{") != std::string::npos;
+      if (templated) continue;
+      ParamDecl decl;
+      decl.name = pp->name;
+      decl.type = pp->type;
+      auto coerced = coerce_param_value(decl, v);
+      if (!coerced)
+        d.error(pos, "parameter '" + it.key() + "' of plugin '" + s.uses + "' is " + to_string(pp->type) + " and " +
+                         coerced.message());
+    }
+    for (const auto& pp : p->params)
+      if (!pp.default_value && !s.with.contains(pp.name))
+        d.error(s.kind_pos, "step '" + s.name + "': plugin '" + s.uses + "' needs parameter '" + pp.name +
+                                "' (" + to_string(pp.type) + "): add it under 'with:'");
+  }
+
+  void check_resources(const Step& s) {
+    const HostCapacity& h = opt.host;
+    if (s.resources.cpu > h.cpus)
+      d.error(s.pos, "step '" + s.name + "' asks for " + fmt_num(s.resources.cpu) + " cpu but this host has " +
+                         fmt_num(h.cpus) + ": lower resources.cpu, or pass --cpus if the host really has more");
+    if (s.resources.gpu > h.gpus)
+      d.error(s.pos, "step '" + s.name + "' asks for " + std::to_string(s.resources.gpu) + " gpu but this host has " +
+                         (h.gpus == 0 ? std::string("none") : std::to_string(h.gpus)) +
+                         ": set resources.gpu to 0 to train on the CPU, or pass --gpus");
+    if (h.memory > 0 && s.resources.memory > h.memory)
+      d.error(s.pos, "step '" + s.name + "' asks for " + std::to_string(s.resources.memory >> 20) +
+                         " MiB of memory but this host has " + std::to_string(h.memory >> 20) +
+                         " MiB: lower resources.memory, or pass --memory");
+  }
+
+  static std::string fmt_num(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+  }
+};
+
+}  // namespace
+
+HostCapacity HostCapacity::detect() {
+  HostCapacity h;
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  h.cpus = n > 0 ? static_cast<double>(n) : 1;
+  struct sysinfo si {};
+  if (sysinfo(&si) == 0) h.memory = static_cast<int64_t>(si.totalram) * si.mem_unit;
+  if (const char* g = std::getenv("CTFLOW_GPUS")) {
+    h.gpus = std::atoi(g);
+  } else {
+    std::error_code ec;
+    for (int i = 0; i < 16; ++i)
+      if (std::filesystem::exists("/dev/nvidia" + std::to_string(i), ec)) h.gpus = i + 1;
+  }
+  return h;
+}
+
+std::vector<std::string> direct_dependencies(const Step& step) {
+  if (!step.depends.empty()) return depends_steps(step.depends);
+  return step.needs;
+}
+
+void validate_workflow(const Workflow& wf, const ValidateOptions& options, Diagnostics& diags) {
+  Checker c{wf, options, diags, {}, {}};
+  c.run();
+}
+
+std::vector<std::string> topological_order(const Workflow& wf) {
+  std::map<std::string, Vertex> index;
+  for (const auto& s : wf.steps) index.emplace(s.name, index.size());
+  Graph g(index.size());
+  for (const auto& s : wf.steps)
+    for (const auto& dep : direct_dependencies(s))
+      if (index.count(dep)) boost::add_edge(index[dep], index[s.name], g);
+  std::vector<Vertex> order;
+  boost::topological_sort(g, std::back_inserter(order));
+  std::vector<std::string> out;
+  for (auto it = order.rbegin(); it != order.rend(); ++it) out.push_back(wf.steps[*it].name);
+  return out;
+}
+
+Result<Value> bind_params(const Workflow& wf, const std::vector<std::string>& assignments) {
+  Value out = Value::object();
+  for (const auto& p : wf.params)
+    if (p.default_value) out[p.name] = *p.default_value;
+  std::vector<std::string> names;
+  for (const auto& p : wf.params) names.push_back(p.name);
+  for (const auto& a : assignments) {
+    size_t eq = a.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return Status::Error("-p " + a + ": write -p NAME=VALUE");
+    std::string name = a.substr(0, eq), text = a.substr(eq + 1);
+    const ParamDecl* p = wf.find_param(name);
+    if (!p)
+      return Status::Error("-p " + a + ": workflow '" + wf.name + "' has no param '" + name + "'" +
+                           did_you_mean(name, names));
+    auto v = coerce_param_value(*p, Value(text));
+    if (!v) return Status::Error("-p " + a + ": param '" + name + "' is " + to_string(p->type) + " and " + v.message());
+    out[name] = *v;
+  }
+  for (const auto& p : wf.params)
+    if (!out.contains(p.name))
+      return Status::Error("param '" + p.name + "' is required: pass -p " + p.name + "=VALUE" +
+                           (p.description.empty() ? "" : " (" + p.description + ")"));
+  return out;
+}
+
+}  // namespace ctflow
