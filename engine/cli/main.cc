@@ -1,2 +1,114 @@
-#include <cstdio>
-int main() { std::puts("ctflow: under construction"); return 0; }
+// ctflow: the command line. Each verb lives in a cmd_* function (cli.h).
+#include <malloc.h>
+
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "engine/cli/cli.h"
+
+using namespace ctflow::cli;  // NOLINT: the verbs, in this file only
+
+int main(int argc, char** argv) {
+  spdlog::set_pattern("ctflow: %l: %v");
+  CLI::App app{"ctflow: a workflow engine for ML continuous training, on one machine (see README.md)"};
+  app.require_subcommand(1);
+  Global g;
+  app.add_option("--store", g.store, "the store folder (default: ./.ctflow, or $CTFLOW_STORE)");
+  int rc = 0;
+
+  RunArgs run;
+  auto* c_run = app.add_subcommand("run", "validate, then run a workflow locally");
+  c_run->add_option("file", run.file, "the workflow YAML")->required();
+  c_run->add_option("-p,--param", run.params, "NAME=VALUE, a workflow param")->take_all()->allow_extra_args(false);
+  c_run->add_option("--parallelism", run.parallelism, "at most N steps at once");
+  c_run->add_option("--cpus", run.cpus, "CPU cores this host offers (default: detected)");
+  c_run->add_option("--gpus", run.gpus, "GPUs this host offers (default: detected)");
+  c_run->add_option("--memory", run.memory, "memory this host offers, e.g. 16Gi (default: detected)");
+  c_run->add_flag("--no-cache", run.no_cache, "run every step, ignoring the step cache");
+  c_run->add_option("-o,--output", run.output, "json: print only the final run document")->check(CLI::IsMember({"json", ""}));
+  c_run->callback([&] { rc = cmd_run(g, run); });
+
+  std::vector<std::string> lint_files;
+  double lint_cpus = 0;
+  int lint_gpus = -1;
+  auto* c_lint = app.add_subcommand("lint", "validate workflows without running them");
+  c_lint->add_option("files", lint_files, "workflow files")->required();
+  c_lint->add_option("--cpus", lint_cpus, "CPU cores to check resources against");
+  c_lint->add_option("--gpus", lint_gpus, "GPUs to check resources against");
+  c_lint->callback([&] { rc = cmd_lint(lint_files, lint_cpus, lint_gpus); });
+
+  std::string output, status_filter, workflow_filter;
+  auto* c_list = app.add_subcommand("list", "runs, newest first");
+  c_list->add_option("-o,--output", output, "json")->check(CLI::IsMember({"json", ""}));
+  c_list->add_option("--status", status_filter, "only runs with this status");
+  c_list->add_option("--workflow", workflow_filter, "only runs of this workflow");
+  c_list->callback([&] { rc = cmd_list(g, output, status_filter, workflow_filter); });
+
+  std::string run_ref, step_name;
+  auto* c_get = app.add_subcommand("get", "one run: params, steps, outputs, artifacts");
+  c_get->add_option("run", run_ref, "run id, unique prefix, or @latest")->required();
+  c_get->add_option("-o,--output", output, "json")->check(CLI::IsMember({"json", ""}));
+  c_get->callback([&] { rc = cmd_get(g, run_ref, output); });
+
+  bool follow = false;
+  auto* c_logs = app.add_subcommand("logs", "a step's log (all steps without STEP)");
+  c_logs->add_option("run", run_ref, "run id, unique prefix, or @latest")->required();
+  c_logs->add_option("step", step_name, "the step (instance) name");
+  c_logs->add_flag("-f,--follow", follow, "follow a running step");
+  c_logs->callback([&] { rc = cmd_logs(g, run_ref, step_name, follow); });
+
+  auto* c_resume = app.add_subcommand("resume", "continue an interrupted or failed run");
+  c_resume->add_option("run", run_ref, "run id, unique prefix, or @latest")->required();
+  c_resume->add_option("-o,--output", output, "json")->check(CLI::IsMember({"json", ""}));
+  c_resume->callback([&] { rc = cmd_resume(g, run_ref, output); });
+
+  std::string plugin_name;
+  auto* c_plugins = app.add_subcommand("plugins", "the plugins found; with NAME, its parameters and outputs");
+  c_plugins->add_option("name", plugin_name, "a plugin name");
+  c_plugins->add_option("-o,--output", output, "json")->check(CLI::IsMember({"json", ""}));
+  c_plugins->callback([&] { rc = cmd_plugins(plugin_name, output); });
+
+  auto* c_metrics = app.add_subcommand("metrics", "a run's metrics");
+  c_metrics->add_option("run", run_ref, "run id, unique prefix, or @latest")->required();
+  c_metrics->add_option("step", step_name, "only this step");
+  c_metrics->add_option("-o,--output", output, "json or csv")->check(CLI::IsMember({"json", "csv", ""}));
+  c_metrics->callback([&] { rc = cmd_metrics(g, run_ref, step_name, output); });
+
+  std::vector<std::string> model_args;
+  auto* c_models = app.add_subcommand("models", "the model registry: list [NAME] | get NAME[:VERSION] | promote NAME:VERSION STAGE");
+  c_models->add_option("args", model_args, "verb and arguments");
+  c_models->add_option("-o,--output", output, "json")->check(CLI::IsMember({"json", ""}));
+  c_models->callback([&] { rc = cmd_models(g, model_args, output); });
+
+  std::string artifact_name, out_path;
+  auto* c_art = app.add_subcommand("artifacts", "get an artifact out of the store");
+  c_art->add_option("run", run_ref, "run id")->required();
+  c_art->add_option("step", step_name, "step")->required();
+  c_art->add_option("name", artifact_name, "artifact name")->required();
+  c_art->add_option("-o,--out", out_path, "copy it here (default: print its read-only path)");
+  c_art->callback([&] { rc = cmd_artifacts(g, run_ref, step_name, artifact_name, out_path); });
+
+  StepArgs step;
+  auto* c_step = app.add_subcommand("step", "run one plugin step in this process (used by isolation, containers, pods)");
+  c_step->add_option("--plugin", step.plugin, "plugin name")->required();
+  c_step->add_option("--params", step.params_file, "a JSON file with the resolved parameters");
+  c_step->add_option("--params-json", step.params_json, "the resolved parameters as JSON text");
+  c_step->add_option("--out", step.out, "output folder: result.json, outputs/NAME, artifacts/NAME")->required();
+  c_step->add_option("--work", step.work, "working folder (default: OUT/work)");
+  c_step->add_option("--store", step.store, "store folder, for plugins that use the registry");
+  c_step->add_option("--run-id", step.run_id, "run id");
+  c_step->add_option("--step", step.step, "step name");
+  c_step->add_option("--cpus", step.cpus, "CPU threads for the plugin");
+  c_step->add_option("--gpus", step.gpus, "GPUs for the plugin");
+  c_step->callback([&] { rc = cmd_step(step); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : kExitUsage;
+  }
+  return rc;
+}

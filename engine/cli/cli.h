@@ -1,0 +1,66 @@
+// The ctflow command line: one function per verb, each returning the exit code
+// (0 ok, 1 the run ended badly, 2 bad usage or invalid workflow, 130 Ctrl-C).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/diag.h"
+#include "engine/ir.h"
+#include "engine/validate.h"
+#include "store/run_store.h"
+
+namespace ctflow::cli {
+
+constexpr int kExitOk = 0;
+constexpr int kExitRunFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitInterrupted = 130;
+
+struct Global {
+  std::string store;  // --store, CTFLOW_STORE, or ./.ctflow
+  std::filesystem::path store_dir() const;
+};
+
+// Opens the store, printing the error on failure.
+std::unique_ptr<RunStore> open_store(const Global& g);
+// Loads and validates a workflow file (either frontend); prints diagnostics.
+std::optional<Workflow> load_and_validate(const std::string& file, const HostCapacity& host, bool quiet = false);
+std::string self_path();
+void print_error(const std::string& message);  // "ctflow: error: MESSAGE" on stderr
+
+struct RunArgs {
+  std::string file;
+  std::vector<std::string> params;
+  int parallelism = 0;
+  double cpus = 0;
+  int gpus = -1;
+  std::string memory;
+  bool no_cache = false;
+  std::string output;  // "" or "json"
+};
+int cmd_run(const Global& g, const RunArgs& a);
+int cmd_resume(const Global& g, const std::string& run, const std::string& output);
+int cmd_lint(const std::vector<std::string>& files, double cpus, int gpus);
+
+struct StepArgs {
+  std::string plugin, params_file, params_json, out, work, store, run_id, step;
+  int cpus = 1, gpus = 0;
+};
+int cmd_step(const StepArgs& a);
+
+int cmd_list(const Global& g, const std::string& output, const std::string& status, const std::string& workflow);
+int cmd_get(const Global& g, const std::string& run, const std::string& output);
+int cmd_logs(const Global& g, const std::string& run, const std::string& step, bool follow);
+int cmd_plugins(const std::string& name, const std::string& output);
+int cmd_metrics(const Global& g, const std::string& run, const std::string& step, const std::string& output);
+int cmd_models(const Global& g, const std::vector<std::string>& args, const std::string& output);
+int cmd_artifacts(const Global& g, const std::string& run, const std::string& step, const std::string& name,
+                  const std::string& out);
+
+// The run document of the CLI spec.
+Value run_document(RunStore& store, const std::string& run_id);
+
+}  // namespace ctflow::cli

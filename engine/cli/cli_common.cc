@@ -1,0 +1,53 @@
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "engine/cli/cli.h"
+#include "engine/frontend_v1.h"
+#include "engine/plugin_registry.h"
+
+namespace ctflow::cli {
+namespace fs = std::filesystem;
+
+fs::path Global::store_dir() const {
+  if (!store.empty()) return store;
+  if (const char* env = std::getenv("CTFLOW_STORE"); env && *env) return env;
+  return fs::current_path() / ".ctflow";
+}
+
+void print_error(const std::string& message) { std::cerr << "ctflow: error: " << message << "\n"; }
+
+std::unique_ptr<RunStore> open_store(const Global& g) {
+  auto s = RunStore::open(g.store_dir());
+  if (!s) {
+    print_error(s.message());
+    return nullptr;
+  }
+  return std::move(*s);
+}
+
+std::string self_path() {
+  std::error_code ec;
+  fs::path p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? "ctflow" : p.string();
+}
+
+std::optional<Workflow> load_and_validate(const std::string& file, const HostCapacity& host, bool quiet) {
+  LoadResult r = load_workflow_file(file);
+  if (r.workflow) {
+    PluginRegistry plugins;
+    ValidateOptions opt;
+    opt.plugins = &plugins;
+    opt.host = host;
+    validate_workflow(*r.workflow, opt, r.diags);
+  }
+  if (!r.diags.empty()) {
+    if (!quiet) std::cerr << r.diags.render();
+    return std::nullopt;
+  }
+  return std::move(r.workflow);
+}
+
+}  // namespace ctflow::cli

@@ -1,0 +1,238 @@
+// run, resume, lint, step.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+#include "engine/cli/cli.h"
+#include "engine/frontend_v1.h"
+#include "engine/plugin_host.h"
+#include "engine/scheduler.h"
+
+namespace ctflow::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Progress: a redrawn status line on a terminal, plain lines otherwise.
+class Progress {
+ public:
+  Progress(size_t total, bool quiet) : total_(total), quiet_(quiet), tty_(isatty(2) != 0) {}
+  void event(const StepEvent& e) {
+    if (quiet_) return;
+    auto now = std::chrono::steady_clock::now();
+    double elapsed = std::chrono::duration<double>(now - start_).count();
+    if (e.status == "Running") {
+      running_.insert(e.step);
+    } else {
+      running_.erase(e.step);
+      if (e.status != "Pending" && e.step.find('[') == std::string::npos) ++done_;
+    }
+    if (tty_) std::fprintf(stderr, "\r\033[K");
+    if (e.status != "Running" || !tty_) {
+      char line[64];
+      std::snprintf(line, sizeof line, "%6.1fs  %-10s", elapsed, e.status.c_str());
+      std::string text = std::string(line) + " " + e.step;
+      if (e.cached) text += " (cached)";
+      if (e.seconds > 0 && e.status != "Running") text += " in " + fmt(e.seconds);
+      if (!e.message.empty()) text += ": " + e.message;
+      std::fprintf(stderr, "%s\n", text.c_str());
+    }
+    if (tty_) {
+      std::string names;
+      for (const auto& n : running_) names += (names.empty() ? "" : ", ") + n;
+      std::fprintf(stderr, "[%zu/%zu] %s  running: %s", done_, total_, fmt(elapsed).c_str(),
+                   names.empty() ? "-" : names.c_str());
+    }
+    std::fflush(stderr);
+  }
+  void end() {
+    if (tty_ && !quiet_) std::fprintf(stderr, "\r\033[K");
+  }
+
+ private:
+  static std::string fmt(double s) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.1fs", s);
+    return b;
+  }
+  size_t total_, done_ = 0;
+  bool quiet_, tty_;
+  std::set<std::string> running_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+int execute(RunStore& store, const Workflow& wf, const Value& params, const std::string& run_id, RunOptions opt,
+            const std::string& output) {
+  PluginRegistry plugins;
+  opt.ctflow_binary = self_path();
+  Scheduler sched(wf, params, store, plugins, opt);
+  Progress progress(wf.steps.size() + wf.on_exit.size(), output == "json");
+  sched.on_event([&](const StepEvent& e) { progress.event(e); });
+  std::string status = sched.run(run_id);
+  progress.end();
+  if (output == "json") {
+    std::cout << run_document(store, run_id).dump(2) << "\n";
+  } else {
+    auto run = store.get_run(run_id);
+    double secs = run ? (run->finished_at - run->started_at) / 1000.0 : 0;
+    std::fprintf(stderr, "run %s %s in %.1fs%s\n", run_id.c_str(), status.c_str(), secs,
+                 run && !run->message.empty() ? (": " + run->message).c_str() : "");
+  }
+  if (status == "Succeeded") return kExitOk;
+  if (status == "Cancelled") return kExitInterrupted;
+  return kExitRunFailed;
+}
+
+HostCapacity host_with(double cpus, int gpus, const std::string& memory) {
+  HostCapacity h = HostCapacity::detect();
+  if (cpus > 0) h.cpus = cpus;
+  if (gpus >= 0) h.gpus = gpus;
+  if (!memory.empty())
+    if (auto m = parse_size(memory)) h.memory = *m;
+  return h;
+}
+
+}  // namespace
+
+int cmd_lint(const std::vector<std::string>& files, double cpus, int gpus) {
+  HostCapacity host = host_with(cpus, gpus, "");
+  int rc = kExitOk;
+  for (const auto& f : files) {
+    if (!load_and_validate(f, host)) rc = kExitUsage;
+    else std::cerr << f << ": ok\n";
+  }
+  return rc;
+}
+
+int cmd_run(const Global& g, const RunArgs& a) {
+  HostCapacity host = host_with(a.cpus, a.gpus, a.memory);
+  auto wf = load_and_validate(a.file, host);
+  if (!wf) return kExitUsage;
+  auto params = bind_params(*wf, a.params);
+  if (!params) {
+    print_error(params.message());
+    return kExitUsage;
+  }
+  auto store = open_store(g);
+  if (!store) return kExitUsage;
+  auto run_id = store->create_run(wf->name, a.file, *params, read_file(a.file));
+  if (!run_id) {
+    print_error(run_id.message());
+    return kExitUsage;
+  }
+  if (a.output != "json") {
+    std::cout << *run_id << std::endl;
+  }
+  RunOptions opt;
+  opt.host = host;
+  opt.parallelism = a.parallelism;
+  opt.no_cache = a.no_cache;
+  return execute(*store, *wf, *params, *run_id, opt, a.output);
+}
+
+int cmd_resume(const Global& g, const std::string& ref, const std::string& output) {
+  auto store = open_store(g);
+  if (!store) return kExitUsage;
+  auto id = store->resolve_run_id(ref);
+  if (!id) {
+    print_error(id.message());
+    return kExitUsage;
+  }
+  auto run = store->get_run(*id);
+  if (!run) {
+    print_error(run.message());
+    return kExitUsage;
+  }
+  if (run->status == "Succeeded") {
+    print_error("run " + *id + " already Succeeded: nothing to resume");
+    return kExitUsage;
+  }
+  LoadResult r = parse_workflow_text(run->source, run->file);
+  if (!r.ok()) {
+    std::cerr << r.diags.render();
+    return kExitUsage;
+  }
+  if (auto st = store->set_run_status(*id, "Running"); !st.ok()) {
+    print_error(st.message());
+    return kExitUsage;
+  }
+  if (output != "json") std::cout << *id << std::endl;
+  RunOptions opt;
+  opt.resume = true;
+  return execute(*store, *r.workflow, run->params, *id, opt, output);
+}
+
+namespace {
+std::atomic<bool> g_step_cancel{false};
+void on_term(int) { g_step_cancel.store(true); }
+}  // namespace
+
+int cmd_step(const StepArgs& a) {
+  PluginRegistry plugins;
+  const PluginInfo* p = plugins.find(a.plugin);
+  if (!p) {
+    print_error("unknown plugin '" + a.plugin + "' (see 'ctflow plugins')");
+    return kExitUsage;
+  }
+  Value params = Value::object();
+  std::string text = !a.params_json.empty() ? a.params_json : (!a.params_file.empty() ? read_file(a.params_file) : "{}");
+  params = Value::parse(text, nullptr, false);
+  if (params.is_discarded() || !params.is_object()) {
+    print_error("--params must be a JSON object");
+    return kExitUsage;
+  }
+  if (a.out.empty()) {
+    print_error("--out DIR is required");
+    return kExitUsage;
+  }
+  std::error_code ec;
+  fs::create_directories(a.out, ec);
+  fs::path work = a.work.empty() ? fs::path(a.out) / "work" : fs::path(a.work);
+  fs::create_directories(work, ec);
+  struct sigaction sa {};
+  sa.sa_handler = on_term;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  PluginInvocation inv;
+  inv.plugin = p;
+  inv.params = params;
+  inv.out_dir = a.out;
+  inv.work_dir = work;
+  inv.store_dir = a.store.empty() ? (fs::current_path() / ".ctflow") : fs::path(a.store);
+  inv.run_id = a.run_id;
+  inv.step = a.step.empty() ? a.plugin : a.step;
+  inv.cpu_threads = a.cpus;
+  inv.gpus = a.gpus;
+  inv.cancel = &g_step_cancel;
+  PluginOutcome out = invoke_plugin(inv);
+  // Output parameters also as one file each (Argo reads them with valueFrom.path).
+  fs::create_directories(fs::path(a.out) / "outputs", ec);
+  for (auto it = out.outputs.begin(); it != out.outputs.end(); ++it)
+    std::ofstream(fs::path(a.out) / "outputs" / it.key()) << (it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
+  fs::path tmp = fs::path(a.out) / "result.json.tmp";
+  {
+    std::ofstream f(tmp);
+    f << out.to_json().dump();
+  }
+  fs::rename(tmp, fs::path(a.out) / "result.json", ec);
+  if (!out.ok) std::cerr << "ctflow: step failed: " << out.error << "\n";
+  return out.ok ? kExitOk : kExitRunFailed;
+}
+
+}  // namespace ctflow::cli
