@@ -1,0 +1,269 @@
+// The mnist plugin family: ingest, validate, train, embed, index, analyze, deploy.
+// This file is only glue between the plugin SDK and the plain functions in
+// mnist_data.h, mnist_torch.h, mnist_knn.h and mnist_deploy.h.
+#include <algorithm>
+
+#include "ctflow/plugin.hpp"
+#include "mnist_data.h"
+#include "mnist_deploy.h"
+#include "mnist_knn.h"
+#include "mnist_torch.h"
+
+namespace {
+
+using ctflow::sdk::Context;
+using ctflow::sdk::PluginError;
+namespace mn = ctflow::mnist;
+
+std::string opt_str(const Context& c, const char* name) {
+  auto v = c.param(name);
+  if (!v || v->is_null()) return "";
+  return v->is_string() ? v->get<std::string>() : v->dump();
+}
+
+int threads_of(const Context& c) { return std::max(1, c.cpu_threads()); }
+
+// DataError and friends become the step's error message, unchanged.
+template <class F>
+void guarded(F&& f) {
+  try {
+    f();
+  } catch (const PluginError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw PluginError(e.what());
+  }
+}
+
+void ingest(const Context& c) {
+  guarded([&] {
+    mn::IngestOptions o;
+    o.source = c.str("source");
+    o.out = c.artifact_path("dataset");
+    o.val_fraction = c.number("val_fraction");
+    o.index_fraction = c.number("index_fraction");
+    o.limit = c.integer("limit");
+    o.chunk_rows = c.integer("chunk_rows");
+    o.seed = static_cast<uint64_t>(c.integer("seed"));
+    auto m = mn::ingest(o, [&](const std::string& s) { c.info(s); });
+    mn::Json counts = mn::Json::object();
+    for (const auto& [k, v] : m["splits"].items()) counts[k] = v["count"];
+    c.output("counts", counts);
+  });
+}
+
+void validate(const Context& c) {
+  guarded([&] {
+    mn::ValidateOptions o;
+    o.dataset = c.str("dataset");
+    o.reference = opt_str(c, "reference");
+    o.min_class_ratio = c.number("min_class_ratio");
+    o.psi_threshold = c.number("psi_threshold");
+    auto report = mn::validate(o);
+    mn::write_json(c.artifact_path("report"), report);
+    const bool ok = report["ok"].get<bool>();
+    c.output("ok", ok);
+    for (const auto& w : report["warnings"]) c.warn(w.get<std::string>());
+    if (!ok && c.boolean("fail")) {
+      std::string msg = "dataset " + o.dataset.string() + " failed validation:";
+      for (const auto& e : report["errors"]) msg += "\n  - " + e.get<std::string>();
+      throw PluginError(msg);
+    }
+    c.info(ok ? "dataset is valid" : "dataset has problems (fail=false)");
+  });
+}
+
+void train(const Context& c) {
+  mn::apply_malloc_tunables();
+  guarded([&] {
+    mn::TrainOptions o;
+    o.dataset = c.str("dataset");
+    o.out = c.artifact_path("model");
+    o.embedding_dim = c.integer("embedding_dim");
+    o.arcface_scale = c.number("arcface_scale");
+    o.arcface_margin = c.number("arcface_margin");
+    o.epochs = c.integer("epochs");
+    o.batch_size = c.integer("batch_size");
+    o.lr = c.number("lr");
+    o.optimizer = c.str("optimizer");
+    o.weight_decay = c.number("weight_decay");
+    o.seed = static_cast<uint64_t>(c.integer("seed"));
+    o.channels_last = c.boolean("channels_last");
+    o.threads = threads_of(c);
+    o.cuda = c.gpus() > 0 && mn::cuda_available();
+    mn::set_threads(o.threads);
+    mn::TrainHooks h;
+    h.log = [&](const std::string& s) { c.info(s); };
+    h.series = [&](const char* name, int64_t step, double v) { c.series(name, step, v); };
+    h.cancelled = [&] { return c.cancelled(); };
+    auto meta = mn::train(o, h);
+    c.scalar("val_accuracy", meta["val_accuracy"].get<double>());
+    c.scalar("train_seconds", meta["seconds"].get<double>());
+    c.output("val_accuracy", meta["val_accuracy"]);
+  });
+}
+
+void embed(const Context& c) {
+  mn::apply_malloc_tunables();
+  guarded([&] {
+    mn::EmbedOptions o;
+    o.model = c.str("model");
+    o.dataset = c.str("dataset");
+    o.out = c.artifact_path("embeddings");
+    o.batch_size = c.integer("batch_size");
+    o.threads = threads_of(c);
+    o.cuda = c.gpus() > 0 && mn::cuda_available();
+    mn::set_threads(o.threads);
+    auto meta = mn::embed(o, [&] { return c.cancelled(); });
+    c.scalar("embed_images_per_s", meta["images_per_s"].get<double>());
+    c.info("embedded " + meta["splits"].dump() + " at " + std::to_string(meta["images_per_s"].get<double>()) + " images/s");
+  });
+}
+
+void index(const Context& c) {
+  guarded([&] {
+    mn::IndexOptions o;
+    o.embeddings = c.str("embeddings");
+    o.out = c.artifact_path("index");
+    o.type = c.str("type");
+    o.hnsw_m = static_cast<int>(c.integer("hnsw_m"));
+    o.ef_search = static_cast<int>(c.integer("ef_search"));
+    o.nlist = static_cast<int>(c.integer("nlist"));
+    o.nprobe = static_cast<int>(c.integer("nprobe"));
+    auto meta = mn::build_index(o);
+    c.output("ntotal", meta["ntotal"]);
+    c.info("built a " + o.type + " index of " + meta["ntotal"].dump() + " vectors");
+  });
+}
+
+void analyze(const Context& c) {
+  guarded([&] {
+    mn::AnalyzeOptions o;
+    o.index = c.str("index");
+    o.embeddings = c.str("embeddings");
+    o.k = static_cast<int>(c.integer("k"));
+    if (auto names = c.param("class_names"); names && names->is_array())
+      for (const auto& n : *names) o.class_names.push_back(n.is_string() ? n.get<std::string>() : n.dump());
+    auto r = mn::analyze(o);
+    mn::write_json(c.artifact_path("report"), r.report);
+    mn::write_json(c.artifact_path("mlpipeline-metrics"), r.kfp_metrics);
+    mn::write_json(c.artifact_path("mlpipeline-ui-metadata"), r.kfp_ui);
+    c.scalar("accuracy", r.accuracy);
+    for (size_t i = 0; i < r.per_class.size(); ++i) c.scalar(("accuracy_class_" + r.labels[i]).c_str(), r.per_class[i]);
+    c.confusion("confusion_matrix", r.labels, r.confusion);
+    c.output("accuracy", r.accuracy);
+    c.info("kNN accuracy " + std::to_string(r.accuracy) + " (k=" + std::to_string(o.k) + ")");
+  });
+}
+
+void deploy(const Context& c) {
+  guarded([&] {
+    mn::DeployOptions o;
+    o.store_dir = c.store_dir();
+    o.model_name = c.str("model_name");
+    o.model = c.str("model");
+    o.index = c.str("index");
+    o.report = opt_str(c, "report");
+    o.dataset = opt_str(c, "dataset");
+    o.accuracy = c.number("accuracy");
+    o.run_id = c.run_id();
+    o.step = c.step_name();
+    auto r = mn::deploy(o);
+    c.output("version", r["version"]);
+    c.output("stage", r["stage"]);
+    c.output("promoted", r["promoted"]);
+    c.info("registered " + o.model_name + " v" + r["version"].dump() + " as " + r["stage"].get<std::string>());
+  });
+}
+
+const ctflow_param_decl kIngestParams[] = {
+    {"source", "path", "\"/usr/share/datasets/fashion-mnist\"", "folder with train-* and t10k-* IDX files (gzipped or not)"},
+    {"val_fraction", "float", "0.1", "fraction of the training images held out for validation"},
+    {"index_fraction", "float", "0", "fraction held out as a separate kNN index set (0: index = train split)"},
+    {"limit", "int", "0", "use at most N training images (0: all)"},
+    {"chunk_rows", "int", "10000", "images per .npy chunk (at most one chunk in memory)"},
+    {"seed", "int", "42", "seed of the split"}};
+const ctflow_output_decl kIngestOutputs[] = {{"dataset", "artifact", "folder: manifest.json and .npy chunks"},
+                                             {"counts", "parameter", "images per split"}};
+
+const ctflow_param_decl kValidateParams[] = {
+    {"dataset", "path", nullptr, "the dataset artifact of mnist.ingest"},
+    {"reference", "path", "\"\"", "a reference dataset for drift (PSI); empty: no drift check"},
+    {"min_class_ratio", "float", "0.5", "smallest / largest class in train below this fails"},
+    {"psi_threshold", "float", "0.25", "PSI above this is drift (an error)"},
+    {"fail", "bool", "true", "fail the step when a check fails (else output ok=false)"}};
+const ctflow_output_decl kValidateOutputs[] = {{"report", "artifact", "JSON report"},
+                                               {"ok", "parameter", "true when every check passed"}};
+
+const ctflow_param_decl kTrainParams[] = {
+    {"dataset", "path", nullptr, "the dataset artifact of mnist.ingest"},
+    {"embedding_dim", "int", "64", "embedding size"},
+    {"arcface_scale", "float", "30", "ArcFace scale s"},
+    {"arcface_margin", "float", "0.3", "ArcFace additive angular margin m (radians)"},
+    {"epochs", "int", "4", "passes over the train split"},
+    {"batch_size", "int", "128", "images per step"},
+    {"lr", "float", "0.003", "peak learning rate (warm-up, then cosine decay)"},
+    {"optimizer", "string", "\"adam\"", "adam, adamw or sgd"},
+    {"weight_decay", "float", "0", "weight decay"},
+    {"seed", "int", "42", "seed of initialisation and shuffling"},
+    {"channels_last", "bool", "false", "channels-last memory format for the convolutions"}};
+const ctflow_output_decl kTrainOutputs[] = {{"model", "artifact", "folder: model.pt (TorchScript) and meta.json"},
+                                            {"val_accuracy", "parameter", "nearest-centre accuracy on the val split"}};
+
+const ctflow_param_decl kEmbedParams[] = {{"model", "path", nullptr, "the model artifact (folder or model.pt)"},
+                                          {"dataset", "path", nullptr, "the dataset artifact"},
+                                          {"batch_size", "int", "1000", "images per forward pass"}};
+const ctflow_output_decl kEmbedOutputs[] = {{"embeddings", "artifact", "folder: index.npy, test.npy and labels"}};
+
+const ctflow_param_decl kIndexParams[] = {{"embeddings", "path", nullptr, "the embeddings artifact"},
+                                          {"type", "string", "\"flat\"", "flat, hnsw or ivf"},
+                                          {"hnsw_m", "int", "32", "HNSW: links per node"},
+                                          {"ef_search", "int", "64", "HNSW: search depth"},
+                                          {"nlist", "int", "0", "IVF: lists (0: 4 sqrt(N))"},
+                                          {"nprobe", "int", "8", "IVF: lists searched"}};
+const ctflow_output_decl kIndexOutputs[] = {{"index", "artifact", "folder: index.faiss, labels.npy, meta.json"},
+                                            {"ntotal", "parameter", "vectors in the index"}};
+
+const ctflow_param_decl kAnalyzeParams[] = {{"index", "path", nullptr, "the index artifact"},
+                                            {"embeddings", "path", nullptr, "the embeddings artifact (test set)"},
+                                            {"k", "int", "10", "neighbours that vote"},
+                                            {"class_names", "json", "null", "names of the classes (list), default 0..C-1"}};
+const ctflow_output_decl kAnalyzeOutputs[] = {
+    {"accuracy", "parameter", "kNN accuracy on the test set"},
+    {"report", "artifact", "JSON: accuracy, per-class accuracy, confusion matrix"},
+    {"mlpipeline-metrics", "artifact", "Kubeflow metrics JSON"},
+    {"mlpipeline-ui-metadata", "artifact", "Kubeflow output viewers JSON"}};
+
+const ctflow_param_decl kDeployParams[] = {{"model", "path", nullptr, "the model artifact"},
+                                           {"index", "path", nullptr, "the index artifact"},
+                                           {"report", "path", "\"\"", "the analysis report artifact"},
+                                           {"dataset", "path", "\"\"", "the dataset artifact (lineage)"},
+                                           {"accuracy", "float", nullptr, "the accuracy to compare with Production"},
+                                           {"model_name", "string", "\"mnist-embedder\"", "registry name"}};
+const ctflow_output_decl kDeployOutputs[] = {{"version", "parameter", "the registered version"},
+                                             {"stage", "parameter", "Production or Staging"},
+                                             {"promoted", "parameter", "true when it became Production"}};
+
+#define MNIST_PLUGIN(var, name, desc, fn, params, outputs)                                                      \
+  const ctflow_plugin_desc var = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plugin_desc), name, "1.0.0", desc,   \
+                                  params, sizeof(params) / sizeof(params[0]), outputs,                          \
+                                  sizeof(outputs) / sizeof(outputs[0]), ctflow::sdk::run_adapter<fn>}
+
+MNIST_PLUGIN(kIngest, "mnist.ingest", "reads MNIST IDX files into .npy chunks with a seeded val split", ingest,
+             kIngestParams, kIngestOutputs);
+MNIST_PLUGIN(kValidate, "mnist.validate", "checks a dataset (shapes, values, labels, balance, drift)", validate,
+             kValidateParams, kValidateOutputs);
+MNIST_PLUGIN(kTrain, "mnist.train", "trains an embedding CNN with ArcFace; saves TorchScript", train, kTrainParams,
+             kTrainOutputs);
+MNIST_PLUGIN(kEmbed, "mnist.embed", "embeds the index and test sets with a TorchScript model", embed, kEmbedParams,
+             kEmbedOutputs);
+MNIST_PLUGIN(kIndex, "mnist.index", "builds a faiss index (flat, hnsw, ivf) of the embeddings", index, kIndexParams,
+             kIndexOutputs);
+MNIST_PLUGIN(kAnalyze, "mnist.analyze", "kNN classification of the test set: accuracy, confusion matrix", analyze,
+             kAnalyzeParams, kAnalyzeOutputs);
+MNIST_PLUGIN(kDeploy, "mnist.deploy", "registers the model in the registry; promotes it when it is better", deploy,
+             kDeployParams, kDeployOutputs);
+
+}  // namespace
+
+CTFLOW_EXPORT_PLUGINS(&kIngest, &kValidate, &kTrain, &kEmbed, &kIndex, &kAnalyze, &kDeploy)

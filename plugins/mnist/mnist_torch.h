@@ -1,0 +1,75 @@
+// mnist.train and mnist.embed: the only part of the plugins that includes libtorch
+// (mnist_torch.cc). This header has no libtorch types, so other translation units
+// stay cheap to compile.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "mnist_io.h"
+
+namespace ctflow::mnist {
+
+// glibc keeps freed memory instead of a fresh mmap/munmap per large tensor
+// (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD = 1 GB). Call first thing in the step.
+void apply_malloc_tunables();
+// torch intra-op threads and OpenMP threads.
+void set_threads(int n);
+bool cuda_available();
+
+struct TrainOptions {
+  fs::path dataset;
+  fs::path out;  // the model folder: model.pt (TorchScript) and meta.json
+  int64_t embedding_dim = 64;
+  double arcface_scale = 30.0;
+  double arcface_margin = 0.3;
+  int64_t epochs = 4;
+  int64_t batch_size = 128;
+  double lr = 0.003;
+  std::string optimizer = "adam";  // adam, adamw, sgd
+  double weight_decay = 0.0;
+  uint64_t seed = 42;
+  int threads = 2;
+  bool cuda = false;
+  bool channels_last = false;
+};
+
+struct TrainHooks {
+  std::function<void(const std::string&)> log;
+  std::function<void(const char*, int64_t, double)> series;
+  std::function<bool()> cancelled;
+  int64_t batch_loss_every = 20;  // "batch_loss" series every N batches (0: never)
+};
+
+// Trains on the dataset's train split (validation on val), writes OUT/model.pt and
+// OUT/meta.json; returns the summary (also in meta.json).
+Json train(const TrainOptions& o, const TrainHooks& hooks);
+
+// The training loop alone, on images already in memory (uint8 N x 28 x 28): the
+// images per second of STEPS steps after WARMUP steps. For bench/train_throughput.
+double train_throughput(const uint8_t* images, const int64_t* labels, int64_t n, const TrainOptions& o, int warmup,
+                        int steps);
+
+struct EmbedOptions {
+  fs::path model;    // model folder or model.pt
+  fs::path dataset;  // dataset folder
+  fs::path out;      // embeddings folder
+  int64_t batch_size = 1000;
+  int threads = 2;
+  bool cuda = false;
+};
+// Embeds the index split (or train) and the test split: OUT/{index,test}.npy
+// (float32 N x D, L2-normalised) and OUT/{index,test}_labels.npy (int64).
+Json embed(const EmbedOptions& o, const std::function<bool()>& cancelled = {});
+
+// Embeds N images (float32 in [0,1], N x 28 x 28) with a TorchScript model file.
+std::vector<float> embed_images(const fs::path& model, const float* images, int64_t n, int64_t* dim,
+                                int64_t batch_size = 1000);
+
+// The model's forward in C++ (the code used for training) on the same images, in
+// eval mode, for the test that it matches the TorchScript forward.
+std::vector<float> embed_images_native(const fs::path& model, const float* images, int64_t n, int64_t* dim);
+
+}  // namespace ctflow::mnist

@@ -1,0 +1,322 @@
+// Formats, ingest, validate, faiss index/analyze, registry, and bad input, without libtorch.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <random>
+
+#include "mnist_data.h"
+#include "mnist_deploy.h"
+#include "mnist_knn.h"
+#include "mnist_test_util.h"
+
+using namespace ctflow::mnist;
+using namespace ctflow::mnist::testing;
+
+static std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST_CASE("npy files round-trip and numpy reads them") {
+  auto d = temp_dir("npy");
+  std::vector<float> a = {1.5f, -2.0f, 3.25f, 4.0f, 5.0f, 6.0f};
+  write_npy(d / "a.npy", "<f4", {2, 3}, a.data());
+  std::vector<int64_t> b = {7, 8, 9};
+  write_npy(d / "b.npy", "<i8", {3}, b.data());
+  auto ra = read_npy(d / "a.npy");
+  CHECK(ra.dtype == "<f4");
+  CHECK(ra.shape == std::vector<int64_t>{2, 3});
+  CHECK(ra.as<float>()[2] == 3.25f);
+  CHECK(read_npy(d / "b.npy").shape == std::vector<int64_t>{3});
+  CHECK(read_bytes(d / "a.npy").size() % 64 == 24 % 64);  // 64-byte header + 24 bytes
+  if (have_python("numpy")) {
+    std::string out;
+    CHECK(run_cmd("/usr/bin/python3 -c \"import numpy as np; a=np.load('" + (d / "a.npy").string() +
+                  "'); b=np.load('" + (d / "b.npy").string() + "'); print(a.shape, a.dtype, a[0,2], b.tolist())\"",
+                  &out) == 0);
+    CHECK(out == "(2, 3) float32 3.25 [7, 8, 9]\n");
+  }
+}
+
+TEST_CASE("ingest writes chunks, a seeded split and a manifest") {
+  auto src = temp_dir("src");
+  write_synthetic_idx(src, 1000, 200);
+  auto out = temp_dir("ds") / "dataset";
+  IngestOptions o;
+  o.source = src;
+  o.out = out;
+  o.chunk_rows = 300;
+  o.index_fraction = 0.2;
+  auto m = ingest(o);
+  CHECK(m["splits"]["train"]["count"] == 700);
+  CHECK(m["splits"]["val"]["count"] == 100);
+  CHECK(m["splits"]["index"]["count"] == 200);
+  CHECK(m["splits"]["test"]["count"] == 200);
+  CHECK(m["splits"]["train"]["chunks"].size() == 3);  // 300 + 300 + 100
+  CHECK(m["splits"]["test"]["class_histogram"][3] == 20);
+  auto man = read_manifest(out);
+  CHECK(man.index_split().name == "index");
+  std::vector<float> im;
+  std::vector<int64_t> lab;
+  load_split(man, *man.find("train"), im, lab);
+  CHECK(lab.size() == 700);
+  CHECK(im.size() == 700 * 784);
+  // Same seed, same split; limit applies to training images only.
+  auto out2 = temp_dir("ds2") / "dataset";
+  o.out = out2;
+  o.limit = 500;
+  o.index_fraction = 0;
+  auto m2 = ingest(o);
+  CHECK(m2["splits"]["train"]["count"] == 450);
+  CHECK(m2["splits"]["val"]["count"] == 50);
+  CHECK(!m2["splits"].contains("index"));
+  CHECK(m2["splits"]["test"]["count"] == 200);
+  // Plain (not gzipped) IDX works too.
+  auto plain = temp_dir("plain");
+  write_synthetic_idx(plain, 100, 20, false);
+  o.source = plain;
+  o.out = temp_dir("ds3") / "dataset";
+  o.limit = 0;
+  CHECK(ingest(o)["splits"]["test"]["count"] == 20);
+  auto rep = validate({.dataset = out});
+  CHECK(rep["ok"] == true);
+  CHECK(rep["errors"].empty());
+}
+
+TEST_CASE("bad IDX input fails with the file and the problem") {
+  auto src = temp_dir("bad");
+  write_synthetic_idx(src, 100, 20, false);
+  IngestOptions o;
+  o.source = src;
+  o.out = temp_dir("badout") / "dataset";
+  const fs::path images = src / "train-images-idx3-ubyte";
+  const std::string good = read_bytes(images);
+
+  SUBCASE("truncated") {
+    write_bytes(images, good.substr(0, 16 + 784 * 50 + 10));
+    CHECK(error_of([&] { ingest(o); }) ==
+          "IDX file '" + images.string() + "' is truncated: the header announces 100 items but the data ends after item 0");
+  }
+  SUBCASE("truncated gzip") {
+    fs::remove(images);
+    write_idx_u8(src / "train-images-idx3-ubyte.gz", {100, 28, 28}, reinterpret_cast<const uint8_t*>(good.data()) + 16, 100 * 784);
+    std::string gz = read_bytes(src / "train-images-idx3-ubyte.gz");
+    write_bytes(src / "train-images-idx3-ubyte.gz", gz.substr(0, gz.size() / 2));
+    const std::string e = error_of([&] { ingest(o); });
+    CHECK(e.find("IDX file '" + (src / "train-images-idx3-ubyte.gz").string() + "'") == 0);
+    CHECK(e.find("truncated") != std::string::npos);
+  }
+  SUBCASE("wrong magic") {
+    std::string bad = good;
+    bad[2] = 0x09;
+    write_bytes(images, bad);
+    CHECK(error_of([&] { ingest(o); }) ==
+          "IDX file '" + images.string() + "' has a wrong magic number 0x00000903 (expected 0x00000801 for labels or "
+          "0x00000803 for images; unsigned byte or float data)");
+  }
+  SUBCASE("image and label counts disagree") {
+    std::vector<uint8_t> labels(90, 1);
+    write_idx_u8(src / "train-labels-idx1-ubyte", {90}, labels.data(), labels.size());
+    CHECK(error_of([&] { ingest(o); }) == "image and label counts disagree: '" + images.string() +
+                                              "' has 100 images but '" + (src / "train-labels-idx1-ubyte").string() +
+                                              "' has 90 labels");
+  }
+  SUBCASE("label out of range") {
+    std::vector<uint8_t> labels(100, 1);
+    labels[7] = 12;
+    write_idx_u8(src / "train-labels-idx1-ubyte", {100}, labels.data(), labels.size());
+    CHECK(error_of([&] { ingest(o); }) ==
+          "IDX file '" + (src / "train-labels-idx1-ubyte").string() + "' has label 12 at item 7, outside 0..9");
+  }
+  SUBCASE("folder without the files") {
+    auto empty = temp_dir("empty");
+    o.source = empty;
+    CHECK(error_of([&] { ingest(o); }) ==
+          "data folder '" + empty.string() + "' has no train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] "
+          "(expected MNIST IDX files such as train-images-idx3-ubyte.gz)");
+    o.source = empty / "nope";
+    CHECK(error_of([&] { ingest(o); }) == "data folder '" + (empty / "nope").string() + "' does not exist or is not a folder");
+  }
+  SUBCASE("NaN in float images") {
+    fs::remove(images);
+    fs::remove(src / "t10k-images-idx3-ubyte");
+    write_float_idx(images, 100, 42);
+    write_float_idx(src / "t10k-images-idx3-ubyte", 20, -1);
+    CHECK(error_of([&] { ingest(o); }) ==
+          "IDX file '" + images.string() + "' holds a NaN or Inf value at image 42, pixel 100");
+  }
+}
+
+TEST_CASE("validate finds NaN, bad labels, wrong counts, imbalance and drift") {
+  auto src = temp_dir("vsrc");
+  write_synthetic_idx(src, 500, 100);
+  auto ds = temp_dir("vds") / "dataset";
+  ingest({.source = src, .out = ds});
+  auto man = read_json(ds / "manifest.json");
+  const std::string chunk = man["splits"]["train"]["chunks"][0]["images"];
+  const std::string lchunk = man["splits"]["train"]["chunks"][0]["labels"];
+
+  SUBCASE("NaN in a float chunk") {
+    auto a = read_npy(ds / chunk);
+    std::vector<float> f(a.data.size());
+    for (size_t i = 0; i < f.size(); ++i) f[i] = static_cast<uint8_t>(a.data[i]) / 255.0f;
+    f[784 * 3 + 5] = NAN;
+    write_npy(ds / chunk, "<f4", a.shape, f.data());
+    man["dtype"] = "float32";
+    for (auto& [k, s] : man["splits"].items())
+      if (k != "train") s["chunks"] = Json::array(), s["count"] = 0, s["class_histogram"] = std::vector<int>(10, 0);
+    write_json(ds / "manifest.json", man);
+    auto r = validate({.dataset = ds});
+    CHECK(r["ok"] == false);
+    CHECK(r["errors"][0] == chunk + ": NaN at image 3, pixel 5");
+  }
+  SUBCASE("label out of range") {
+    auto l = read_npy(ds / lchunk);
+    l.data[4] = 11;
+    write_npy(ds / lchunk, "|u1", l.shape, l.data.data());
+    auto r = validate({.dataset = ds});
+    CHECK(r["ok"] == false);
+    CHECK(r["errors"][0] == lchunk + ": label 11 at row 4 is outside 0..9");
+  }
+  SUBCASE("counts against the manifest") {
+    man["splits"]["test"]["count"] = 101;
+    write_json(ds / "manifest.json", man);
+    auto r = validate({.dataset = ds});
+    CHECK(r["errors"][0] == "split 'test': the chunks hold 100 images, the manifest says 101");
+  }
+  SUBCASE("class balance") {
+    auto l = read_npy(ds / lchunk);
+    for (auto& v : l.data)
+      if (v == 3) v = 4;
+    write_npy(ds / lchunk, "|u1", l.shape, l.data.data());
+    auto r = validate({.dataset = ds, .min_class_ratio = 0.5});
+    bool found = false;
+    for (const auto& e : r["errors"])
+      found |= e.get<std::string>().rfind("class balance: class 3 has 0 training images", 0) == 0;
+    CHECK(found);
+  }
+  SUBCASE("drift against a reference") {
+    auto same = validate({.dataset = ds, .reference = ds});
+    CHECK(same["ok"] == true);
+    CHECK(same["drift"]["train"]["label_psi"].get<double>() < 1e-9);
+    // A reference whose images are much brighter: pixel PSI flags it.
+    auto src2 = temp_dir("vsrc2");
+    write_synthetic_idx(src2, 500, 100);
+    auto ds2 = temp_dir("vds2") / "dataset";
+    ingest({.source = src2, .out = ds2});
+    const Json man2 = read_json(ds2 / "manifest.json");
+    for (const auto& c : man2["splits"]["train"]["chunks"]) {
+      auto a = read_npy(ds2 / c["images"].get<std::string>());
+      for (auto& v : a.data) v = static_cast<char>(std::min(255, static_cast<uint8_t>(v) + 120));
+      write_npy(ds2 / c["images"].get<std::string>(), "|u1", a.shape, a.data.data());
+    }
+    auto r = validate({.dataset = ds, .reference = ds2});
+    CHECK(r["ok"] == false);
+    CHECK(r["drift"]["train"]["pixel_psi"].get<double>() > 0.25);
+    CHECK(r["drift"]["train"]["pixel_psi_per_class"].size() == 10);
+    CHECK(r["errors"][0].get<std::string>().rfind("drift: split 'train' pixel intensity PSI", 0) == 0);
+  }
+  SUBCASE("missing manifest") {
+    auto r = validate({.dataset = src});
+    CHECK(r["errors"][0] == "dataset '" + src.string() + "' has no manifest.json (is it the output of mnist.ingest?)");
+  }
+}
+
+TEST_CASE("psi") {
+  CHECK(psi({1, 1}, {1, 1}) == doctest::Approx(0));
+  CHECK(psi({0.5, 0.5}, {0.9, 0.1}) == doctest::Approx(0.4 * std::log(0.9 / 0.5) - 0.4 * std::log(0.1 / 0.5)));
+}
+
+// Embeddings that cluster by class, to test index + analyze without a model.
+static fs::path fake_embeddings(int n_index, int n_test, int dim, double noise) {
+  auto d = temp_dir("emb");
+  std::mt19937 rng(3);
+  std::normal_distribution<float> g(0, static_cast<float>(noise));
+  auto make = [&](const std::string& name, int n) {
+    std::vector<float> x(static_cast<size_t>(n * dim));
+    std::vector<int64_t> y(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      y[static_cast<size_t>(i)] = i % 10;
+      double norm = 0;
+      for (int k = 0; k < dim; ++k) {
+        float v = (k == i % 10 ? 1.0f : 0.0f) + g(rng);
+        x[static_cast<size_t>(i * dim + k)] = v;
+        norm += v * v;
+      }
+      for (int k = 0; k < dim; ++k) x[static_cast<size_t>(i * dim + k)] /= static_cast<float>(std::sqrt(norm));
+    }
+    write_npy(d / (name + ".npy"), "<f4", {n, dim}, x.data());
+    write_npy(d / (name + "_labels.npy"), "<i8", {n}, y.data());
+  };
+  make("index", n_index);
+  make("test", n_test);
+  return d;
+}
+
+TEST_CASE("index and analyze: flat, hnsw, ivf; Kubeflow JSON") {
+  auto emb = fake_embeddings(2000, 300, 16, 0.05);
+  for (const char* type : {"flat", "hnsw", "ivf"}) {
+    CAPTURE(type);
+    auto out = temp_dir("idx") / "index";
+    auto meta = build_index({.embeddings = emb, .out = out, .type = type});
+    CHECK(meta["ntotal"] == 2000);
+    auto r = analyze({.index = out, .embeddings = emb, .k = 5});
+    CHECK(r.accuracy == doctest::Approx(1.0));
+    CHECK(r.confusion.size() == 100);
+    CHECK(r.kfp_metrics["metrics"][0]["name"] == "accuracy-score");
+    CHECK(r.kfp_metrics["metrics"][0]["format"] == "PERCENTAGE");
+    CHECK(r.kfp_ui["outputs"][0]["type"] == "confusion_matrix");
+    CHECK(r.kfp_ui["outputs"][0]["labels"].size() == 10);
+    CHECK(r.kfp_ui["outputs"][0]["source"].get<std::string>().rfind("0,0,30\n0,1,0\n", 0) == 0);
+    for (const auto& m : r.kfp_metrics["metrics"]) {
+      const std::string name = m["name"];
+      CHECK(name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos);
+    }
+    if (std::string(type) == "flat" && have_python("faiss, numpy")) {
+      std::string o;
+      CHECK(run_cmd("/usr/bin/python3 -c \"import faiss, numpy as np; i=faiss.read_index('" + (out / "index.faiss").string() +
+                    "'); l=np.load('" + (out / "labels.npy").string() + "'); print(i.ntotal, l.shape[0])\"", &o) == 0);
+      CHECK(o == "2000 2000\n");
+    }
+  }
+  SUBCASE("not a faiss index") {
+    auto out = temp_dir("idxbad");
+    write_bytes(out / "index.faiss", "hello, not an index");
+    std::vector<int64_t> l(3, 0);
+    write_npy(out / "labels.npy", "<i8", {3}, l.data());
+    const std::string e = error_of([&] { analyze({.index = out, .embeddings = emb}); });
+    CHECK(e.rfind("index file '" + (out / "index.faiss").string() + "' is not a faiss index (", 0) == 0);
+  }
+  SUBCASE("unknown index type") {
+    CHECK(error_of([&] { build_index({.embeddings = emb, .out = temp_dir("x") / "i", .type = "lsh"}); }) ==
+          "parameter 'type' must be flat, hnsw or ivf; got 'lsh'");
+  }
+}
+
+TEST_CASE("deploy registers versions and promotes only a better one") {
+  auto store = temp_dir("store");
+  auto model = temp_dir("model");
+  write_bytes(model / "model.pt", "weights");
+  write_json(model / "meta.json", {{"params", {{"epochs", 1}}}});
+  auto index = temp_dir("index");
+  write_bytes(index / "index.faiss", "index");
+  DeployOptions o{.store_dir = store, .model = model, .index = index, .accuracy = 0.9, .run_id = "r-1", .step = "deploy"};
+  auto a = deploy(o);
+  CHECK(a["version"] == 1);
+  CHECK(a["stage"] == "Production");
+  o.accuracy = 0.85;
+  auto b = deploy(o);
+  CHECK(b["version"] == 2);
+  CHECK(b["stage"] == "Staging");
+  CHECK(b["promoted"] == false);
+  o.accuracy = 0.95;
+  auto c = deploy(o);
+  CHECK(c["version"] == 3);
+  CHECK(c["stage"] == "Production");
+  CHECK(c["previous"]["version"] == 1);
+}
