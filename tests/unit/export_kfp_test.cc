@@ -1,0 +1,67 @@
+// The Kubeflow Pipelines v2 exporter, pinned by golden files in tests/golden/kfp/
+// (CTFLOW_UPDATE_GOLDEN=1 rewrites them).
+#include <doctest/doctest.h>
+#include <yaml-cpp/yaml.h>
+
+#include "engine/export/kfp.h"
+#include "golden/export_fixtures.h"
+
+using namespace ctflow;
+using ctflow::export_fixtures::check_golden;
+
+namespace {
+
+std::string must(const Result<std::string>& r) {
+  REQUIRE_MESSAGE(r.ok(), r.message());
+  return r.value();
+}
+
+// Kubeflow v2 has no workflow.status, nor outputs of other steps in exit handlers.
+Workflow mnist_ct_for_kfp() {
+  Workflow wf = export_fixtures::mnist_ct();
+  wf.on_exit[0].run = {"echo", "run {{workflow.run_id}} ended"};
+  return wf;
+}
+
+}  // namespace
+
+TEST_CASE("KfpExport.MnistCtMatchesGolden") {
+  KfpExportOptions opt;
+  opt.plugins["mnist.analyze"] = PluginOutputs{{"accuracy"}, {"mlpipeline-metrics"}};
+  check_golden("kfp/mnist-ct.yaml", must(export_kfp(mnist_ct_for_kfp(), Value{{"epochs", 3}}, opt)));
+}
+
+TEST_CASE("KfpExport.EdgeCasesMatchGolden") {
+  check_golden("kfp/edge-cases.yaml", must(export_kfp(export_fixtures::edge_cases(), Value::object(), {})));
+}
+
+TEST_CASE("KfpExport.ShapeOfTasks") {
+  YAML::Node doc = YAML::Load(must(export_kfp(mnist_ct_for_kfp(), Value::object(), {})));
+  CHECK(doc["schemaVersion"].as<std::string>() == "2.1.0");
+  CHECK(doc["pipelineInfo"]["name"].as<std::string>() == "mnist-ct");
+  auto outer = doc["root"]["dag"]["tasks"];
+  CHECK(outer["exit-handler-1"]["componentRef"]["name"].as<std::string>() == "comp-exit-handler-1");
+  CHECK(outer["notify"]["dependentTasks"][0].as<std::string>() == "exit-handler-1");
+  CHECK(outer["notify"]["triggerPolicy"]["strategy"].as<std::string>() == "ALL_UPSTREAM_TASKS_COMPLETED");
+  auto tasks = doc["components"]["comp-exit-handler-1"]["dag"]["tasks"];
+  CHECK(tasks["deploy"]["triggerPolicy"]["condition"].as<std::string>() ==
+        "double(inputs.parameter_values['pipelinechannel--analyze-accuracy']) >= "
+        "double(inputs.parameter_values['pipelinechannel--threshold'])");
+  CHECK(tasks["train"]["dependentTasks"][0].as<std::string>() == "data");
+  CHECK(tasks["train"]["inputs"]["artifacts"]["data-dataset"]["taskOutputArtifact"]["producerTask"].as<std::string>() ==
+        "data");
+  CHECK(tasks["for-loop-shards"]["iteratorPolicy"]["parallelismLimit"].as<int>() == 1);
+  CHECK(doc["root"]["inputDefinitions"]["parameters"]["epochs"]["parameterType"].as<std::string>() == "NUMBER_INTEGER");
+}
+
+TEST_CASE("KfpExport.WorkflowStatusIsAnErrorWithPosition") {
+  auto r = export_kfp(export_fixtures::mnist_ct(), Value::object(), {});
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.message() ==
+        "mnist-ct.yaml:50:3: error: step 'notify': reference 'workflow.status' has no equivalent in a Kubeflow v2 export");
+}
+
+TEST_CASE("KfpExport.IsDeterministic") {
+  CHECK(must(export_kfp(mnist_ct_for_kfp(), Value::object(), {})) ==
+        must(export_kfp(mnist_ct_for_kfp(), Value::object(), {})));
+}
