@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what ctflow needs on Debian 12, from Debian's packages only.
+#   scripts/setup.sh          build + run (engine, MNIST plugins, data)
+#   scripts/setup.sh --test   also what the test suite uses (browser, podman, peers)
+# Idempotent: packages already present are skipped quickly.
+set -euo pipefail
+want_test=0
+[[ "${1:-}" == "--test" ]] && want_test=1
+
+pkgs=(
+  # build
+  cmake ninja-build g++ ccache pkg-config
+  libboost-dev libboost-graph-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev
+  doctest-dev nlohmann-json3-dev libcli11-dev libssl-dev zlib1g-dev libpng-dev
+  # ML: libtorch, faiss, a fast BLAS, the Fashion-MNIST data set
+  libtorch-dev libfaiss-dev libopenblas0-pthread libopenblas-dev liblapack-dev libomp-dev
+  dataset-fashion-mnist
+  # interop checks and the Argo schema check
+  python3-torch python3-faiss python3-numpy python3-jsonschema python3-yaml
+)
+if (( want_test )); then
+  pkgs+=(
+    clang libclang-rt-14-dev          # libFuzzer, ASan/UBSan
+    podman runc                       # container steps
+    chromium                          # dashboard tests (driven by npm playwright-core)
+    ninja-build snakemake hyperfine wrk  # benchmark peers
+  )
+fi
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if (( ${#missing[@]} )); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all Debian packages present"
+fi

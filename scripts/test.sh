@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite: install, build, run the sanitizer build and the fuzz
+# smoke run, then every ctest test (unit and slow tiers). CI runs this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --test
+bash scripts/build.sh
+if [[ -x scripts/sanitize.sh ]] || [[ -f scripts/sanitize.sh ]]; then
+  echo "== ASan+UBSan build: unit tests"
+  bash scripts/sanitize.sh
+fi
+if [[ -f scripts/fuzz-smoke.sh ]]; then
+  echo "== fuzz smoke run"
+  FUZZ_SECONDS="${FUZZ_SECONDS:-15}" bash scripts/fuzz-smoke.sh
+fi
+echo "== ctest: unit and slow tiers"
+cd build
+ctest --output-on-failure -j2 --timeout 900
