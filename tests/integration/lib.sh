@@ -1,0 +1,118 @@
+# Shared helpers for tests/integration/*.sh. Source it after `set -euo pipefail`:
+#   source "$(dirname "$0")/lib.sh"
+# It sets up a private store (CTFLOW_STORE) and scratch folder (T) under one
+# `mktemp -d`, removes them on exit, and kills what the test left running.
+
+: "${CTFLOW_BIN:?CTFLOW_BIN must name the ctflow binary}"
+CTFLOW_SOURCE_DIR="${CTFLOW_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+EXAMPLES="$CTFLOW_SOURCE_DIR/workflows/examples"
+PY=/usr/bin/python3
+
+T="$(mktemp -d "${TMPDIR:-/tmp}/ctflow-it.XXXXXX")"
+export CTFLOW_STORE="$T/store"
+# A marker in every command line this test starts, so that the checks for
+# leftover processes only look at ours.
+TAG="ctflow-it-$$-$RANDOM"
+_BG_PIDS=()
+
+_cleanup() {
+  local rc=$?
+  for p in "${_BG_PIDS[@]:-}"; do
+    [ -n "$p" ] && kill -KILL -- "-$p" 2>/dev/null || true
+  done
+  pkill -KILL -f "${TAG}[-]" 2>/dev/null || true
+  if [ "$rc" -ne 0 ]; then
+    echo "--- FAILED (rc=$rc); scratch folder kept: $T" >&2
+  else
+    rm -rf "$T"
+  fi
+}
+trap _cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+pass() { echo "ok: $*"; }
+
+# assert_eq EXPECTED ACTUAL [WHAT]
+assert_eq() {
+  if [ "$1" != "$2" ]; then
+    fail "${3:-value}: expected [$1], got [$2]"
+  fi
+}
+
+# assert_contains HAYSTACK NEEDLE [WHAT]
+assert_contains() {
+  case "$1" in
+    *"$2"*) ;;
+    *) fail "${3:-text} does not contain [$2]; it is: [$1]" ;;
+  esac
+}
+
+# assert_not_contains HAYSTACK NEEDLE [WHAT]
+assert_not_contains() {
+  case "$1" in
+    *"$2"*) fail "${3:-text} contains [$2]; it is: [$1]" ;;
+    *) ;;
+  esac
+}
+
+# json_get FILE_OR_- EXPR: evaluates the Python expression EXPR over the JSON
+# document `d` and prints the result (strings bare, everything else as JSON).
+#   json_get run.json 'd["steps"][0]["status"]'
+#   json_get run.json 'step(d, "a")["attempts"]'   # step by name
+json_get() {
+  local src="$1" expr="$2"
+  "$PY" -c '
+import json, sys
+src, expr = sys.argv[1], sys.argv[2]
+d = json.load(sys.stdin if src == "-" else open(src))
+def step(doc, name):
+    for s in doc["steps"]:
+        if s["name"] == name:
+            return s
+    raise SystemExit("no step named %r in the run document" % name)
+v = eval(expr)
+print(v if isinstance(v, str) else json.dumps(v))
+' "$src" "$expr"
+}
+
+# ctflow ARGS...: the binary, with this test's store.
+ctflow() { "$CTFLOW_BIN" "$@"; }
+
+# run_rc VAR ARGS...: runs ctflow, stores its exit code in VAR instead of failing.
+run_rc() {
+  local __var="$1"
+  shift
+  set +e
+  "$CTFLOW_BIN" "$@"
+  local __rc=$?
+  set -e
+  printf -v "$__var" '%s' "$__rc"
+}
+
+# A workflow file written from stdin: wf NAME < yaml; prints its path.
+wf() {
+  local f="$T/$1.yaml"
+  cat > "$f"
+  echo "$f"
+}
+
+# wait_for SECONDS COMMAND...: polls until COMMAND succeeds.
+wait_for() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
+
+# none_left PATTERN: true when no process's command line matches PATTERN.
+# Write one letter as a class ("slee[p]") so that a shell that runs this check
+# does not match itself.
+none_left() { ! pgrep -f "$1" > /dev/null; }
+
+mkdir -p "$T/work"
