@@ -70,16 +70,23 @@ CREATE TABLE run_artifacts (
   role   TEXT NOT NULL CHECK (role IN ('output','input')),
   PRIMARY KEY (run_id, step, name, role)
 );
-CREATE TABLE metrics (
+-- One row per metric of a step; its points below, keyed by series and index
+-- (small rows: ingest runs at hundreds of thousands of points a second).
+CREATE TABLE metric_series (
+  id     INTEGER PRIMARY KEY,
   run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
   step   TEXT NOT NULL,
   name   TEXT NOT NULL,
   kind   TEXT NOT NULL CHECK (kind IN ('scalar','series')),
-  idx    INTEGER NOT NULL DEFAULT 0,
-  value  REAL NOT NULL,
-  ts     INTEGER NOT NULL,
-  PRIMARY KEY (run_id, step, name, idx)
+  UNIQUE (run_id, step, name)
 );
+CREATE TABLE metrics (
+  series_id INTEGER NOT NULL REFERENCES metric_series(id) ON DELETE CASCADE,
+  idx       INTEGER NOT NULL,
+  value     REAL NOT NULL,
+  ts        INTEGER NOT NULL,
+  PRIMARY KEY (series_id, idx)
+) WITHOUT ROWID;
 CREATE TABLE confusions (
   run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
   step   TEXT NOT NULL,

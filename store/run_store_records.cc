@@ -190,22 +190,35 @@ Status RunStore::add_metrics(const std::vector<MetricPoint>& points) {
       return Status::Error("invalid metric kind '" + p.kind + "' for " + p.name + " (want scalar or series)");
   int64_t now = now_ms();
   return write([&]() -> Status {
-    auto st = prepare("INSERT INTO metrics(run_id, step, name, kind, idx, value, ts) VALUES (?,?,?,?,?,?,?) "
-                      "ON CONFLICT(run_id, step, name, idx) DO UPDATE SET kind = excluded.kind, "
-                      "value = excluded.value, ts = excluded.ts");
-    if (!st.ok()) return st.status();
+    auto series = prepare("INSERT INTO metric_series(run_id, step, name, kind) VALUES (?,?,?,?) "
+                          "ON CONFLICT(run_id, step, name) DO UPDATE SET kind = excluded.kind RETURNING id");
+    auto point = prepare("INSERT INTO metrics(series_id, idx, value, ts) VALUES (?,?,?,?) "
+                         "ON CONFLICT(series_id, idx) DO UPDATE SET value = excluded.value, ts = excluded.ts");
+    if (!series.ok()) return series.status();
+    if (!point.ok()) return point.status();
+    const MetricPoint* last = nullptr;  // points usually come grouped by series
+    int64_t series_id = 0;
     for (const auto& p : points) {
-      st->bind(1, p.run_id).bind(2, p.step).bind(3, p.name).bind(4, p.kind).bind(5, p.index).bind(6, p.value);
-      st->bind(7, p.ts != 0 ? p.ts : now);
-      if (Status s = st->run(); !s) return s;
+      if (last == nullptr || p.run_id != last->run_id || p.step != last->step || p.name != last->name ||
+          p.kind != last->kind) {
+        series->bind(1, p.run_id).bind(2, p.step).bind(3, p.name).bind(4, p.kind);
+        auto row = series->next();
+        if (!row.ok()) return row.status();
+        series_id = series->int64(0);
+        if (Status s = series->run(); !s) return s;  // finish the RETURNING statement
+        last = &p;
+      }
+      point->bind(1, series_id).bind(2, p.index).bind(3, p.value).bind(4, p.ts != 0 ? p.ts : now);
+      if (Status s = point->run(); !s) return s;
     }
     return Status::Ok();
   });
 }
 
 Result<std::vector<MetricPoint>> RunStore::get_metrics(const std::string& run_id, const std::string& step) {
-  auto st = prepare("SELECT run_id, step, name, kind, idx, value, ts FROM metrics "
-                    "WHERE run_id = ?1 AND (?2 = '' OR step = ?2) ORDER BY step, name, idx");
+  auto st = prepare("SELECT s.run_id, s.step, s.name, s.kind, m.idx, m.value, m.ts FROM metric_series s "
+                    "JOIN metrics m ON m.series_id = s.id WHERE s.run_id = ?1 AND (?2 = '' OR s.step = ?2) "
+                    "ORDER BY s.step, s.name, m.idx");
   if (!st.ok()) return st.status();
   st->bind(1, run_id).bind(2, step);
   return collect<MetricPoint>(*st, [](const Statement& r) {
