@@ -152,3 +152,32 @@ TEST_CASE("ArgoExport.IsDeterministic") {
   const Workflow wf = export_fixtures::mnist_ct();
   CHECK(must(export_argo(wf, Value::object(), {})) == must(export_argo(wf, Value::object(), {})));
 }
+
+#include <filesystem>
+
+#include "engine/export/kfp.h"
+#include "engine/frontend_v1.h"
+
+TEST_CASE("Export.EveryRepositoryWorkflowExportsOrSaysWhereNot") {
+  const char* src = std::getenv("CTFLOW_SOURCE_DIR");
+  REQUIRE(src != nullptr);
+  int exported = 0;
+  for (const char* dir : {"/workflows", "/workflows/examples"}) {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(std::string(src) + dir, ec)) {
+      if (e.path().extension() != ".yaml") continue;
+      auto loaded = load_workflow_file(e.path().string());
+      if (!loaded.ok()) continue;  // negative examples are the frontend's business
+      auto argo = export_argo(*loaded.workflow, Value::object(), {});
+      CHECK_MESSAGE((argo.ok() || argo.message().find(": error: ") != std::string::npos), e.path() << ": " << argo.message());
+      auto kfp = export_kfp(*loaded.workflow, Value::object(), {});
+      CHECK_MESSAGE((kfp.ok() || kfp.message().find(": error: ") != std::string::npos), e.path() << ": " << kfp.message());
+      if (argo.ok()) ++exported;
+      // CTFLOW_EXPORT_DUMP_DIR=DIR keeps the exports, for validate-argo by hand.
+      if (const char* dump = std::getenv("CTFLOW_EXPORT_DUMP_DIR"); dump && argo.ok())
+        std::ofstream(std::string(dump) + "/" + e.path().stem().string() + ".argo.yaml") << *argo;
+      else MESSAGE(e.path() << ": " << argo.message());
+    }
+  }
+  CHECK(exported > 0);
+}
