@@ -9,7 +9,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <atomic>
+#include <mutex>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "store/blob_io.h"
@@ -35,8 +38,18 @@ struct PutContext {
   fs::path blobs;
   PutMode mode;
   dev_t blobs_dev;
+  std::mutex mu;  // guards dirs_to_sync: the files of a folder are stored in parallel
   std::set<fs::path> dirs_to_sync;
+
+  void sync_later(const fs::path& dir) {
+    std::lock_guard<std::mutex> lock(mu);
+    dirs_to_sync.insert(dir);
+  }
 };
+
+// Threads storing the files of one folder: while one waits for fsync, others
+// hash and copy, so the disk and the CPUs are kept busy together.
+constexpr unsigned kPutThreads = 4;
 
 Status ensure_dir(const fs::path& dir) {
   std::error_code ec;
@@ -79,7 +92,7 @@ Result<FileHash> put_file_blob(PutContext& ctx, const fs::path& source, bool exe
     ::close(in);
     if (rc != 0) return write_error(rc, source.string());
     if (::rename(source.c_str(), target.c_str()) != 0) return sys_error("cannot move in", source, errno);
-    ctx.dirs_to_sync.insert(target.parent_path());
+    ctx.sync_later(target.parent_path());
     return hash;
   }
   fs::path tmp;
@@ -104,7 +117,7 @@ Result<FileHash> put_file_blob(PutContext& ctx, const fs::path& source, bool exe
     ::unlink(tmp.c_str());
     return write_error(err, source.string());
   }
-  ctx.dirs_to_sync.insert(target.parent_path());
+  ctx.sync_later(target.parent_path());
   return hash;
 }
 
@@ -130,7 +143,7 @@ Status put_bytes_blob(PutContext& ctx, const std::string& bytes, const std::stri
     ::unlink(tmp.c_str());
     return write_error(err, what);
   }
-  ctx.dirs_to_sync.insert(target.parent_path());
+  ctx.sync_later(target.parent_path());
   return Status::Ok();
 }
 
@@ -211,7 +224,7 @@ Result<StoredArtifact> ArtifactStore::put(const fs::path& source, PutMode mode) 
   if (Status s = ensure_dir(dir_ / "tmp"); !s) return s;
   struct stat blobs_st {};
   if (::stat(dir_.c_str(), &blobs_st) != 0) return sys_error("cannot use store folder", dir_, errno);
-  PutContext ctx{dir_, mode, blobs_st.st_dev, {}};
+  PutContext ctx{dir_, mode, blobs_st.st_dev, {}, {}};
   std::error_code ec;
   auto st = fs::status(source, ec);
   if (ec || !fs::exists(st)) return Status::Error("cannot store " + source.string() + ": no such file or folder");
@@ -226,14 +239,30 @@ Result<StoredArtifact> ArtifactStore::put(const fs::path& source, PutMode mode) 
   } else if (fs::is_directory(st)) {
     auto files = list_files(source);
     if (!files.ok()) return files.status();
-    std::vector<ManifestEntry> entries;
+    std::vector<ManifestEntry> entries(files->size());
+    std::vector<Status> errors(files->size());
+    std::atomic<size_t> next{0};
+    std::atomic<bool> failed{false};
+    auto worker = [&] {
+      for (size_t i; !failed && (i = next++) < files->size();) {
+        const auto& f = (*files)[i];
+        auto hash = put_file_blob(ctx, f.abs, f.exec);
+        if (!hash.ok()) {
+          errors[i] = hash.status();
+          failed = true;
+          continue;
+        }
+        entries[i] = {f.rel, f.exec, hash->size, hash->hex};
+      }
+    };
+    std::vector<std::thread> threads;
+    for (unsigned t = 1; t < std::min<size_t>(kPutThreads, files->size()); ++t) threads.emplace_back(worker);
+    worker();
+    for (auto& t : threads) t.join();
+    for (const auto& e : errors)
+      if (!e) return e;  // the first file that failed, in path order
     int64_t total = 0;
-    for (const auto& f : *files) {
-      auto hash = put_file_blob(ctx, f.abs, f.exec);
-      if (!hash.ok()) return hash.status();
-      entries.push_back({f.rel, f.exec, hash->size, hash->hex});
-      total += hash->size;
-    }
+    for (const auto& e : entries) total += e.size;
     std::string manifest = encode_manifest(entries);
     std::string hex = Sha256::hex_of(manifest);
     if (Status s = put_bytes_blob(ctx, manifest, hex, source.string() + " (manifest)"); !s) return s;
