@@ -21,6 +21,7 @@ pkgs=(
 if (( want_test )); then
   pkgs+=(
     clang libclang-rt-14-dev          # libFuzzer, ASan/UBSan
+    busybox-static                    # a /bin/sh for the ctflow image
     podman runc                       # container steps
     chromium                          # dashboard tests (driven by npm playwright-core)
     ninja-build snakemake hyperfine wrk  # benchmark peers

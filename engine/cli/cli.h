@@ -47,6 +47,9 @@ int cmd_lint(const std::vector<std::string>& files, double cpus, int gpus);
 
 struct StepArgs {
   std::string plugin, params_file, params_json, out, work, store, run_id, step;
+  std::vector<std::string> param_texts;       // --param KEY=TEXT, typed by the plugin's declaration
+  std::vector<std::string> publish_params;    // --publish-param NAME=FILE (Kubeflow v2)
+  std::vector<std::string> publish_artifacts; // --publish-artifact NAME=PATH (Kubeflow v2)
   int cpus = 1, gpus = 0;
 };
 int cmd_step(const StepArgs& a);
@@ -59,6 +62,13 @@ int cmd_metrics(const Global& g, const std::string& run, const std::string& step
 int cmd_models(const Global& g, const std::vector<std::string>& args, const std::string& output);
 int cmd_artifacts(const Global& g, const std::string& run, const std::string& step, const std::string& name,
                   const std::string& out);
+
+struct ExportArgs {
+  std::string target;  // argo or kfp
+  std::string file, out, image, artifacts = "pvc", pvc;
+  std::vector<std::string> params;
+};
+int cmd_export(const ExportArgs& a);
 
 // The run document of the CLI spec.
 Value run_document(RunStore& store, const std::string& run_id);

@@ -197,6 +197,28 @@ int cmd_step(const StepArgs& a) {
     print_error("--params must be a JSON object");
     return kExitUsage;
   }
+  for (const auto& kv : a.param_texts) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos) {
+      print_error("--param " + kv + ": write --param KEY=TEXT");
+      return kExitUsage;
+    }
+    std::string key = kv.substr(0, eq);
+    const PluginParamInfo* decl = p->find_param(key);
+    if (!decl) {
+      print_error("--param " + kv + ": plugin '" + p->name + "' has no parameter '" + key + "'");
+      return kExitUsage;
+    }
+    ParamDecl d;
+    d.name = key;
+    d.type = decl->type;
+    auto v = coerce_param_value(d, Value(kv.substr(eq + 1)));
+    if (!v) {
+      print_error("--param " + kv + ": parameter '" + key + "' is " + to_string(decl->type) + " and " + v.message());
+      return kExitUsage;
+    }
+    params[key] = *v;
+  }
   if (a.out.empty()) {
     print_error("--out DIR is required");
     return kExitUsage;
@@ -225,6 +247,27 @@ int cmd_step(const StepArgs& a) {
   fs::create_directories(fs::path(a.out) / "outputs", ec);
   for (auto it = out.outputs.begin(); it != out.outputs.end(); ++it)
     std::ofstream(fs::path(a.out) / "outputs" / it.key()) << (it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
+  auto publish = [&](const std::vector<std::string>& specs, bool artifact) {
+    for (const auto& spec : specs) {
+      size_t eq = spec.find('=');
+      if (eq == std::string::npos) continue;
+      std::string name = spec.substr(0, eq);
+      fs::path dest = spec.substr(eq + 1);
+      fs::create_directories(dest.parent_path(), ec);
+      if (artifact) {
+        auto it = out.artifacts.find(name);
+        if (it != out.artifacts.end())
+          fs::copy(it->second, dest, fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
+      } else if (out.outputs.contains(name)) {
+        const Value& v = out.outputs[name];
+        std::ofstream(dest) << (v.is_string() ? v.get<std::string>() : v.dump());
+      }
+    }
+  };
+  if (out.ok) {
+    publish(a.publish_params, false);
+    publish(a.publish_artifacts, true);
+  }
   fs::path tmp = fs::path(a.out) / "result.json.tmp";
   {
     std::ofstream f(tmp);

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/cli/cli.h"
+#include "web/dashboard.h"
 
 using namespace ctflow::cli;  // NOLINT: the verbs, in this file only
 
@@ -95,6 +96,9 @@ int main(int argc, char** argv) {
   c_step->add_option("--plugin", step.plugin, "plugin name")->required();
   c_step->add_option("--params", step.params_file, "a JSON file with the resolved parameters");
   c_step->add_option("--params-json", step.params_json, "the resolved parameters as JSON text");
+  c_step->add_option("--param", step.param_texts, "KEY=TEXT, one parameter as text (typed by the plugin)");
+  c_step->add_option("--publish-param", step.publish_params, "NAME=FILE: also write output NAME there");
+  c_step->add_option("--publish-artifact", step.publish_artifacts, "NAME=PATH: also copy artifact NAME there");
   c_step->add_option("--out", step.out, "output folder: result.json, outputs/NAME, artifacts/NAME")->required();
   c_step->add_option("--work", step.work, "working folder (default: OUT/work)");
   c_step->add_option("--store", step.store, "store folder, for plugins that use the registry");
@@ -103,6 +107,32 @@ int main(int argc, char** argv) {
   c_step->add_option("--cpus", step.cpus, "CPU threads for the plugin");
   c_step->add_option("--gpus", step.gpus, "GPUs for the plugin");
   c_step->callback([&] { rc = cmd_step(step); });
+
+  ctflow::web::DashboardOptions ui;
+  std::string ui_workflows = "workflows";
+  auto* c_ui = app.add_subcommand("ui", "the web dashboard and its JSON API over the store");
+  c_ui->add_option("--addr", ui.addr, "HOST:PORT to listen on (default 127.0.0.1:8080)");
+  c_ui->add_option("--token", ui.token, "bearer token for changes (made up and printed when bound beyond loopback)");
+  c_ui->add_option("--workflows", ui_workflows, "the folder of workflows that can be submitted (default ./workflows)");
+  c_ui->callback([&] {
+    ui.store_dir = g.store_dir();
+    ui.workflows_dir = ui_workflows;
+    ui.ctflow_bin = self_path();
+    ui.run_document = [](ctflow::RunStore& s, const std::string& id) { return run_document(s, id); };
+    rc = ctflow::web::run_dashboard(ui);
+  });
+
+  ExportArgs exp;
+  auto* c_export = app.add_subcommand("export", "compile a workflow to Argo (argo) or Kubeflow Pipelines v2 (kfp)");
+  c_export->add_option("target", exp.target, "argo or kfp")->required()->check(CLI::IsMember({"argo", "kfp"}));
+  c_export->add_option("file", exp.file, "the workflow YAML")->required();
+  c_export->add_option("-p,--param", exp.params, "NAME=VALUE, a workflow param");
+  c_export->add_option("--out", exp.out, "write here instead of stdout");
+  c_export->add_option("--image", exp.image, "the ctflow image for plugin steps (default localhost/ctflow:latest)");
+  c_export->add_option("--artifacts", exp.artifacts, "pvc (default) or s3: how artifacts pass between tasks")
+      ->check(CLI::IsMember({"pvc", "s3"}));
+  c_export->add_option("--pvc", exp.pvc, "an existing PersistentVolumeClaim (default: one per run)");
+  c_export->callback([&] { rc = cmd_export(exp); });
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,87 @@
+// export argo | kfp: compile a workflow for a cluster.
+#include <fstream>
+#include <iostream>
+
+#include "engine/cli/cli.h"
+#include "engine/export/argo.h"
+#include "engine/export/kfp.h"
+#include "engine/frontend_v1.h"
+#include "engine/plugin_registry.h"
+
+namespace ctflow::cli {
+
+int cmd_export(const ExportArgs& a) {
+  LoadResult r = load_workflow_file(a.file);
+  PluginRegistry plugins;
+  if (r.workflow) {
+    ValidateOptions opt;
+    opt.plugins = &plugins;
+    opt.host.cpus = 1e9;  // a cluster, not this host, will grant resources
+    opt.host.gpus = 1 << 20;
+    opt.host.memory = 0;
+    validate_workflow(*r.workflow, opt, r.diags);
+  }
+  if (!r.diags.empty()) {
+    std::cerr << r.diags.render();
+    return kExitUsage;
+  }
+  // Params: defaults and -p; a required param without a value is left for the submitter.
+  Value params = Value::object();
+  for (const auto& p : r.workflow->params)
+    if (p.default_value) params[p.name] = *p.default_value;
+  if (!a.params.empty()) {
+    Workflow relaxed = *r.workflow;
+    for (auto& p : relaxed.params)
+      if (!p.default_value) p.default_value = Value();
+    auto bound = bind_params(relaxed, a.params);
+    if (!bound) {
+      print_error(bound.message());
+      return kExitUsage;
+    }
+    for (auto it = bound->begin(); it != bound->end(); ++it)
+      if (!it.value().is_null()) params[it.key()] = it.value();
+  }
+  std::map<std::string, PluginOutputs> outs;
+  for (const auto& s : r.workflow->steps)
+    if (s.kind == StepKind::Plugin)
+      if (const PluginInfo* p = plugins.find(s.uses)) {
+        PluginOutputs& o = outs[p->name];
+        o.parameters.clear();
+        o.artifacts.clear();
+        for (const auto& x : p->outputs) (x.artifact ? o.artifacts : o.parameters).push_back(x.name);
+      }
+  Result<std::string> text = Status::Error("unknown export target");
+  if (a.target == "argo") {
+    ArgoExportOptions opt;
+    if (!a.image.empty()) opt.image = a.image;
+    opt.artifacts = a.artifacts == "s3" ? ArtifactPassing::S3 : ArtifactPassing::Pvc;
+    opt.existing_claim = a.pvc;
+    opt.plugins = outs;
+    text = export_argo(*r.workflow, params, opt);
+  } else {
+    KfpExportOptions opt;
+    if (!a.image.empty()) opt.image = a.image;
+    text = export_kfp(*r.workflow, params, opt);
+  }
+  if (!text) {
+    std::cerr << text.message() << (text.message().back() == '\n' ? "" : "\n");
+    return kExitUsage;
+  }
+  if (a.out.empty()) {
+    std::cout << *text;
+    return kExitOk;
+  }
+  std::string tmp = a.out + ".tmp";
+  {
+    std::ofstream f(tmp);
+    f << *text;
+    if (!f) {
+      print_error("cannot write " + a.out);
+      return kExitUsage;
+    }
+  }
+  std::rename(tmp.c_str(), a.out.c_str());
+  return kExitOk;
+}
+
+}  // namespace ctflow::cli
