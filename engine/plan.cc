@@ -1,6 +1,7 @@
 #include "engine/plan.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "engine/expr.h"
 #include "engine/validate.h"
@@ -148,12 +149,35 @@ void Plan::finish(const std::string& step, NodeStatus status, const std::vector<
   Node& n = nodes_[it->second];
   n.status = status;
   n.instances = instances;
-  if (is_failure(status) && fail_fast_ && !handled(it->second) && !stopped_)
+  // fail_fast looks ahead: a failure that some `depends` names may be handled.
+  if (is_failure(status) && fail_fast_ && !handled_by_depends_.count(it->second) && !stopped_)
     stop("not started: fail_fast stopped the run after step '" + step + "' " + to_string(status), false);
   release_dependents(it->second);
 }
 
-bool Plan::handled(size_t i) const { return handled_by_depends_.count(i) > 0; }
+// As in Argo (assessDAGPhase): a failure fails the run when a path from the
+// failed step to the end of the DAG (a step nothing depends on) runs only
+// through steps that never ran. A step that ran after it, such as one with
+// `depends: a.Failed`, ends that path: the failure is handled there. Naming the
+// step in a `depends` is not enough (`depends: a.Succeeded` ends Omitted).
+bool Plan::handled(size_t i) const {
+  std::vector<signed char> memo(nodes_.size(), -1);  // 1: reaches the end through unrun steps
+  std::function<bool(size_t)> unrun_to_end = [&](size_t n) -> bool {
+    if (memo[n] >= 0) return memo[n] == 1;
+    bool reaches = nodes_[n].dependents.empty();
+    for (size_t d : nodes_[n].dependents) {
+      NodeStatus s = nodes_[d].status;
+      bool ran = s != NodeStatus::Pending && s != NodeStatus::Omitted && s != NodeStatus::Cancelled;
+      if (!ran && unrun_to_end(d)) {
+        reaches = true;
+        break;
+      }
+    }
+    memo[n] = reaches ? 1 : 0;
+    return reaches;
+  };
+  return !unrun_to_end(i);
+}
 
 std::vector<std::pair<std::string, std::string>> Plan::take_omitted() {
   auto out = std::move(omitted_);
