@@ -89,6 +89,7 @@ void train(const Context& c) {
     o.weight_decay = c.number("weight_decay");
     o.seed = static_cast<uint64_t>(c.integer("seed"));
     o.channels_last = c.boolean("channels_last");
+    o.workers = static_cast<int>(c.integer("workers"));
     o.threads = threads_of(c);
     o.cuda = c.gpus() > 0 && mn::cuda_available();
     mn::set_threads(o.threads);
@@ -206,7 +207,8 @@ const ctflow_param_decl kTrainParams[] = {
     {"optimizer", "string", "\"adam\"", "adam, adamw or sgd"},
     {"weight_decay", "float", "0", "weight decay"},
     {"seed", "int", "42", "seed of initialisation and shuffling"},
-    {"channels_last", "bool", "false", "channels-last memory format for the convolutions"}};
+    {"channels_last", "bool", "false", "channels-last memory format for the convolutions"},
+    {"workers", "int", "0", "CPU data-parallel replicas, one thread each (0: one per granted CPU; 1: intra-op threads)"}};
 const ctflow_output_decl kTrainOutputs[] = {{"model", "artifact", "folder: model.pt (TorchScript) and meta.json"},
                                             {"val_accuracy", "parameter", "nearest-centre accuracy on the val split"}};
 

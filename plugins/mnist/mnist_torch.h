@@ -34,6 +34,9 @@ struct TrainOptions {
   int threads = 2;
   bool cuda = false;
   bool channels_last = false;
+  // CPU data parallelism: replicas of the net, each on one thread (0: one per
+  // thread; 1: a single net using intra-op threads).
+  int workers = 0;
 };
 
 struct TrainHooks {
