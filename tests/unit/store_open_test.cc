@@ -39,10 +39,14 @@ TEST_CASE("RunStoreOpen.MigratesAnOldStoreAndKeepsItsData") {
     auto old = RunStore::open(store_dir, 1);
     REQUIRE_MESSAGE(old.ok(), old.message());
     CHECK((*old)->schema_version() == 1);
-    auto run = (*old)->create_run("wf", "wf.yaml", Json{{"n", 3}}, "src");
-    REQUIRE(run.ok());
-    id = *run;
-    REQUIRE((*old)->upsert_step({id, "train", "train", "Succeeded"}).ok());
+    id = "r-20260101-0000abcd";
+    // Written as that older ctflow would have: only the columns of migration 1.
+    std::string run_sql = "INSERT INTO runs(id, workflow, file, status, params, source, started_at) VALUES ('" + id +
+                          "', 'wf', 'wf.yaml', 'Running', '{\"n\":3}', 'src', 1000)";
+    REQUIRE(sqlite3_exec((*old)->db(), run_sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    std::string sql = "INSERT INTO steps(run_id, name, step, status) VALUES ('" + id + "', 'train', 'train', "
+                      "'Succeeded')";
+    REQUIRE(sqlite3_exec((*old)->db(), sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
     // The model registry came with migration 2: not there yet.
     CHECK((*old)->register_model(ModelVersion{"m"}).message() == "store: no such table: models");
   }
@@ -52,7 +56,11 @@ TEST_CASE("RunStoreOpen.MigratesAnOldStoreAndKeepsItsData") {
   auto run = (*store)->get_run(id);
   REQUIRE(run.ok());
   CHECK(run->params == Json{{"n", 3}});
-  CHECK((*store)->get_steps(id)->size() == 1);
+  auto steps = (*store)->get_steps(id);
+  REQUIRE_MESSAGE(steps.ok(), steps.message());
+  REQUIRE(steps->size() == 1);
+  CHECK((*steps)[0].status == "Succeeded");
+  CHECK((*store)->upsert_step({id, "eval", "eval", "Pending"}).ok());  // the new schema takes new writes
   CHECK((*store)->register_model(ModelVersion{"m"}).ok());
   // Each migration is recorded once.
   sqlite3_stmt* st = nullptr;
