@@ -84,6 +84,7 @@ class Scheduler::Impl {
     bool cached = false;
     int64_t started_at = 0, attempt_started_at = 0, finished_at = 0;
     std::string log_path, cache_key;
+    Value inputs = Value::object();  // what it ran with, for lineage
     fs::path work_dir, out_dir;
     // while running
     pid_t pid = 0;
@@ -187,6 +188,22 @@ class Scheduler::Impl {
   std::vector<std::function<Status(RunStore&)>> writes_;
   bool flush_posted_ = false;
   std::map<std::string, StepRecord> previous_;  // resume: records of the earlier attempt
+  std::map<std::string, Value> artifact_by_path_;  // blob path -> {digest, size, kind}: inputs for lineage
+  void note_artifacts(const Value& arts) {
+    for (auto it = arts.begin(); it != arts.end(); ++it)
+      if (it.value().contains("path")) artifact_by_path_[it.value()["path"].get<std::string>()] = it.value();
+  }
+  void record_inputs(const Instance& inst, const Value& v) {
+    if (v.is_string()) {
+      auto it = artifact_by_path_.find(v.get<std::string>());
+      if (it == artifact_by_path_.end()) return;
+      ArtifactRecord a{run_id_, inst.name, "", it->second["digest"], it->second["size"], it->second["kind"], "input", ""};
+      a.name = a.digest;
+      record([a](RunStore& db) { return db.add_artifact(a); });
+    } else if (v.is_array() || v.is_object()) {
+      for (const auto& x : v) record_inputs(inst, x);
+    }
+  }
 };
 
 // ---------------------------------------------------------------- run
@@ -270,6 +287,7 @@ void Scheduler::Impl::load_previous() {
     if (!fan) {
       st.result = st.outputs.contains("result") ? value_text(st.outputs["result"]) : "";
       st.artifacts = art_by_step[name];
+      note_artifacts(st.artifacts);
     }
     plan_->restore(name, st.status);
     emit(name, st.status, "kept from the earlier attempt of this run", 0, it->second.cached);
@@ -599,6 +617,18 @@ void Scheduler::Impl::start_attempt(Instance& inst) {
     plugin = plugins_.find(st.uses);
     if (!plugin) return attempt_ended(inst, NodeStatus::Errored, "unknown plugin '" + st.uses + "'");
   }
+  inst.inputs = {{"with", *with}, {"kind", to_string(st.kind)}};
+  if (plugin) {
+    inst.inputs["plugin"] = plugin->name;
+    inst.inputs["version"] = plugin->version;
+  } else {
+    inst.inputs["argv"] = argv;
+  }
+  if (!image.empty()) inst.inputs["image"] = image;
+  if (inst.attempt == 1) {
+    record_inputs(inst, *with);
+    if (!plugin) record_inputs(inst, Value(argv));
+  }
 
   bool use_cache = st.cache_enabled() && !opt_.no_cache;
   if (use_cache || inst.attempt == 1) inst.cache_key = cache_key(inst, *with, argv, image);
@@ -621,6 +651,7 @@ void Scheduler::Impl::start_attempt(Instance& inst) {
         inst.outputs = e.outputs;
         if (e.outputs.contains("result")) inst.result = value_text(e.outputs["result"]);
         inst.artifacts = arts;
+        note_artifacts(arts);
         inst.cached = true;
         for (auto it = arts.begin(); it != arts.end(); ++it) {
           ArtifactRecord a{run_id_, inst.name, it.key(), it.value()["digest"], it.value()["size"], it.value()["kind"], "output", ""};
@@ -735,8 +766,8 @@ void Scheduler::Impl::launch_plugin_inprocess(Instance& inst, const PluginInfo& 
       inst.outputs = out.outputs;
       record_metrics(inst, out.metrics, out.confusions);
       if (!out.ok) return attempt_ended(inst, NodeStatus::Failed, out.error);
-      commit_artifacts(inst, out.artifacts, [this, &inst](NodeStatus st, std::string msg) {
-        attempt_ended(inst, st, std::move(msg));
+      commit_artifacts(inst, out.artifacts, [this, &inst](NodeStatus result, std::string msg) {
+        attempt_ended(inst, result, std::move(msg));
       });
     });
   });
@@ -881,6 +912,7 @@ void Scheduler::Impl::commit_artifacts(Instance& inst, std::map<std::string, fs:
       --busy_;
       if (!error.empty()) return done(NodeStatus::Failed, error);
       inst.artifacts = arts;
+      note_artifacts(arts);
       for (auto it = arts.begin(); it != arts.end(); ++it) {
         ArtifactRecord a{run_id_, inst.name, it.key(), it.value()["digest"], it.value()["size"], it.value()["kind"], "output", ""};
         record([a](RunStore& db) { return db.add_artifact(a); });
@@ -1079,6 +1111,7 @@ void Scheduler::Impl::record_instance(const Instance& inst) {
   r.log_path = inst.log_path;
   r.exit_code = inst.exit_code;
   r.cache_key = inst.cache_key;
+  r.inputs = inst.inputs;
   record([r](RunStore& db) { return db.upsert_step(r); });
 }
 

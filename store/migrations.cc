@@ -130,6 +130,10 @@ CREATE INDEX runs_by_start ON runs(started_at);
 CREATE INDEX run_artifacts_by_digest ON run_artifacts(digest);
 CREATE INDEX models_by_stage ON models(name, stage);
 )sql",
+    // 4: what a step ran with (resolved parameters, plugin and version, argv), for lineage.
+    R"sql(
+ALTER TABLE steps ADD COLUMN inputs TEXT NOT NULL DEFAULT '{}';
+)sql",
 };
 
 constexpr int kLatest = static_cast<int>(std::size(kMigrations));

@@ -61,6 +61,9 @@ struct StepRecord {
   std::string log_path;     // the log of the latest attempt
   int exit_code = 0;
   std::string cache_key;
+  // What the step ran with: {"with": resolved params, "plugin": name, "version": v,
+  // "argv": [...], "image": ...}. An empty object keeps what was recorded before.
+  Json inputs = Json::object();
 };
 
 struct AttemptRecord {

@@ -29,15 +29,17 @@ Status RunStore::upsert_step(const StepRecord& s) {
   if (!is_step_status(s.status)) return Status::Error("invalid step status '" + s.status + "' for step " + s.name);
   auto st = prepare(
       "INSERT INTO steps(run_id, name, step, status, attempts, cached, started_at, finished_at, outputs, message, "
-      "log_path, exit_code, cache_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+      "log_path, exit_code, cache_key, inputs) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
       "ON CONFLICT(run_id, name) DO UPDATE SET step = excluded.step, status = excluded.status, "
       "attempts = excluded.attempts, cached = excluded.cached, started_at = excluded.started_at, "
       "finished_at = excluded.finished_at, outputs = excluded.outputs, message = excluded.message, "
-      "log_path = excluded.log_path, exit_code = excluded.exit_code, cache_key = excluded.cache_key");
+      "log_path = excluded.log_path, exit_code = excluded.exit_code, cache_key = excluded.cache_key, "
+      "inputs = CASE WHEN excluded.inputs = '{}' THEN steps.inputs ELSE excluded.inputs END");
   if (!st.ok()) return st.status();
   st->bind(1, s.run_id).bind(2, s.name).bind(3, s.step.empty() ? s.name : s.step).bind(4, s.status);
   st->bind(5, s.attempts).bind(6, s.cached ? 1 : 0).bind(7, s.started_at).bind(8, s.finished_at);
   st->bind(9, s.outputs.dump()).bind(10, s.message).bind(11, s.log_path).bind(12, s.exit_code).bind(13, s.cache_key);
+  st->bind(14, s.inputs.dump());
   return st->run();
 }
 
@@ -60,7 +62,7 @@ Result<std::vector<StepRecord>> RunStore::get_steps(const std::string& run_id) {
   // Steps come back in the order they were first recorded.
   auto st = prepare(
       "SELECT run_id, name, step, status, attempts, cached, started_at, finished_at, outputs, message, log_path, "
-      "exit_code, cache_key FROM steps WHERE run_id = ? ORDER BY rowid");
+      "exit_code, cache_key, inputs FROM steps WHERE run_id = ? ORDER BY rowid");
   if (!st.ok()) return st.status();
   st->bind(1, run_id);
   return collect<StepRecord>(*st, [](const Statement& r) {
@@ -78,6 +80,7 @@ Result<std::vector<StepRecord>> RunStore::get_steps(const std::string& run_id) {
     s.log_path = r.text(10);
     s.exit_code = static_cast<int>(r.int64(11));
     s.cache_key = r.text(12);
+    s.inputs = parse_json_column(r.text(13));
     return s;
   });
 }

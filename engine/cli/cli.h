@@ -70,6 +70,10 @@ struct ExportArgs {
 };
 int cmd_export(const ExportArgs& a);
 
+int cmd_lineage(const Global& g, const std::string& ref, const std::string& output);
+int cmd_data(const Global& g, const std::vector<std::string>& args);
+int cmd_compare(const Global& g, const std::vector<std::string>& refs, const std::string& output);
+
 // The run document of the CLI spec.
 Value run_document(RunStore& store, const std::string& run_id);
 

@@ -122,6 +122,23 @@ int main(int argc, char** argv) {
     rc = ctflow::web::run_dashboard(ui);
   });
 
+  std::string lineage_ref;
+  auto* c_lineage = app.add_subcommand("lineage", "which data, params and code produced an artifact or a model");
+  c_lineage->add_option("ref", lineage_ref, "sha256:DIGEST or MODEL:VERSION")->required();
+  c_lineage->add_option("-o,--output", output, "json")->check(CLI::IsMember({"json", ""}));
+  c_lineage->callback([&] { rc = cmd_lineage(g, lineage_ref, output); });
+
+  std::vector<std::string> data_args;
+  auto* c_data = app.add_subcommand("data", "data versions: tag DIGEST NAME@VERSION | get NAME@VERSION");
+  c_data->add_option("args", data_args, "verb and arguments")->required();
+  c_data->callback([&] { rc = cmd_data(g, data_args); });
+
+  std::vector<std::string> compare_refs;
+  auto* c_compare = app.add_subcommand("compare", "params and final metrics of runs side by side");
+  c_compare->add_option("runs", compare_refs, "run ids")->required();
+  c_compare->add_option("-o,--output", output, "json")->check(CLI::IsMember({"json", ""}));
+  c_compare->callback([&] { rc = cmd_compare(g, compare_refs, output); });
+
   ExportArgs exp;
   auto* c_export = app.add_subcommand("export", "compile a workflow to Argo (argo) or Kubeflow Pipelines v2 (kfp)");
   c_export->add_option("target", exp.target, "argo or kfp")->required()->check(CLI::IsMember({"argo", "kfp"}));
