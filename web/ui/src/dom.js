@@ -29,6 +29,12 @@ function setAttrs(el, attrs) {
   }
 }
 
+// Appends CHILDREN (nested arrays; null/false skipped; strings as text) to EL.
+export function add(el, ...children) {
+  append(el, children);
+  return el;
+}
+
 function append(el, children) {
   for (const c of children.flat(Infinity)) {
     if (c === undefined || c === null || c === false) continue;

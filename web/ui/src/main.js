@@ -5,7 +5,7 @@
 //   #/models          the model registry, with promote
 //   #/submit          start a run of a workflow with params
 import * as api from './api.js';
-import { h, clear, fmtTime, fmtDuration, fmtBytes, fmtValue, statusBadge, artifactUrl } from './dom.js';
+import { h, add, clear, fmtTime, fmtDuration, fmtBytes, fmtValue, statusBadge, artifactUrl } from './dom.js';
 import { DagView } from './dag.js';
 import { lineChart, seriesByMetric, confusionHeatmap, renderUiMetadata, renderKfpMetrics } from './charts.js';
 
@@ -208,11 +208,11 @@ function runPage(id) {
   function stepDetails(node, s) {
     const box = h('div', { class: 'step-details' });
     if (!s) {
-      box.append(kv([['Kind', node.kind || ''], ['Status', 'not started']]), h('h4', { text: 'Params' }), valueTable(node.with, 'none'));
+      add(box, kv([['Kind', node.kind || ''], ['Status', 'not started']]), h('h4', { text: 'Params' }), valueTable(node.with, 'none'));
       return box;
     }
     const arts = Object.entries(s.artifacts || {});
-    box.append(
+    add(box,
       kv([
         ['Kind', node.kind || ''],
         ['Started', fmtTime(s.started_at)],

@@ -1,0 +1,192 @@
+// Dashboard test in the Debian chromium (playwright-core, no browser download).
+// Run by tests/integration/ui_browser.sh, which makes the store and starts
+// `ctflow ui`. Env: BASE_URL, HELLO_RUN (a finished run of fixtures/hello.yaml),
+// METRICS_RUN (a run with metrics and a confusion matrix), SCREENSHOTS (folder).
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.BASE_URL;
+const HELLO = process.env.HELLO_RUN;
+const METRICS = process.env.METRICS_RUN;
+const SHOTS = process.env.SCREENSHOTS || 'tests/out/screenshots';
+fs.mkdirSync(SHOTS, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+});
+// bypassCSP: playwright's polling helpers evaluate strings, which the dashboard's
+// strict policy (script-src 'self') forbids; the page itself needs no eval.
+const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, bypassCSP: true });
+const page = await context.newPage();
+const problems = [];
+page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+const shot = (name) => page.screenshot({ path: path.join(SHOTS, name), fullPage: true });
+
+let passed = 0;
+async function check(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    console.log(`FAIL ${name}: ${e.message}`);
+    await shot(`FAIL-${name.replace(/\W+/g, '-')}.png`).catch(() => {});
+    await browser.close();
+    process.exit(1);
+  }
+}
+
+const nodeStatus = (step) => page.locator(`#dag g.dag-node[data-step="${step}"]`).getAttribute('data-status');
+
+await check('runs list shows the runs', async () => {
+  await page.goto(`${BASE}/#/runs`);
+  await page.locator(`tr[data-run="${HELLO}"]`).waitFor();
+  await page.locator(`tr[data-run="${METRICS}"]`).waitFor();
+  const row = page.locator(`tr[data-run="${HELLO}"]`);
+  assert.equal(await row.getAttribute('data-status'), 'Succeeded');
+  assert.match(await row.innerText(), /hello/);
+  await shot('runs-list.png');
+});
+
+await check('status filter narrows the list', async () => {
+  await page.selectOption('select[aria-label="status filter"]', 'Failed');
+  await page.waitForFunction(() => document.querySelectorAll('#runs-table tbody tr').length === 0);
+  await page.selectOption('select[aria-label="status filter"]', '');
+  await page.locator(`tr[data-run="${HELLO}"]`).waitFor();
+});
+
+await check('a finished run shows every step node with its status', async () => {
+  await page.click(`tr[data-run="${HELLO}"] a`);
+  await page.waitForURL(new RegExp(`#/run/${HELLO}$`));
+  for (const step of ['greet', 'count', 'report', 'done']) {
+    await page.locator(`#dag g.dag-node[data-step="${step}"]`).waitFor();
+    assert.equal(await nodeStatus(step), 'Succeeded', step);
+  }
+  assert.equal(await page.locator('#dag path.dag-edge').count(), 4);
+});
+
+await check('clicking a step shows its details and log', async () => {
+  await page.click('#dag g.dag-node[data-step="count"]');
+  await page.waitForFunction(() => /line 3/.test(document.querySelector('#log')?.textContent || ''));
+  const panel = await page.locator('#step-panel').innerText();
+  assert.match(panel, /outputs/i);
+  assert.match(panel, /line 1/);
+});
+
+await check('an artifact downloads by digest', async () => {
+  await page.click('#dag g.dag-node[data-step="report"]');
+  const link = page.locator('#step-panel table.artifacts a').first();
+  await link.waitFor();
+  const href = await link.getAttribute('href');
+  assert.match(href, /^\/api\/v1\/artifacts\/sha256%3A[0-9a-f]{64}$/);
+  const res = await page.request.get(`${BASE}${href}`);
+  assert.equal(res.status(), 200);
+  assert.match(await res.text(), /"outputs"/);
+});
+
+await check('mlpipeline-ui-metadata is rendered as Kubeflow would', async () => {
+  await page.locator('#kfp .kfp-output[data-type="table"] td', { hasText: 'recall@10' }).waitFor();
+  await page.locator('#kfp .kfp-output[data-type="markdown"] h3', { hasText: 'Report' }).waitFor();
+  await page.locator('#kfp .kfp-output[data-type="confusion_matrix"] table.confusion td', { hasText: '1133' }).waitFor();
+  await shot('run-hello.png');
+});
+
+await check('metrics draw as line charts and the confusion matrix as a heatmap', async () => {
+  await page.goto(`${BASE}/#/run/${METRICS}`);
+  await page.locator('#metrics .chart[data-metric="loss"] canvas').waitFor();
+  await page.locator('#metrics .chart[data-metric="accuracy"] canvas').waitFor();
+  const drawn = await page.evaluate(() => {
+    const c = document.querySelector('#metrics .chart[data-metric="loss"] canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let ink = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) ink++;
+    return ink;
+  });
+  assert.ok(drawn > 1000, `the loss chart has ink (${drawn} pixels)`);
+  const cells = page.locator('#metrics table.confusion tbody td');
+  assert.equal(await cells.count(), 9);
+  assert.equal(await cells.nth(0).innerText(), '50');
+  await page.click('#dag g.dag-node[data-step="train"]');
+  await page.waitForFunction(() => /epoch/.test(document.querySelector('#log')?.textContent || ''));
+  await shot('run-page.png');
+});
+
+await check('runs compare side by side', async () => {
+  await page.goto(`${BASE}/#/compare?runs=${METRICS},${HELLO}`);
+  await page.locator('table.compare-params').waitFor();
+  await page.locator('.chart[data-metric="loss"] canvas').waitFor();
+  await shot('compare.png');
+});
+
+let submitted = '';
+await check('a run started from the UI changes state live', async () => {
+  await page.goto(`${BASE}/#/submit`);
+  await page.selectOption('#workflow-select', 'slow.yaml');
+  await page.fill('input[data-param="seconds"]', '1.5');
+  await page.fill('input[data-param="note"]', '<img src=x onerror="window.__xss=1">');
+  await page.click('#submit-run');
+  await page.waitForURL(/#\/run\/r-/);
+  submitted = decodeURIComponent(page.url().split('#/run/')[1]);
+  // Collect every status each node shows while the run goes on.
+  await page.locator('#dag g.dag-node[data-step="join"]').waitFor();
+  await page.evaluate(() => {
+    window.__seen = {};
+    const record = () => {
+      for (const g of document.querySelectorAll('#dag g.dag-node')) {
+        (window.__seen[g.dataset.step] ||= new Set()).add(g.dataset.status);
+      }
+    };
+    record();
+    new MutationObserver(record).observe(document.getElementById('dag'), { attributes: true, subtree: true, childList: true });
+  });
+  await page.click('#dag g.dag-node[data-step="left"]');
+  await page.waitForFunction(() => document.querySelector('#dag g.dag-node[data-step="join"]')?.dataset.status === 'Succeeded',
+    null, { timeout: 30000 });
+  const seen = await page.evaluate(() => Object.fromEntries(Object.entries(window.__seen).map(([k, v]) => [k, [...v]])));
+  for (const step of ['left', 'right', 'join']) {
+    assert.ok(seen[step].includes('Pending') || seen[step].includes('Running'), `${step} was seen before it finished: ${seen[step]}`);
+    assert.ok(seen[step].includes('Succeeded'), `${step} ended Succeeded: ${seen[step]}`);
+  }
+  assert.ok(seen.left.includes('Running'), `left was seen Running: ${seen.left}`);
+  await page.waitForFunction(() => /left 3/.test(document.querySelector('#log')?.textContent || ''));
+  // The param is shown as text, never run as HTML.
+  assert.match(await page.locator('.run-header').innerText(), /<img src=x onerror=/);
+  assert.equal(await page.evaluate(() => window.__xss), undefined);
+  await shot('run-submitted.png');
+});
+
+await check('cancel and resume from the run page', async () => {
+  await page.goto(`${BASE}/#/submit`);
+  await page.selectOption('#workflow-select', 'slow.yaml');
+  await page.fill('input[data-param="seconds"]', '20');
+  await page.click('#submit-run');
+  await page.waitForURL(/#\/run\/r-/);
+  await page.locator('#dag g.dag-node[data-step="prepare"][data-status="Running"]').waitFor();
+  await page.click('#cancel-btn');
+  await page.locator('.run-header .badge.st-Cancelled').waitFor({ timeout: 20000 });
+  await page.locator('#resume-btn').waitFor();
+});
+
+await check('models page lists versions and promotes', async () => {
+  await page.goto(`${BASE}/#/models`);
+  const row = page.locator('tr[data-model="demo-model:1"]');
+  await row.waitFor();
+  await row.locator('select').selectOption('Production');
+  await row.locator('button').click();
+  await page.locator('tr[data-model="demo-model:1"] .badge.stage-Production').waitFor();
+  await shot('models.png');
+});
+
+await check('no errors in the page', async () => {
+  assert.deepEqual(problems, []);
+});
+
+await browser.close();
+console.log(`${passed} checks passed; screenshots in ${SHOTS}`);
