@@ -363,7 +363,8 @@ class Parser {
         for (const auto& kv : e) s.env[kv.first.Scalar()] = kv.second.IsScalar() ? kv.second.Scalar() : "";
     }
     if (n["needs"] && n["depends"])
-      error(n["depends"], "step '" + s.name + "' has both 'needs' and 'depends': use one (depends: \"a && b\" says what needs: [a, b] says)");
+      error(n["depends"], "step '" + s.name + "' has both 'needs' and 'depends': use one (needs: [a] means depends: "
+                             "\"a.Succeeded || a.Skipped\")");
     if (YAML::Node nd = n["needs"]) {
       if (nd.IsScalar()) s.needs.push_back(nd.Scalar());
       else if (nd.IsSequence()) {
