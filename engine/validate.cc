@@ -95,7 +95,9 @@ struct Checker {
               size_t dot = ref.find('.');
               std::string step = ref.substr(0, dot);
               std::string result = dot == std::string::npos ? "" : ref.substr(dot + 1);
-              if (!by_name.count(step) || is_exit(step) != is_exit(s.name))
+              if (step == s.name)
+                d.error(s.depends_pos, "'depends' of step '" + s.name + "' names the step itself");
+              else if (!by_name.count(step) || is_exit(step) != is_exit(s.name))
                 d.error(s.depends_pos, "'depends' of step '" + s.name + "' names unknown step '" + step + "'" +
                                            did_you_mean(step, names_like(s)));
               else if (std::find(kDependsResults.begin(), kDependsResults.end(), result) == kDependsResults.end())
@@ -152,7 +154,7 @@ struct Checker {
       std::set<std::string> acc;
       if (by_name.count(n))
         for (const auto& dep : direct_dependencies(*by_name[n])) {
-          if (!by_name.count(dep)) continue;
+          if (!by_name.count(dep) || dep == n) continue;  // a self-edge is reported in check_edges
           acc.insert(dep);
           const auto& a = up(dep);
           acc.insert(a.begin(), a.end());
