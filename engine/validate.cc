@@ -309,6 +309,8 @@ struct Checker {
       const Value& v = it.value();
       bool templated = v.is_string() && v.get<std::string>().find("{{") != std::string::npos;
       if (templated) continue;
+      // A YAML value is already typed: any value is JSON (only -p text is parsed as JSON).
+      if (pp->type == ParamType::Json) continue;
       ParamDecl decl;
       decl.name = pp->name;
       decl.type = pp->type;
