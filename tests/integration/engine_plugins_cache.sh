@@ -85,3 +85,30 @@ ctflow run "$f" --no-cache -o json > "$T/c4.json" 2>/dev/null
 assert_eq false "$(json_get "$T/c4.json" 'step(d, "echo")["cached"]')" "--no-cache: echo.cached"
 assert_eq Succeeded "$(json_get "$T/c4.json" 'step(d, "echo")["status"]')" "--no-cache: echo.status"
 pass "step cache and --no-cache"
+
+# --- timeouts of plugin steps: in process (the attempt ends, the thread is
+# told to stop) and in a child that ignores SIGTERM (SIGKILL after the grace)
+f=$(wf ptimeout <<'YAML'
+apiVersion: ctflow/v1
+kind: Workflow
+metadata: {name: ptimeout}
+fail_fast: false
+steps:
+  inproc:
+    uses: core.sleep
+    isolation: none
+    timeout: 1s
+    with: {seconds: 30}
+  hang:
+    uses: core.fail
+    timeout: 1s
+    with: {mode: hang}
+YAML
+)
+start=$SECONDS
+run_rc rc run "$f" -o json > "$T/pt.json" 2>/dev/null
+[ $((SECONDS - start)) -lt 20 ] || fail "plugin timeouts took $((SECONDS - start))s"
+assert_eq 1 "$rc" "exit code"
+assert_eq "timed out after 1.0s" "$(json_get "$T/pt.json" 'step(d, "inproc")["message"]')" inproc.message
+assert_eq "timed out after 1.0s (attempt 1)" "$(json_get "$T/pt.json" 'step(d, "hang")["message"]')" hang.message
+pass "plugin step timeouts"

@@ -190,3 +190,30 @@ assert_eq 2 "$rc" "unknown verb"
 run_rc rc lint --gpus 0 "$CTFLOW_SOURCE_DIR/workflows/examples/hello.yaml" 2>/dev/null
 assert_eq 0 "$rc" "lint --gpus 0"
 pass "exit codes 0/1/2 and lint messages"
+
+# --- outputs of a Skipped step: the declared default, else an error at that point
+f=$(wf defaults <<'YAML'
+apiVersion: ctflow/v1
+kind: Workflow
+metadata: {name: defaults}
+fail_fast: false
+steps:
+  a:
+    when: "1 > 2"
+    shell: echo 5 > x
+    outputs: {parameters: {x: {path: x, default: fallback}, y: {path: y}}}
+  b:
+    needs: [a]
+    run: [echo, "{{steps.a.outputs.x}}"]
+  c:
+    needs: [a]
+    run: [echo, "{{steps.a.outputs.y}}"]
+YAML
+)
+run_rc rc run "$f" -o json > "$T/def.json" 2>/dev/null
+assert_eq 1 "$rc" "exit code"
+assert_eq fallback "$(json_get "$T/def.json" 'step(d, "b")["outputs"]["result"]')" "b: the default"
+assert_eq Errored "$(json_get "$T/def.json" 'step(d, "c")["status"]')" c.status
+assert_eq "steps.a.outputs.y: step 'a' Skipped and the output has no default" \
+  "$(json_get "$T/def.json" 'step(d, "c")["message"]')" c.message
+pass "outputs of a Skipped step"
