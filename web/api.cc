@@ -3,6 +3,7 @@
 #include "web/api.h"
 
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -233,7 +234,27 @@ ApiResponse Api::get_runs(const ApiRequest& r) {
     auto it = r.query.find(k);
     return it == r.query.end() ? std::string() : it->second;
   };
-  return json_response(200, runs_list(q("status"), q("workflow"), limit));
+  std::string key = q("status") + '\n' + q("workflow") + '\n' + std::to_string(limit);
+  int64_t version = data_version(), now = now_ms();
+  if (list_cache_.size() > 64) list_cache_.clear();
+  auto& cached = list_cache_[key];
+  if (version < 0 || cached.data_version != version || now - cached.at_ms > 1000)
+    cached = {version, now, dump(runs_list(q("status"), q("workflow"), limit))};
+  ApiResponse res;
+  res.body = cached.body;
+  return res;
+}
+
+int64_t Api::data_version() {
+  // Changes whenever another connection commits; this one's own writes (model
+  // stages) do not touch the runs.
+  sqlite3_stmt* st = nullptr;
+  int64_t v = -1;
+  if (sqlite3_prepare_v2(store_.db(), "PRAGMA data_version", -1, &st, nullptr) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
 }
 
 Json Api::run_view(const std::string& id) {
@@ -291,9 +312,17 @@ Json Api::run_view(const std::string& id) {
 ApiResponse Api::get_run(const std::string& ref) {
   auto id = lookup_run(ref);
   if (!id) return error_response(404, id.message());
-  Json doc = run_view(*id);
-  if (doc.is_null()) return error_response(404, "no such run: " + ref);
-  return json_response(200, doc);
+  int64_t version = data_version(), now = now_ms();
+  if (list_cache_.size() > 64) list_cache_.clear();
+  auto& cached = list_cache_["run\n" + *id];
+  if (version < 0 || cached.data_version != version || now - cached.at_ms > 1000) {
+    Json doc = run_view(*id);
+    if (doc.is_null()) return error_response(404, "no such run: " + ref);
+    cached = {version, now, dump(doc)};
+  }
+  ApiResponse res;
+  res.body = cached.body;
+  return res;
 }
 
 std::string Api::run_fingerprint(const std::string& id) {

@@ -86,6 +86,15 @@ class Api {
   std::string token_;
   bool require_token_;
   std::vector<int> children_;
+  // The last runs lists and run documents answered, valid while the database is
+  // unchanged (PRAGMA data_version) and for at most a second (running durations).
+  struct CachedList {
+    int64_t data_version = -1;
+    int64_t at_ms = 0;
+    std::string body;
+  };
+  std::map<std::string, CachedList> list_cache_;
+  int64_t data_version();
 };
 
 }  // namespace ctflow::web

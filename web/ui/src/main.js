@@ -71,6 +71,7 @@ function runsPage(params) {
   function render() {
     const start = state.page * PAGE;
     const rows = state.runs.slice(start, start + PAGE);
+    const total = state.partial ? PAGE : state.runs.length;
     const frag = document.createDocumentFragment();
     for (const r of rows) {
       const cb = h('input', { type: 'checkbox', 'aria-label': `select ${r.id}`, checked: selected.has(r.id) });
@@ -88,20 +89,36 @@ function runsPage(params) {
         h('td', { class: 'params mono', text: Object.entries(r.params || {}).map(([k, v]) => `${k}=${fmtValue(v)}`).join(' ') })));
     }
     clear(tbody).appendChild(frag);
-    const pages = Math.max(1, Math.ceil(state.runs.length / PAGE));
-    count.textContent = `${state.runs.length} run${state.runs.length === 1 ? '' : 's'}`;
+    const pages = Math.max(1, Math.ceil(total / PAGE));
+    count.textContent = state.partial ? `${PAGE}+ runs` : `${state.runs.length} run${state.runs.length === 1 ? '' : 's'}`;
     clear(pager).append(
       h('button', { disabled: state.page === 0, onclick: () => { state.page--; render(); } }, '‹ Newer'),
       h('span', { text: ` page ${state.page + 1} of ${pages} ` }),
       h('button', { disabled: state.page >= pages - 1, onclick: () => { state.page++; render(); } }, 'Older ›'));
   }
 
+  let generation = 0;
   async function load() {
-    const q = new URLSearchParams({ limit: '10000' });
+    const gen = ++generation;
+    const q = new URLSearchParams();
     if (state.status) q.set('status', state.status);
     if (state.workflow) q.set('workflow', state.workflow);
     try {
-      state.runs = await api.get(`/runs?${q}`);
+      // The first page at once, then the rest for paging.
+      if (state.page === 0) {
+        q.set('limit', String(PAGE + 1));
+        const first = await api.get(`/runs?${q}`);
+        if (gen !== generation) return;
+        state.runs = first;
+        state.partial = first.length > PAGE;
+        render();
+        if (!state.partial) return;
+      }
+      q.set('limit', '100000');
+      const all = await api.get(`/runs?${q}`);
+      if (gen !== generation) return;
+      state.runs = all;
+      state.partial = false;
       render();
     } catch (e) { clear(tbody).appendChild(h('tr', null, h('td', { colspan: 7 }, errorBox(e)))); }
   }
