@@ -461,6 +461,7 @@ ApiResponse Api::get_workflows() {
   for (const auto& f : files) {
     LoadResult lr = load_workflow_file(f.string());
     Json w = {{"file", f.filename().string()}, {"valid", lr.ok()}};
+    if (!lr.diags.empty()) w["problems"] = lr.diags.render();
     if (lr.workflow) {
       w["name"] = lr.workflow->name;
       w["description"] = lr.workflow->description;

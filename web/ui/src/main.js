@@ -448,6 +448,7 @@ async function submitPage(preselect) {
     const w = wfs.find((x) => x.file === sel.value);
     clear(paramsBox);
     if (w && w.description) paramsBox.appendChild(h('p', { class: 'muted', text: w.description }));
+    if (w && w.problems) paramsBox.appendChild(h('pre', { class: 'error-box', text: w.problems }));
     for (const p of (w && w.params) || []) {
       const def = p.default === null || p.default === undefined ? '' : (typeof p.default === 'string' ? p.default : JSON.stringify(p.default));
       paramsBox.appendChild(h('label', { class: 'param' },
