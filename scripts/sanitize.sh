@@ -20,8 +20,14 @@ targets=(ctflow ctflow_core)
 for src in "$root"/tests/unit/*_test.cc; do
   targets+=("$(basename "$src" .cc)")
 done
-cmake --build "$build" --target "${targets[@]}" -j "$jobs"
+# Keep going past a broken target so every test that can be built still runs;
+# the script fails at the end if anything did not build.
+build_ok=1
+cmake --build "$build" --target "${targets[@]}" -j "$jobs" -- -k 0 || build_ok=0
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-ctest --test-dir "$build" -L unit --output-on-failure -j "$jobs"
+tests_ok=1
+ctest --test-dir "$build" -L unit --output-on-failure -j "$jobs" || tests_ok=0
+if [ "$build_ok" = 0 ]; then echo "sanitize: the build failed (see above)" >&2; fi
+[ "$build_ok" = 1 ] && [ "$tests_ok" = 1 ]
