@@ -95,6 +95,8 @@ class Api {
   };
   std::map<std::string, CachedList> list_cache_;
   int64_t data_version();
+  std::string run_fingerprint_uncached(const std::string& run_id);
+  std::map<std::string, std::pair<int64_t, std::string>> fingerprints_;  // run id ("" the list) -> version, fingerprint
 };
 
 }  // namespace ctflow::web
