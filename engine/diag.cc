@@ -67,7 +67,9 @@ void Diagnostics::append(const Diagnostics& other) {
 
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates) {
   std::string best;
-  size_t best_d = std::max<size_t>(2, word.size() / 3) + 1;
+  // One edit for names of up to 3 letters, two up to 8, three beyond: a short
+  // unknown name is not "corrected" to an unrelated one.
+  size_t best_d = (word.size() <= 3 ? 1 : word.size() <= 8 ? 2 : 3) + 1;
   for (const auto& c : candidates) {
     size_t d = edit_distance(word, c);
     if (d < best_d) {

@@ -6,7 +6,9 @@
 // `depends` waits until every step its expression names has ended, then runs
 // when the expression is true, else is Omitted. After an unhandled failure with
 // fail_fast, nothing new starts: pending steps are Omitted with a message that
-// says so. A failure is "handled" when some step's `depends` names that step.
+// says so. As in Argo's assessDAGPhase, a failure fails the run unless every
+// path after it reaches a step that ran (a `depends` that handled it); fail_fast
+// does not stop the run for a failure that some `depends` names.
 #pragma once
 
 #include <map>

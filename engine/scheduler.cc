@@ -847,9 +847,9 @@ void Scheduler::Impl::on_child_exit(pid_t pid, int wait_status) {
     std::ifstream in(inst.out_dir / "result.json");
     Value r = in ? Value::parse(in, nullptr, false) : Value();
     if (r.is_discarded() || !r.is_object()) {
-      std::string why = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0
-                            ? "the plugin process ended without a result"
-                            : "the plugin process crashed: " + describe_wait_status(wait_status);
+      std::string why = WIFSIGNALED(wait_status)
+                            ? "the plugin process crashed: " + describe_wait_status(wait_status)
+                            : "the plugin process ended without a result (" + describe_wait_status(wait_status) + ")";
       return attempt_ended(inst, NodeStatus::Failed, why + " (see 'ctflow logs " + run_id_ + " " + inst.name + "')");
     }
     PluginOutcome out = PluginOutcome::from_json(r);
