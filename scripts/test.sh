@@ -3,6 +3,8 @@
 # smoke run, then every ctest test (unit and slow tiers). CI runs this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Compiler cache keyed on paths relative to the checkout, so clones share it.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 bash scripts/setup.sh --test
 bash scripts/build.sh
 if [[ -x scripts/sanitize.sh ]] || [[ -f scripts/sanitize.sh ]]; then
