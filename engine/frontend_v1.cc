@@ -381,7 +381,7 @@ class Parser {
     }
     if (YAML::Node wh = n["when"]) {
       Value v = yaml_to_value(wh);
-      s.when = v.is_string() ? v.get<std::string>() : v.dump();
+      s.when = v.is_string() ? v.get<std::string>() : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       s.when_pos = pos(wh);
       check_expression(wh, s.when, "'when'");
     }
@@ -511,13 +511,13 @@ class Parser {
 
 Result<Value> Parser::coerce_param(const ParamDecl& p, const Value& v) {
   auto fail = [&](const std::string& what) -> Result<Value> {
-    return Status::Error("must be " + what + "; got " + (v.is_string() ? "'" + v.get<std::string>() + "'" : v.dump()));
+    return Status::Error("must be " + what + "; got " + (v.is_string() ? "'" + v.get<std::string>() + "'" : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
   };
   switch (p.type) {
     case ParamType::String:
     case ParamType::Path:
       if (v.is_string()) return v;
-      if (v.is_number() || v.is_boolean()) return Value(v.dump());
+      if (v.is_number() || v.is_boolean()) return Value(v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       return fail("a string");
     case ParamType::Int:
       if (v.is_number_integer()) return v;
@@ -578,6 +578,9 @@ LoadResult parse_workflow_text(const std::string& text, const std::string& file)
     out.workflow = parser.parse(root);
   } catch (const YAML::Exception& e) {
     out.diags.error(yaml_pos(file, e.mark), std::string("YAML: ") + e.what());
+  } catch (const std::exception& e) {
+    out.diags.error({file, 0, 0}, std::string("cannot read the workflow: ") + e.what() +
+                                      " (is the file UTF-8 text?)");
   }
   return out;
 }
