@@ -10,6 +10,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "engine/expr.h"
+#include "engine/frontend_argo.h"
 #include "engine/template.h"
 #include "engine/yaml_util.h"
 
@@ -575,7 +576,8 @@ LoadResult parse_workflow_text(const std::string& text, const std::string& file)
   }
   Parser parser(file, out.diags);
   try {
-    out.workflow = parser.parse(root);
+    if (is_argo_document(root)) out.workflow = parse_argo_workflow(root, file, out.diags, ArgoOptions::from_env());
+    else out.workflow = parser.parse(root);
   } catch (const YAML::Exception& e) {
     out.diags.error(yaml_pos(file, e.mark), std::string("YAML: ") + e.what());
   } catch (const std::exception& e) {

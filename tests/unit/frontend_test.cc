@@ -154,8 +154,8 @@ TEST_CASE("FrontendTest.WrongApiVersion") {
                  "kind: Workflow\n"
                  "metadata: {name: t}\n"
                  "steps: {a: {run: [echo]}}\n") ==
-        "1:13: unsupported apiVersion 'argoproj.io/v1alpha1': this ctflow reads 'ctflow/v1' (an Argo Workflow: "
-        "ctflow run reads it with the Argo frontend)\n");
+        "1:13: an Argo Workflow needs a 'spec' with 'entrypoint' and 'templates'; this file has ctflow/v1 "
+        "'steps': write 'apiVersion: ctflow/v1'\n");
   CHECK(messages("kind: Pipeline\n"
                  "metadata: {name: t}\n"
                  "steps: {a: {run: [echo]}}\n") ==
