@@ -168,6 +168,10 @@ struct Ctx {
 
 Value val(const YAML::Node& n) { return n ? yaml_to_value(n) : Value(); }
 
+// An output parameter named "result" would be hidden by the step's stdout
+// (ctflow's outputs.result): it is kept as "result-parameter".
+std::string ir_param(const std::string& name) { return name == "result" ? "result-parameter" : name; }
+
 Callee broken(const std::string& flat) {
   Callee c;
   c.flat = flat;
@@ -462,7 +466,7 @@ std::optional<std::string> Translator::resolve(const std::string& ref, const Sou
       auto f = m.find(p[4]);
       if (f != m.end()) return f->second;
       if (!o.nested && (param ? o.params : o.artifacts).count(p[4])) {
-        return "{{steps." + o.flat + (param ? ".outputs." : ".artifacts.") + p[4] + "}}";
+        return "{{steps." + o.flat + (param ? ".outputs." + ir_param(p[4]) : ".artifacts." + p[4]) + "}}";
       }
       return nothing(root.substr(0, root.size() - 1) + " '" + p[1] + "' has no output " +
                      (param ? "parameter" : "artifact") + " '" + p[4] + "'");
@@ -908,7 +912,7 @@ std::optional<Callee> Translator::invoke(const YAML::Node& call, const std::stri
           }
         }
         for (const auto& p : r->params)
-          if (!r->out_params.count(p)) r->out_params[p] = "{{steps." + r->flat + ".outputs." + p + "}}";
+          if (!r->out_params.count(p)) r->out_params[p] = "{{steps." + r->flat + ".outputs." + ir_param(p) + "}}";
       }
     } else {
       r = expand(*t, callee, name, call["name"] ? call["name"] : call, deps, when, for_each, out, false);
@@ -1306,7 +1310,7 @@ bool Translator::make_leaf(const YAML::Node& t, Ctx& c, Step& s, Callee& info) {
     OutputParamDecl d;
     d.path = saved;
     if (YAML::Node def = vf["default"]) d.default_value = Value(text_of(val(def)));
-    s.output_params[n] = d;
+    s.output_params[ir_param(n)] = d;
     info.params.insert(n);
   }
   for (const auto& oa : path(t, {"outputs", "artifacts"})) {

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Argo's own examples (../shared/argo/examples) through the Argo frontend:
+# every supported one runs on the host and gives its documented result (final
+# phase, key outputs); every other one fails at lint with "not supported
+# locally" and a position, never a crash or a wrong run. Every example file
+# must be in one of the two lists, so a new example is noticed.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+EX="${ARGO_EXAMPLES:-$CTFLOW_SOURCE_DIR/../shared/argo/examples}"
+[ -d "$EX" ] || fail "no Argo examples at $EX"
+
+SUPPORTED=(
+  arguments-parameters artifact-passing-subpath artifact-path-placeholders coinflip continue-on-fail
+  dag-custom-metrics dag-diamond dag-enhanced-depends dag-multiroot default-pdb-support
+  exit-handler-step-level exit-handler-with-param gc-ttl global-parameters image-pull-secrets loops-dag
+  memoize-simple node-selector parallelism-limit parallelism-template-limit pod-gc-strategy-with-label-selector
+  pod-metadata-wf-field pod-resources resubmit retry-container retry-script scripts-bash scripts-python
+  status-reference template-defaults timeouts-step
+)
+# name: why (the lint message must contain it)
+UNSUPPORTED=(
+  "conditional-artifacts:fromExpression"
+  "conditionals-complex:regular expression operator '=~'"
+  "cron-workflow:CronWorkflow"
+  "dag-coinflip:recursive template"
+  "dag-conditional-parameters:valueFrom.parameter"
+  "dag-inline-workflow:without 'command'"
+  "dag-targets:dag.target"
+  "exit-code-output-variable:exitCode"
+  "expression-destructure-json-complex:expression templates"
+  "expression-reusing-verbose-snippets:expression templates"
+  "fibonacci-seq-conditional-param:memoize on a steps/dag template"
+  "intermediate-parameters:suspend templates"
+  "loops-sequence:withSequence bounds known only at run time"
+  "parallelism-nested-workflow:withParam known only at run time"
+  "parameter-aggregation-script:reads {{item}}"
+  "retry-conditional:retryStrategy.expression"
+  "steps-inline-workflow:without 'command'"
+  "suspend-template-outputs:suspend templates"
+  "withsequence-nested-result:withSequence bounds known only at run time"
+  "expression-fallback:valueFrom.parameter"
+  "github-path-filter-workflowtemplate:without 'command'"
+)
+
+# Every file is listed once.
+listed=" ${SUPPORTED[*]} "
+for u in "${UNSUPPORTED[@]}"; do listed+=" ${u%%:*} "; done
+total=0
+while IFS= read -r f; do
+  n=$(basename "$f" .yaml)
+  total=$((total + 1))
+  assert_contains "$listed" " $n " "the lists of supported and unsupported examples"
+done < <(find "$EX" -name '*.yaml' | sort)
+assert_eq "$total" "$(( ${#SUPPORTED[@]} + ${#UNSUPPORTED[@]} ))" "examples listed"
+path_of() { find "$EX" -name "$1.yaml" | head -1; }
+
+# Unsupported: lint says why, with a position, and exits 2.
+for u in "${UNSUPPORTED[@]}"; do
+  n=${u%%:*} why=${u#*:}
+  f=$(path_of "$n")
+  run_rc rc lint "$f" 2> "$T/$n.lint" || true
+  assert_eq 2 "$rc" "lint exit code of $n"
+  out=$(cat "$T/$n.lint")
+  assert_contains "$out" "$f:" "lint of $n"
+  assert_contains "$out" ": error: not supported locally: " "lint of $n"
+  assert_contains "$out" "$why" "lint of $n"
+done
+pass "${#UNSUPPORTED[@]} unsupported examples fail at lint with 'not supported locally'"
+
+# Supported: all run at once (the long ones mostly sleep), each in its own store.
+declare -A PIDS
+for n in "${SUPPORTED[@]}"; do
+  ( rc=0
+    cd "$T/work" && CTFLOW_STORE="$T/s-$n" timeout 300 "$CTFLOW_BIN" run "$(path_of "$n")" -o json \
+      > "$T/$n.json" 2> "$T/$n.err" || rc=$?
+    echo "$rc" > "$T/$n.rc"
+    date +%s > "$T/$n.end" ) &
+  PIDS[$n]=$!
+done
+START=$(date +%s)
+for n in "${SUPPORTED[@]}"; do wait "${PIDS[$n]}" || true; done
+
+# check NAME PYTHON: asserts over the run document d; step(name) gives a step.
+check() {
+  local n="$1" code="$2"
+  [ -s "$T/$n.json" ] || fail "$n: no run document (rc $(cat "$T/$n.rc")): $(tail -5 "$T/$n.err")"
+  "$PY" - "$T/$n.json" "$n" "$code" <<'PY' || fail "$n (see $T/$n.json, $T/$n.err)"
+import json, sys
+d = json.load(open(sys.argv[1]))
+steps = {s["name"]: s for s in d["steps"]}
+def step(name):
+    if name not in steps:
+        raise SystemExit("%s: no step %r; steps: %s" % (sys.argv[2], name, sorted(steps)))
+    return steps[name]
+def status(name): return step(name)["status"]
+def out(name, key="result"): return step(name)["outputs"].get(key)
+try:
+    exec(sys.argv[3])
+except AssertionError as e:
+    raise SystemExit("%s: %s; run: %s %s; steps: %s" % (sys.argv[2], e, d["status"], d.get("message", ""),
+                     {k: (v["status"], v["outputs"]) for k, v in steps.items()}))
+PY
+}
+ok() { check "$1" "assert d['status'] == 'Succeeded', 'phase'
+$2"; }
+
+ok arguments-parameters "assert out('print-message') == 'hello world'"
+ok artifact-passing-subpath "assert out('list-artifact') == 'hello_world.txt'
+assert out('consume-artifact') == 'hello world'
+assert 'hello-art' in step('generate-artifact')['artifacts']"
+ok artifact-path-placeholders "assert out('head-lines', 'actual-lines-count').strip() == '3'
+assert 'text' in step('head-lines')['artifacts']"
+ok coinflip "side = out('flip-coin'); assert side in ('heads', 'tails'), side
+other = 'tails' if side == 'heads' else 'heads'
+assert status(side) == 'Succeeded' and status(other) == 'Skipped'
+assert out(side) == 'it was ' + side"
+ok continue-on-fail "assert status('C') == 'Failed' and status('D') == 'Succeeded' and status('B') == 'Succeeded'"
+ok dag-custom-metrics "assert out('TEST-ONE[0]') == 'console output-->TEST-ONE-A'
+assert out('TEST-TWO[1]') == 'console output-->TEST-TWO-B'"
+ok dag-diamond "assert [out(x) for x in 'ABCD'] == list('ABCD')"
+ok dag-enhanced-depends "assert status('C') == 'Failed' and status('should-not-execute') == 'Omitted'
+assert all(status('should-execute-%d' % i) == 'Succeeded' for i in (1, 2, 3))"
+ok dag-multiroot "assert [out(x) for x in 'ABCD'] == list('ABCD')"
+ok default-pdb-support "assert status('pdbcreate') == 'Succeeded'"
+ok exit-handler-step-level "assert [out(x) for x in ('hello1', 'hello2a', 'hello2b')] == ['hello1', 'hello2a', 'hello2b']
+assert all(out(x + '-onexit') == 'step cleanup' for x in ('hello1', 'hello2a', 'hello2b'))"
+ok exit-handler-with-param "assert out('step-1', 'result-parameter') == 'hello world'
+assert out('step-1-onexit') == 'hello world'"
+for n in gc-ttl image-pull-secrets pod-resources; do ok "$n" "assert out('hello-world') == 'hello world'"; done
+ok global-parameters "assert out('print-message') == 'hello world'"
+ok loops-dag "assert out('B') == ['foo', 'bar', 'baz'] and out('A') == 'A' and out('C') == 'C'"
+ok memoize-simple "assert out('world-to-file', 'hello') == 'world'"
+ok node-selector "assert out('print-arch').startswith('Linux')"
+for n in parallelism-limit parallelism-template-limit; do
+  ok "$n" "assert len(out('sleep')) == 10"
+  took=$(( $(cat "$T/$n.end") - START ))
+  [ "$took" -ge 45 ] || fail "$n ran in ${took}s: 10 sleeps of 10s, 2 at a time, take at least 50s"
+done
+check pod-gc-strategy-with-label-selector "assert d['status'] == 'Failed'
+assert status('fail') == 'Failed' and status('succeed-deleted') == 'Succeeded' and status('succeed-not-deleted') == 'Succeeded'"
+ok pod-metadata-wf-field "assert out('hello1') == 'hello1'"
+check resubmit "assert d['status'] in ('Succeeded', 'Failed')
+ran = [s for s in steps.values() if s['status'] in ('Succeeded', 'Failed')]
+assert all(s['outputs'].get('result', 'exiting with code').startswith('exiting with code') for s in ran if s['name'] != 'B')
+assert (d['status'] == 'Succeeded') == all(s['status'] == 'Succeeded' for s in steps.values())"
+for n in retry-container retry-script; do
+  check "$n" "s = step('$n')
+assert (d['status'], s['status']) in (('Succeeded', 'Succeeded'), ('Failed', 'Failed')), d['status']
+assert s['status'] == 'Succeeded' or s['attempts'] == 11, s['attempts']"
+done
+check template-defaults "s = step('retry-backoff')
+assert d['status'] in ('Succeeded', 'Failed')
+assert s['status'] == 'Succeeded' or s['attempts'] == 3, s['attempts']
+assert d['status'] == 'Failed' or out('hello-world') == 'hello world'"
+for n in scripts-bash scripts-python; do
+  ok "$n" "i = int(out('generate')); assert 1 <= i <= 101, i
+assert out('print') == 'result was: %d' % i"
+done
+ok status-reference "assert status('flakey-container') == 'Failed' and status('succeeded') == 'Skipped'
+assert out('failed') == 'the flakey container failed'"
+check timeouts-step "assert d['status'] == 'Failed' and status('sleep') == 'Failed', status('sleep')
+assert 'tim' in step('sleep')['message'], step('sleep')['message']"
+took=$(( $(cat "$T/timeouts-step.end") - START ))
+[ "$took" -lt 60 ] || fail "timeouts-step took ${took}s: activeDeadlineSeconds is 10"
+pass "${#SUPPORTED[@]} supported examples ran with their documented results"
+
+# memoize: a second run reuses the step.
+( cd "$T/work" && CTFLOW_STORE="$T/s-memoize-simple" "$CTFLOW_BIN" run "$(path_of memoize-simple)" -o json > "$T/m2.json" 2>/dev/null )
+assert_eq true "$(json_get "$T/m2.json" 'step(d, "world-to-file")["cached"]')" "memoized step on the second run"
+pass "memoize reuses the step cache"
