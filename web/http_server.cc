@@ -15,6 +15,7 @@
 #include "store/run_store.h"
 #include "web/api.h"
 #include "web/dashboard.h"
+#include "web/listen.h"
 #include "web/static_assets.h"
 
 namespace ctflow::web {
@@ -23,6 +24,49 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using Json = nlohmann::json;
+
+bool split_addr(const std::string& addr, std::string& host, uint16_t& port) {
+  const size_t colon = addr.rfind(':');
+  if (colon == std::string::npos) return false;
+  host = addr.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "127.0.0.1";
+  try {
+    size_t used = 0;
+    const int p = std::stoi(addr.substr(colon + 1), &used);
+    if (p < 0 || p > 65535 || used != addr.size() - colon - 1) return false;
+    port = static_cast<uint16_t>(p);
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+
+std::string make_token() {
+  std::random_device rd;
+  std::string t;
+  const char* hex = "0123456789abcdef";
+  for (int i = 0; i < 48; ++i) t += hex[rd() % 16];
+  return t;
+}
+
+Status listen_on(tcp::acceptor& acceptor, const std::string& addr, bool& loopback, uint16_t& port) {
+  std::string host;
+  uint16_t want = 0;
+  if (!split_addr(addr, host, want)) return Status::Error("--addr takes HOST:PORT, like 127.0.0.1:8080, not '" + addr + "'");
+  loopback = is_loopback_host(host);
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) return Status::Error("cannot use address '" + host + "': " + ec.message());
+  tcp::endpoint ep(address, want);
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::Error("cannot listen on " + addr + ": " + ec.message());
+  port = acceptor.local_endpoint().port();
+  return Status::Ok();
+}
 
 bool is_loopback_host(const std::string& host) {
   if (host == "localhost" || host == "::1" || host == "[::1]") return true;
@@ -34,31 +78,6 @@ bool is_loopback_host(const std::string& host) {
 namespace {
 
 constexpr size_t kMaxBody = 1 << 20;
-
-std::string make_token() {
-  std::random_device rd;
-  std::string t;
-  const char* hex = "0123456789abcdef";
-  for (int i = 0; i < 48; ++i) t += hex[rd() % 16];
-  return t;
-}
-
-// Splits "HOST:PORT" (or "[v6]:PORT", or ":PORT").
-bool split_addr(const std::string& addr, std::string& host, uint16_t& port) {
-  size_t colon = addr.rfind(':');
-  if (colon == std::string::npos) return false;
-  host = addr.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty()) host = "127.0.0.1";
-  try {
-    int p = std::stoi(addr.substr(colon + 1));
-    if (p < 0 || p > 65535) return false;
-    port = static_cast<uint16_t>(p);
-  } catch (...) {
-    return false;
-  }
-  return true;
-}
 
 void common_headers(http::fields& f) {
   f.set(http::field::server, "ctflow");
@@ -292,27 +311,13 @@ DashboardServer::~DashboardServer() = default;
 
 Status DashboardServer::start() {
   auto& s = *impl_;
-  std::string host;
-  uint16_t port = 0;
-  if (!split_addr(s.options.addr, host, port))
-    return Status::Error("--addr takes HOST:PORT, like 127.0.0.1:8080, not '" + s.options.addr + "'");
-  s.loopback = is_loopback_host(host);
+  if (auto st = listen_on(s.acceptor, s.options.addr, s.loopback, s.port); !st) return st;
   s.require_token = s.options.require_token.value_or(!s.loopback);
   s.token = s.options.token.empty() && s.require_token ? make_token() : s.options.token;
   auto store = RunStore::open(s.options.store_dir);
   if (!store) return store.status();
   s.store = std::move(*store);
   s.api = std::make_unique<Api>(*s.store, s.options, s.token, s.require_token);
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
-  if (ec) return Status::Error("cannot use address '" + host + "': " + ec.message());
-  tcp::endpoint ep(address, port);
-  s.acceptor.open(ep.protocol(), ec);
-  if (!ec) s.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) s.acceptor.bind(ep, ec);
-  if (!ec) s.acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Status::Error("cannot listen on " + s.options.addr + ": " + ec.message());
-  s.port = s.acceptor.local_endpoint().port();
   s.accept();
   s.reap();
   return Status::Ok();

@@ -8,6 +8,7 @@
 
 #include "engine/cli/cli.h"
 #include "web/dashboard.h"
+#include "web/serve/serve.h"
 
 using namespace ctflow::cli;  // NOLINT: the verbs, in this file only
 
@@ -120,6 +121,27 @@ int main(int argc, char** argv) {
     ui.ctflow_bin = self_path();
     ui.run_document = [](ctflow::RunStore& s, const std::string& id) { return run_document(s, id); };
     rc = ctflow::web::run_dashboard(ui);
+  });
+
+  ctflow::serve::ServeOptions serve;
+  int64_t serve_delay_us = 2000;
+  auto* c_serve = app.add_subcommand("serve", "the inference server: registered models over a TorchServe-style HTTP API");
+  c_serve->add_option("--addr", serve.addr, "HOST:PORT to listen on (default 127.0.0.1:8081)");
+  c_serve->add_option("-m,--model", serve.models, "NAME or NAME:VERSION to load (default: every Production model)");
+  c_serve->add_option("--handler", serve.handler, "the model handler, when the registry does not record one (e.g. mnist.knn)");
+  c_serve->add_option("--token", serve.token, "bearer token of the management API (made up and printed when bound beyond loopback)");
+  c_serve->add_option("--max-batch", serve.max_batch, "inputs per forward pass (default 32)")->check(CLI::Range(1, 4096));
+  c_serve->add_option("--max-delay", serve_delay_us, "microseconds a batch may wait to fill, under load (default 2000)")
+      ->check(CLI::Range(0, 10000000));
+  c_serve->add_option("--max-body", serve.max_body, "largest request body in bytes (default 8 MiB)");
+  c_serve->add_option("--threads", serve.threads, "compute threads per model (default 1)")->check(CLI::Range(1, 256));
+  c_serve->add_option("--io-threads", serve.io_threads, "HTTP threads (default 1)")->check(CLI::Range(1, 256));
+  c_serve->add_option("--warmup", serve.warmup, "warm-up passes before a version takes traffic (default 3)")->check(CLI::Range(0, 1000));
+  c_serve->add_flag("--cuda", serve.cuda, "run the models on the GPU");
+  c_serve->callback([&] {
+    serve.store_dir = g.store_dir();
+    serve.max_delay = std::chrono::microseconds(serve_delay_us);
+    rc = ctflow::serve::run_serve(serve);
   });
 
   std::string lineage_ref;

@@ -13,8 +13,13 @@ struct DeployOptions {
   double accuracy = 0;
   std::string run_id, step;
   Json params = Json::object();  // extra lineage
+  // A running `ctflow serve` (http://HOST:PORT) that serves this store: when the
+  // new version becomes Production it is loaded there, warmed up and made the
+  // default. The bearer token, when the server wants one: $CTFLOW_SERVE_TOKEN.
+  std::string server;
 };
-// Returns {"version": N, "stage": "Production"|"Staging", "promoted": bool, "previous": {...}}.
+// Returns {"version": N, "stage": "Production"|"Staging", "promoted": bool, "previous": {...},
+//          "served": N or null (the version the server takes traffic with)}.
 Json deploy(const DeployOptions& o);
 
 }  // namespace ctflow::mnist

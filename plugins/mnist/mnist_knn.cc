@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <memory>
 
 namespace ctflow::mnist {
@@ -89,58 +90,99 @@ Json build_index(const IndexOptions& o) {
   return meta;
 }
 
-AnalyzeResult analyze(const AnalyzeOptions& o) {
-  if (o.k < 1) throw DataError("parameter 'k' must be at least 1");
-  const fs::path ip = resolve_in(o.index, "index.faiss");
+KnnVote knn_vote(const float* sims, const int64_t* ids, int k, const int64_t* labels, int num_classes) {
+  // Small fixed arrays: K and the class count are small; no allocation per query.
+  constexpr int kMaxClasses = 1024;
+  double votes[kMaxClasses], sum[kMaxClasses];
+  float best_sim[kMaxClasses];
+  const int nc = std::min(num_classes, kMaxClasses);
+  std::fill(votes, votes + nc, 0.0);
+  std::fill(sum, sum + nc, 0.0);
+  std::fill(best_sim, best_sim + nc, -std::numeric_limits<float>::infinity());
+  for (int j = 0; j < k; ++j) {
+    if (ids[j] < 0) continue;
+    const auto c = labels[ids[j]];
+    if (c < 0 || c >= nc) continue;
+    votes[c] += 1;
+    sum[c] += sims[j];
+    best_sim[c] = std::max(best_sim[c], sims[j]);
+  }
+  int best = 0;
+  for (int c = 1; c < nc; ++c)
+    if (votes[c] > votes[best] || (votes[c] == votes[best] && sum[c] > sum[best])) best = c;
+  KnnVote v;
+  if (nc > 0 && votes[best] > 0) {
+    v.label = best;
+    v.score = best_sim[best];
+  }
+  return v;
+}
+
+struct KnnIndex::Impl {
+  std::unique_ptr<faiss::Index> index;
+};
+
+KnnIndex::KnnIndex(const fs::path& index_dir) : impl_(std::make_unique<Impl>()) {
+  const fs::path ip = resolve_in(index_dir, "index.faiss");
   std::error_code ec;
   if (!fs::is_regular_file(ip, ec)) throw DataError("index file " + q(ip) + " does not exist");
-  std::unique_ptr<faiss::Index> index;
   try {
-    index.reset(faiss::read_index(ip.c_str()));
+    impl_->index.reset(faiss::read_index(ip.c_str()));
   } catch (const faiss::FaissException& ex) {
     std::string w = ex.what();
     if (auto nl = w.find('\n'); nl != std::string::npos) w.resize(nl);
     throw DataError("index file " + q(ip) + " is not a faiss index (" + w + ")");
   }
-  const fs::path lp = o.index / "labels.npy";
-  NpyArray labels = read_npy(lp);
-  if (labels.dtype != "<i8" || labels.numel() != index->ntotal)
-    throw DataError("labels file " + q(lp) + " must hold " + std::to_string(index->ntotal) + " int64 labels (one per indexed vector)");
+  const fs::path lp = ip.parent_path() / "labels.npy";
+  labels_ = read_npy(lp);
+  if (labels_.dtype != "<i8" || labels_.numel() != impl_->index->ntotal)
+    throw DataError("labels file " + q(lp) + " must hold " + std::to_string(impl_->index->ntotal) +
+                    " int64 labels (one per indexed vector)");
+  const int64_t* lab = labels_.as<int64_t>();
+  for (int64_t i = 0; i < labels_.numel(); ++i) {
+    if (lab[i] < 0 || lab[i] >= 1024) throw DataError("labels file " + q(lp) + " holds label " + std::to_string(lab[i]) + "; labels are 0..1023");
+    num_classes_ = std::max<int>(num_classes_, static_cast<int>(lab[i]) + 1);
+  }
+}
+
+KnnIndex::~KnnIndex() = default;
+
+void KnnIndex::search(const float* queries, int64_t n, int k, float* sims, int64_t* ids) const {
+  static_assert(sizeof(faiss::Index::idx_t) == sizeof(int64_t));
+  impl_->index->search(n, queries, k, sims, reinterpret_cast<faiss::Index::idx_t*>(ids));
+}
+
+int64_t KnnIndex::dim() const { return impl_->index->d; }
+int64_t KnnIndex::size() const { return impl_->index->ntotal; }
+
+AnalyzeResult analyze(const AnalyzeOptions& o) {
+  if (o.k < 1) throw DataError("parameter 'k' must be at least 1");
+  KnnIndex index(o.index);
+  const fs::path ip = resolve_in(o.index, "index.faiss");
   Embeddings test = load_embeddings(o.embeddings, "test");
-  if (test.dim != index->d)
+  if (test.dim != index.dim())
     throw DataError("test embeddings have dimension " + std::to_string(test.dim) + " but the index " + q(ip) + " has " +
-                    std::to_string(index->d));
-  const int k = static_cast<int>(std::min<int64_t>(o.k, index->ntotal));
-  const int64_t* lab = labels.as<int64_t>();
-  int nc = 0;
-  for (int64_t i = 0; i < labels.numel(); ++i) nc = std::max<int>(nc, static_cast<int>(lab[i]) + 1);
+                    std::to_string(index.dim()));
+  const int k = static_cast<int>(std::min<int64_t>(o.k, index.size()));
+  int nc = index.num_classes();
   for (int64_t i = 0; i < test.n; ++i) nc = std::max<int>(nc, static_cast<int>(test.y.as<int64_t>()[i]) + 1);
   if (!o.class_names.empty()) nc = std::max<int>(nc, static_cast<int>(o.class_names.size()));
 
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<float> dist(static_cast<size_t>(test.n * k));
-  std::vector<faiss::Index::idx_t> ids(static_cast<size_t>(test.n * k));
-  index->search(test.n, test.x.as<float>(), k, dist.data(), ids.data());
+  std::vector<int64_t> ids(static_cast<size_t>(test.n * k));
+  index.search(test.x.as<float>(), test.n, k, dist.data(), ids.data());
   const double search_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   AnalyzeResult r;
   r.num_classes = nc;
   r.confusion.assign(static_cast<size_t>(nc * nc), 0);
+  r.predictions.resize(static_cast<size_t>(test.n));
   int64_t correct = 0;
-  std::vector<double> votes(static_cast<size_t>(nc)), sims(static_cast<size_t>(nc));
   for (int64_t i = 0; i < test.n; ++i) {
-    std::fill(votes.begin(), votes.end(), 0);
-    std::fill(sims.begin(), sims.end(), 0);
-    for (int j = 0; j < k; ++j) {
-      const auto id = ids[static_cast<size_t>(i * k + j)];
-      if (id < 0) continue;
-      const auto c = static_cast<size_t>(lab[id]);
-      votes[c] += 1;
-      sims[c] += dist[static_cast<size_t>(i * k + j)];
-    }
-    size_t best = 0;
-    for (size_t c = 1; c < votes.size(); ++c)
-      if (votes[c] > votes[best] || (votes[c] == votes[best] && sims[c] > sims[best])) best = c;
+    const KnnVote v = knn_vote(dist.data() + i * k, ids.data() + i * k, k, index.labels(), nc);
+    const auto best = static_cast<size_t>(std::max<int64_t>(v.label, 0));
+    r.predictions[static_cast<size_t>(i)] = static_cast<int64_t>(best);
     const auto truth = static_cast<size_t>(test.y.as<int64_t>()[i]);
     r.confusion[truth * static_cast<size_t>(nc) + best]++;
     correct += truth == best;
@@ -157,9 +199,9 @@ AnalyzeResult analyze(const AnalyzeOptions& o) {
   Json cm = Json::array();
   for (int c = 0; c < nc; ++c)
     cm.push_back(std::vector<int64_t>(r.confusion.begin() + c * nc, r.confusion.begin() + (c + 1) * nc));
-  r.report = {{"accuracy", r.accuracy}, {"k", k}, {"test_count", test.n}, {"index_count", index->ntotal},
-              {"dim", index->d}, {"per_class_accuracy", per_class}, {"labels", r.labels}, {"confusion_matrix", cm},
-              {"search_seconds", search_s}, {"queries_per_s", search_s > 0 ? static_cast<double>(test.n) / search_s : 0.0}};
+  r.report = {{"accuracy", r.accuracy}, {"k", k}, {"test_count", test.n}, {"index_count", index.size()},
+              {"dim", index.dim()}, {"per_class_accuracy", per_class}, {"labels", r.labels}, {"confusion_matrix", cm},
+              {"search_seconds", search_s}, {"predictions", r.predictions}, {"queries_per_s", search_s > 0 ? static_cast<double>(test.n) / search_s : 0.0}};
 
   // Kubeflow Pipelines v1 output viewers.
   Json metrics = Json::array({{{"name", "accuracy-score"}, {"numberValue", r.accuracy}, {"format", "PERCENTAGE"}}});
@@ -169,7 +211,7 @@ AnalyzeResult analyze(const AnalyzeOptions& o) {
   metrics.push_back({{"name", "knn-k"}, {"numberValue", k}, {"format", "RAW"}});
   r.kfp_metrics = {{"metrics", metrics}};
   std::string csv, table, md = "# kNN analysis\n\n**accuracy**: " + pct(r.accuracy) + " (k = " + std::to_string(k) + ", " +
-                                std::to_string(test.n) + " test images, " + std::to_string(index->ntotal) + " indexed)\n";
+                                std::to_string(test.n) + " test images, " + std::to_string(index.size()) + " indexed)\n";
   for (int t = 0; t < nc; ++t)
     for (int p = 0; p < nc; ++p)
       csv += r.labels[static_cast<size_t>(t)] + "," + r.labels[static_cast<size_t>(p)] + "," +

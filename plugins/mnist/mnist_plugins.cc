@@ -169,10 +169,15 @@ void deploy(const Context& c) {
     o.accuracy = c.number("accuracy");
     o.run_id = c.run_id();
     o.step = c.step_name();
+    o.server = opt_str(c, "server");
     auto r = mn::deploy(o);
     c.output("version", r["version"]);
     c.output("stage", r["stage"]);
     c.output("promoted", r["promoted"]);
+    c.output("served", r["served"]);
+    if (!o.server.empty())
+      c.info(r["served"].is_null() ? "not promoted: the server at " + o.server + " keeps its version"
+                                   : "the server at " + o.server + " now answers with v" + r["served"].dump());
     c.info("registered " + o.model_name + " v" + r["version"].dump() + " as " + r["stage"].get<std::string>());
   });
 }
@@ -241,10 +246,12 @@ const ctflow_param_decl kDeployParams[] = {{"model", "path", nullptr, "the model
                                            {"report", "path", "\"\"", "the analysis report artifact"},
                                            {"dataset", "path", "\"\"", "the dataset artifact (lineage)"},
                                            {"accuracy", "float", nullptr, "the accuracy to compare with Production"},
-                                           {"model_name", "string", "\"mnist-embedder\"", "registry name"}};
+                                           {"model_name", "string", "\"mnist-embedder\"", "registry name"},
+                                           {"server", "string", "\"\"", "a running `ctflow serve` (http://HOST:PORT): roll a new Production version out to it"}};
 const ctflow_output_decl kDeployOutputs[] = {{"version", "parameter", "the registered version"},
                                              {"stage", "parameter", "Production or Staging"},
-                                             {"promoted", "parameter", "true when it became Production"}};
+                                             {"promoted", "parameter", "true when it became Production"},
+                                             {"served", "parameter", "the version the server now answers with (null: no rollout)"}};
 
 #define MNIST_PLUGIN(var, name, desc, fn, params, outputs)                                                      \
   const ctflow_plugin_desc var = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plugin_desc), name, "1.0.0", desc,   \

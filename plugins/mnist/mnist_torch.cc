@@ -575,6 +575,40 @@ std::vector<float> embed_images(const fs::path& model, const float* images, int6
   return {e.data_ptr<float>(), e.data_ptr<float>() + e.numel()};
 }
 
+struct Embedder::Impl {
+  torch::jit::Module module;
+  torch::Device device{torch::kCPU};
+};
+
+Embedder::Embedder(const fs::path& model, bool cuda) : impl_(std::make_unique<Impl>()) {
+  impl_->module = load_model(model);
+  impl_->module.eval();
+  if (cuda) {
+    if (!torch::cuda::is_available()) throw DataError("CUDA was asked for, but no CUDA device is available");
+    impl_->device = torch::Device(torch::kCUDA);
+    impl_->module.to(impl_->device);
+  }
+  std::vector<float> zero(784, 0.0f);
+  try {
+    auto e = embed(zero.data(), 1);
+    dim_ = static_cast<int64_t>(e.size());
+  } catch (const c10::Error& e) {
+    std::string what = e.what_without_backtrace();
+    throw DataError("model file " + q(resolve_in(model, "model.pt")) + " does not map 1 x 1 x 28 x 28 images to embeddings: " +
+                    what.substr(0, 300));
+  }
+}
+
+Embedder::~Embedder() = default;
+
+std::vector<float> Embedder::embed(const float* images, int64_t n) {
+  torch::InferenceMode guard;
+  auto x = torch::from_blob(const_cast<float*>(images), {n, 1, 28, 28}, torch::kFloat);
+  if (!impl_->device.is_cpu()) x = x.to(impl_->device);
+  auto e = impl_->module.forward({x}).toTensor().to(torch::kCPU).contiguous();
+  return {e.data_ptr<float>(), e.data_ptr<float>() + e.numel()};
+}
+
 std::vector<float> embed_images_native(const fs::path& model, const float* images, int64_t n, int64_t* dim) {
   Net net = Net::from_module(load_model(model));
   torch::NoGradGuard ng;

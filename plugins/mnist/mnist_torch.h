@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,23 @@ Json embed(const EmbedOptions& o, const std::function<bool()>& cancelled = {});
 // Embeds N images (float32 in [0,1], N x 28 x 28) with a TorchScript model file.
 std::vector<float> embed_images(const fs::path& model, const float* images, int64_t n, int64_t* dim,
                                 int64_t batch_size = 1000);
+
+// A TorchScript embedder kept in memory, for serving: eval mode, inference mode,
+// one caller at a time. embed() returns N x dim() L2-normalised floats.
+class Embedder {
+ public:
+  Embedder(const fs::path& model, bool cuda = false);
+  ~Embedder();
+  Embedder(const Embedder&) = delete;
+  Embedder& operator=(const Embedder&) = delete;
+  std::vector<float> embed(const float* images, int64_t n);  // N x 28 x 28 in [0,1]
+  int64_t dim() const { return dim_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int64_t dim_ = 0;
+};
 
 // The model's forward in C++ (the code used for training) on the same images, in
 // eval mode, for the test that it matches the TorchScript forward.

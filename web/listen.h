@@ -1,0 +1,23 @@
+// What the HTTP servers (`ctflow ui`, `ctflow serve`) share: parsing --addr,
+// making a token, binding. Header-light: only Asio's TCP types.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "engine/status.h"
+
+namespace ctflow::web {
+
+// Splits "HOST:PORT" (or "[v6]:PORT", or ":PORT" for 127.0.0.1).
+bool split_addr(const std::string& addr, std::string& host, uint16_t& port);
+// 48 random hex digits.
+std::string make_token();
+// Opens, binds and listens on ADDR ("HOST:PORT"; port 0 picks one). Sets
+// LOOPBACK and PORT.
+Status listen_on(boost::asio::ip::tcp::acceptor& acceptor, const std::string& addr, bool& loopback, uint16_t& port);
+
+}  // namespace ctflow::web

@@ -1,0 +1,98 @@
+#include "web/serve/handler_host.h"
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+
+namespace ctflow::serve {
+
+namespace fs = std::filesystem;
+
+HandlerRegistry::HandlerRegistry(std::vector<fs::path> search_path) : path_(std::move(search_path)) {}
+
+HandlerRegistry::~HandlerRegistry() {
+  // Handlers' code stays mapped until exit: models may still be unloading.
+}
+
+void HandlerRegistry::load_library(const fs::path& lib) {
+  std::error_code ec;
+  const std::string key = fs::weakly_canonical(lib, ec).string();
+  if (tried_.count(key)) return;
+  tried_[key] = true;
+  void* h = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (h == nullptr) return;
+  auto entry = reinterpret_cast<ctflow_handlers_v1_fn>(dlsym(h, CTFLOW_HANDLER_ENTRY));
+  const ctflow_handler_desc* const* list = nullptr;
+  size_t count = 0;
+  if (entry == nullptr || entry(CTFLOW_HANDLER_ABI_VERSION, &list, &count) != 0) return;
+  handles_.push_back(h);
+  for (size_t i = 0; i < count; ++i) {
+    const ctflow_handler_desc* d = list[i];
+    if (d == nullptr || d->abi_version != CTFLOW_HANDLER_ABI_VERSION || d->size < sizeof(ctflow_handler_desc)) continue;
+    handlers_.emplace(d->name, d);
+  }
+}
+
+Result<const ctflow_handler_desc*> HandlerRegistry::find(const std::string& name) {
+  std::lock_guard lock(mu_);
+  if (auto it = handlers_.find(name); it != handlers_.end()) return it->second;
+  const std::string family = name.substr(0, name.find('.'));
+  for (const auto& dir : path_) load_library(dir / ("libctflow_" + family + ".so"));
+  if (auto it = handlers_.find(name); it != handlers_.end()) return it->second;
+  if (!scanned_all_) {
+    scanned_all_ = true;
+    for (const auto& dir : path_) {
+      std::error_code ec;
+      for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+        if (it->path().extension() == ".so") load_library(it->path());
+    }
+  }
+  if (auto it = handlers_.find(name); it != handlers_.end()) return it->second;
+  std::string known;
+  for (const auto& [n, d] : handlers_) known += (known.empty() ? "" : ", ") + n;
+  std::string where;
+  for (const auto& d : path_) where += (where.empty() ? "" : ":") + d.string();
+  return Status::Error("no model handler named '" + name + "' in the plugin path (" + where + "); " +
+                       (known.empty() ? "no library there has handlers" : "the handlers there: " + known) +
+                       "; set CTFLOW_PLUGIN_PATH or --handler");
+}
+
+Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const ctflow_handler_desc* handler, const std::string& config_json) {
+  char* error = nullptr;
+  ctflow_model* m = handler->load(config_json.c_str(), &error);
+  if (m == nullptr) {
+    std::string msg = error != nullptr ? error : "no reason given";
+    std::free(error);
+    return Status::Error(std::string(handler->name) + " cannot load the model: " + msg);
+  }
+  return std::unique_ptr<LoadedModel>(new LoadedModel(handler, m));
+}
+
+LoadedModel::~LoadedModel() { handler_->unload(model_); }
+
+Status LoadedModel::predict(const float* inputs, int64_t n, std::vector<std::string>& answers, std::vector<int64_t>& classes) {
+  raw_.assign(static_cast<size_t>(n), nullptr);
+  classes.assign(static_cast<size_t>(n), -1);
+  char* error = nullptr;
+  const int rc = handler_->predict(model_, inputs, n, raw_.data(), classes.data(), &error);
+  answers.resize(static_cast<size_t>(n));
+  bool missing = false;
+  for (size_t i = 0; i < raw_.size(); ++i) {
+    if (raw_[i] == nullptr) {
+      missing = true;
+      answers[i].clear();
+    } else {
+      answers[i] = raw_[i];
+      std::free(raw_[i]);
+    }
+  }
+  if (rc != 0) {
+    std::string msg = error != nullptr ? error : "no reason given";
+    std::free(error);
+    return Status::Error(std::string(handler_->name) + ": " + msg);
+  }
+  if (missing) return Status::Error(std::string(handler_->name) + " returned no answer for some inputs");
+  return Status::Ok();
+}
+
+}  // namespace ctflow::serve
