@@ -65,28 +65,38 @@ std::vector<std::string> Plan::take_ready() {
     if (stopped_) {
       continue;
     }
-    nodes_[i].status = NodeStatus::Running;
+    set_status(i, NodeStatus::Running);
     out.push_back(nodes_[i].step->name);
   }
   ready_.clear();
   return out;
 }
 
+void Plan::set_status(size_t i, NodeStatus s) {
+  Node& n = nodes_[i];
+  ended_ += static_cast<size_t>(is_terminal(s)) - static_cast<size_t>(is_terminal(n.status));
+  n.status = s;
+}
+
 void Plan::omit(size_t i, std::string message) {
   Node& n = nodes_[i];
-  n.status = cancelled_ && message == stop_message_ ? NodeStatus::Cancelled : NodeStatus::Omitted;
+  set_status(i, cancelled_ && message == stop_message_ ? NodeStatus::Cancelled : NodeStatus::Omitted);
   n.message = std::move(message);
   omitted_.emplace_back(n.step->name, n.message);
   release_dependents(i);
 }
 
+// Each node releases its dependents once, when it first ends; a dependent is
+// settled when the last of its deps releases it. (A node that stop() ended
+// without releasing has dependents that stop() ended too.)
 void Plan::release_dependents(size_t i) {
+  if (nodes_[i].released) return;
+  nodes_[i].released = true;
   for (size_t d : nodes_[i].dependents) {
     Node& dn = nodes_[d];
+    ++dn.deps_ended;
     if (dn.status != NodeStatus::Pending || dn.queued) continue;
-    bool all_ended = std::all_of(dn.deps.begin(), dn.deps.end(),
-                                 [&](size_t x) { return is_terminal(nodes_[x].status); });
-    if (all_ended) settle(d);
+    if (dn.deps_ended == dn.deps.size()) settle(d);
   }
 }
 
@@ -147,7 +157,7 @@ void Plan::finish(const std::string& step, NodeStatus status, const std::vector<
   auto it = index_.find(step);
   if (it == index_.end()) return;
   Node& n = nodes_[it->second];
-  n.status = status;
+  set_status(it->second, status);
   n.instances = instances;
   // fail_fast looks ahead: a failure that some `depends` names may be handled.
   if (is_failure(status) && fail_fast_ && !handled_by_depends_.count(it->second) && !stopped_)
@@ -193,7 +203,7 @@ void Plan::stop(const std::string& message, bool cancelled) {
   for (size_t i = 0; i < nodes_.size(); ++i)
     if (nodes_[i].status == NodeStatus::Pending) {
       Node& n = nodes_[i];
-      n.status = cancelled ? NodeStatus::Cancelled : NodeStatus::Omitted;
+      set_status(i, cancelled ? NodeStatus::Cancelled : NodeStatus::Omitted);
       n.message = message;
       omitted_.emplace_back(n.step->name, message);
     }
@@ -203,15 +213,11 @@ void Plan::stop(const std::string& message, bool cancelled) {
 void Plan::restore(const std::string& step, NodeStatus status) {
   auto it = index_.find(step);
   if (it == index_.end()) return;
-  Node& n = nodes_[it->second];
-  n.status = status;
-  ready_.erase(std::remove(ready_.begin(), ready_.end(), it->second), ready_.end());
+  set_status(it->second, status);  // take_ready() skips it if it was ready
   release_dependents(it->second);
 }
 
-bool Plan::done() const {
-  return std::all_of(nodes_.begin(), nodes_.end(), [](const Node& n) { return is_terminal(n.status); });
-}
+bool Plan::done() const { return ended_ == nodes_.size(); }
 
 NodeStatus Plan::status(const std::string& step) const {
   auto it = index_.find(step);
@@ -235,10 +241,13 @@ std::string Plan::run_status() const {
   if (cancelled_) return "Cancelled";
   bool failed = false, errored = false;
   for (size_t i = 0; i < nodes_.size(); ++i) {
+    NodeStatus st = nodes_[i].status;
+    // handled() walks the graph: ask it only of the statuses that count.
+    if (!is_failure(st) && st != NodeStatus::Cancelled) continue;
     if (handled(i)) continue;
-    if (nodes_[i].status == NodeStatus::Failed) failed = true;
-    if (nodes_[i].status == NodeStatus::Errored) errored = true;
-    if (nodes_[i].status == NodeStatus::Cancelled) return "Cancelled";
+    if (st == NodeStatus::Failed) failed = true;
+    if (st == NodeStatus::Errored) errored = true;
+    if (st == NodeStatus::Cancelled) return "Cancelled";
   }
   if (failed) return "Failed";
   if (errored) return "Errored";

@@ -61,8 +61,11 @@ class Plan {
     std::vector<size_t> deps;        // indices
     std::vector<size_t> dependents;  // indices
     bool queued = false;
+    size_t deps_ended = 0;  // how many of deps have released this node
+    bool released = false;  // release_dependents ran for this node
     std::string message;
   };
+  void set_status(size_t i, NodeStatus s);  // keeps ended_ in step
   void settle(size_t i);           // decide a pending node whose deps have all ended
   void omit(size_t i, std::string message);
   void release_dependents(size_t i);
@@ -73,6 +76,7 @@ class Plan {
   std::vector<size_t> ready_;
   std::vector<std::pair<std::string, std::string>> omitted_;
   std::set<size_t> handled_by_depends_;
+  size_t ended_ = 0;  // nodes with a terminal status: done() is ended_ == size
   bool fail_fast_;
   bool stopped_ = false;
   bool cancelled_ = false;

@@ -19,6 +19,7 @@ struct ctflow_ctx {
   std::map<std::string, std::string> param_text;  // JSON text handed out
   std::map<std::string, std::string> artifact_paths;
   std::string work_dir, store_dir;
+  bool work_dir_made = false;
   std::mutex mu;  // plugins may call from worker threads
 };
 
@@ -55,7 +56,17 @@ const char* host_artifact_path(ctflow_ctx* c, const char* name) {
   return it->second.c_str();
 }
 
-const char* host_work_dir(ctflow_ctx* c) { return c->work_dir.c_str(); }
+// The working folder is made when a plugin first asks for it: most plugins never
+// do, and an in-process step then costs no folder at all.
+const char* host_work_dir(ctflow_ctx* c) {
+  std::lock_guard<std::mutex> lock(c->mu);
+  if (!c->work_dir_made && !c->work_dir.empty()) {
+    std::error_code ec;
+    fs::create_directories(c->work_dir, ec);
+    c->work_dir_made = true;
+  }
+  return c->work_dir.c_str();
+}
 const char* host_store_dir(ctflow_ctx* c) { return c->store_dir.c_str(); }
 const char* host_run_id(ctflow_ctx* c) { return c->inv->run_id.c_str(); }
 const char* host_step_name(ctflow_ctx* c) { return c->inv->step.c_str(); }

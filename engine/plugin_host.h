@@ -18,7 +18,7 @@ struct PluginInvocation {
   const PluginInfo* plugin = nullptr;
   Value params = Value::object();          // resolved `with`
   std::filesystem::path out_dir;           // artifacts go to out_dir/artifacts/NAME
-  std::filesystem::path work_dir;
+  std::filesystem::path work_dir;          // made on the plugin's first ask for it
   std::filesystem::path store_dir;
   std::string run_id;
   std::string step;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +12,8 @@
 #include <deque>
 #include <fstream>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -52,6 +55,57 @@ std::string fmt_seconds(double s) {
 
 bool is_failure(NodeStatus s) { return s == NodeStatus::Failed || s == NodeStatus::Errored; }
 
+// A step attempt's log file, opened on the first write: most in-process steps
+// never log, and then cost no file. Process steps open it before the spawn (it
+// is the child's stderr). Writes may come from a plugin's threads; after
+// close() they are dropped (a timed-out in-process plugin that goes on).
+class LogFile {
+ public:
+  explicit LogFile(std::string path) : path_(std::move(path)) {}
+  ~LogFile() { close(); }
+  LogFile(const LogFile&) = delete;
+  LogFile& operator=(const LogFile&) = delete;
+
+  // The descriptor, opening the file if needed; -1 (and errno) when it cannot be opened.
+  int open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return open_locked();
+  }
+  void write(const char* data, size_t n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (open_locked() >= 0) (void)!::write(fd_, data, n);
+  }
+  void write(const std::string& text) { write(text.data(), text.size()); }
+  void close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  int open_locked() {
+    if (fd_ < 0 && !closed_) fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    return fd_;
+  }
+  std::string path_;
+  std::mutex mu_;
+  int fd_ = -1;
+  bool closed_ = false;
+};
+
+// Makes DIR anew and empty: one mkdir when it is not there (the common case),
+// else removes what an earlier attempt left.
+std::error_code fresh_dir(const fs::path& dir) {
+  std::error_code ec;
+  if (::mkdir(dir.c_str(), 0755) == 0) return ec;
+  if (errno == EEXIST) fs::remove_all(dir, ec);
+  if (ec) return ec;
+  fs::create_directories(dir, ec);
+  return ec;
+}
+
 }  // namespace
 
 class Scheduler::Impl {
@@ -92,9 +146,9 @@ class Scheduler::Impl {
     std::unique_ptr<asio::steady_timer> timeout_timer, kill_timer, retry_timer;
     std::shared_ptr<std::atomic<bool>> cancel_flag;
     std::unique_ptr<asio::posix::stream_descriptor> out_pipe;
-    std::array<char, 16384> buf{};
+    std::unique_ptr<std::array<char, 16384>> buf;  // only while a child's stdout is read
     std::string tail;
-    int log_fd = -1;
+    std::shared_ptr<LogFile> log;
     double cpu = 0;
     int gpu = 0;
     int64_t mem = 0;
@@ -150,6 +204,8 @@ class Scheduler::Impl {
 
   // --- recording ---
   void record(std::function<Status(RunStore&)> write);
+  void record(StepRecord step_row);
+  void schedule_flush();
   void flush();
   void record_step(const StepState& s);
   void record_instance(const Instance& inst);
@@ -180,13 +236,25 @@ class Scheduler::Impl {
   std::map<std::string, StepState> steps_;
   std::deque<Instance*> queue_;
   std::map<pid_t, Instance*> by_pid_;
+  fs::path run_work_dir_, run_logs_dir_;  // this run's folders under the store, made once
   int running_ = 0;
-  int busy_ = 0;  // work in the thread pool
+  int busy_ = 0;            // work in the thread pool
+  int waiting_retry_ = 0;   // instances whose retry timer is pending
   double used_cpu_ = 0;
   int used_gpu_ = 0;
   int64_t used_mem_ = 0;
-  std::vector<std::function<Status(RunStore&)>> writes_;
+  // Pending writes, in order. A step row is written as its last record in the
+  // batch (a short step's Running and final records cost one upsert), at the
+  // place of its first (so rows keep the order they were first recorded in).
+  struct Write {
+    std::function<Status(RunStore&)> fn;
+    std::optional<StepRecord> step;
+  };
+  std::vector<Write> writes_;
+  std::map<std::string, size_t> pending_step_;  // step row name -> index in writes_
   bool flush_posted_ = false;
+  static constexpr std::chrono::milliseconds kFlushEvery{25};
+  std::chrono::steady_clock::time_point last_flush_{};
   std::map<std::string, StepRecord> previous_;  // resume: records of the earlier attempt
   std::map<std::string, Value> artifact_by_path_;  // blob path -> {digest, size, kind}: inputs for lineage
   void note_artifacts(const Value& arts) {
@@ -220,6 +288,13 @@ std::string Scheduler::Impl::run(const std::string& run_id) {
     steps_[s.name].exit_handler = true;
   }
   plan_ = std::make_unique<Plan>(wf_.steps, wf_.fail_fast);
+  run_work_dir_ = store_.work_dir() / run_id_;
+  run_logs_dir_ = store_.logs_dir() / run_id_;
+  for (const auto& dir : {run_work_dir_, run_logs_dir_}) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) spdlog::warn("cannot create {}: {}", dir.string(), ec.message());  // each step reports it
+  }
   if (opt_.resume) load_previous();
 
   signals_.async_wait([this](const boost::system::error_code& ec, int) {
@@ -415,13 +490,11 @@ bool Scheduler::Impl::fits(const Instance& inst) const {
 }
 
 void Scheduler::Impl::try_dispatch() {
+  if (cancelling_ || plan().stopped()) return;  // queued instances never start: the run stopped
+  const int limit = opt_.parallelism > 0 ? opt_.parallelism : wf_.parallelism;
   for (auto it = queue_.begin(); it != queue_.end();) {
+    if (limit > 0 && running_ >= limit) return;  // nothing more fits: no need to look further
     Instance& inst = **it;
-    if (cancelling_ || plan().stopped()) {
-      // never started: the run stopped
-      ++it;
-      continue;
-    }
     if (!fits(inst)) {
       ++it;
       continue;
@@ -453,13 +526,7 @@ void Scheduler::Impl::maybe_finish() {
                       cancelling_ ? "cancelled before it started" : "not started: the run stopped after a failure");
     return;
   }
-  for (auto& [n, s] : steps_)
-    if (s.status == NodeStatus::Running && (s.exit_handler == exit_phase_)) {
-      bool waiting = false;
-      for (auto& i : s.instances)
-        if (i->retry_timer) waiting = true;
-      if (waiting) return;
-    }
+  if (waiting_retry_ > 0) return;
   if (!plan().done()) return;
   if (!exit_phase_) {
     main_status_ = plan_->run_status();
@@ -633,6 +700,7 @@ void Scheduler::Impl::start_attempt(Instance& inst) {
   bool use_cache = st.cache_enabled() && !opt_.no_cache;
   if (use_cache || inst.attempt == 1) inst.cache_key = cache_key(inst, *with, argv, image);
   if (use_cache && inst.attempt == 1) {
+    flush();  // an entry this run just made is pending in writes_
     auto hit = store_.cache_lookup(inst.cache_key);
     if (hit && hit->has_value()) {
       const CacheEntry& e = **hit;
@@ -663,25 +731,30 @@ void Scheduler::Impl::start_attempt(Instance& inst) {
     }
   }
 
-  // A fresh working directory and the log.
-  std::error_code ec;
-  fs::path base = store_.work_dir() / run_id_ / instance_dir_name(inst.name);
+  // A fresh working directory and the log. An in-process plugin step gets
+  // them when it first uses them (host_work_dir, a log line): a step that
+  // writes nothing costs no folder and no file.
+  const bool in_process = st.kind == StepKind::Plugin && st.isolation == Isolation::None && image.empty();
+  const std::string dir_name = instance_dir_name(inst.name);
+  fs::path base = run_work_dir_ / dir_name;
   inst.work_dir = base / "work";
   inst.out_dir = base / "out";
-  fs::remove_all(base, ec);
-  fs::create_directories(inst.work_dir, ec);
-  fs::create_directories(inst.out_dir, ec);
-  if (ec) return attempt_ended(inst, NodeStatus::Errored, "cannot create the working directory " + base.string() + ": " + ec.message());
-  fs::path log = store_.logs_dir() / run_id_ / (instance_dir_name(inst.name) + ".log");
-  fs::create_directories(log.parent_path(), ec);
-  inst.log_path = log.string();
-  inst.log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (inst.log_fd < 0)
-    return attempt_ended(inst, NodeStatus::Errored, "cannot open the log " + log.string() + ": " + std::strerror(errno));
-  if (inst.attempt > 1) {
-    std::string header = "--- attempt " + std::to_string(inst.attempt) + " ---\n";
-    (void)!::write(inst.log_fd, header.data(), header.size());
+  std::error_code ec;
+  if (in_process) {
+    if (inst.attempt > 1 || opt_.resume) fs::remove_all(base, ec);  // an earlier attempt's files
+  } else {
+    ec = fresh_dir(base);
+    if (!ec && ::mkdir(inst.work_dir.c_str(), 0755) != 0) ec.assign(errno, std::generic_category());
+    // out/ holds a plugin's params and result; a container mounts it.
+    if (!ec && (st.kind == StepKind::Plugin || !image.empty()) && ::mkdir(inst.out_dir.c_str(), 0755) != 0)
+      ec.assign(errno, std::generic_category());
   }
+  if (ec) return attempt_ended(inst, NodeStatus::Errored, "cannot create the working directory " + base.string() + ": " + ec.message());
+  inst.log_path = (run_logs_dir_ / (dir_name + ".log")).string();
+  inst.log = std::make_shared<LogFile>(inst.log_path);
+  if (!in_process && inst.log->open() < 0)
+    return attempt_ended(inst, NodeStatus::Errored, "cannot open the log " + inst.log_path + ": " + std::strerror(errno));
+  if (inst.attempt > 1) inst.log->write("--- attempt " + std::to_string(inst.attempt) + " ---\n");
   record_instance(inst);
   emit(inst.name, NodeStatus::Running, inst.attempt > 1 ? "attempt " + std::to_string(inst.attempt) : "", 0, false);
 
@@ -696,8 +769,7 @@ void Scheduler::Impl::start_attempt(Instance& inst) {
 
   int cpus = std::max(1, static_cast<int>(std::ceil(st.resources.cpu > 0 ? st.resources.cpu : 1)));
   std::vector<std::string> env;
-  if (st.kind == StepKind::Plugin && st.isolation == Isolation::None && image.empty())
-    return launch_plugin_inprocess(inst, *plugin, *with);
+  if (in_process) return launch_plugin_inprocess(inst, *plugin, *with);
   if (st.kind == StepKind::Plugin) {
     fs::path spec = inst.out_dir / "params.json";
     std::ofstream(spec) << with->dump();
@@ -750,11 +822,9 @@ void Scheduler::Impl::launch_plugin_inprocess(Instance& inst, const PluginInfo& 
   inv->cpu_threads = std::max(1, static_cast<int>(std::ceil(st.resources.cpu)));
   inv->gpus = st.resources.gpu;
   inv->cancel = inst.cancel_flag.get();
-  int fd = inst.log_fd;
-  inv->log = [fd](int level, const std::string& m) {
+  inv->log = [log = inst.log](int level, const std::string& m) {
     static const char* kLevels[] = {"debug", "info", "warn", "error"};
-    std::string line = std::string("[") + kLevels[std::clamp(level, 0, 3)] + "] " + m + "\n";
-    (void)!::write(fd, line.data(), line.size());
+    log->write(std::string("[") + kLevels[std::clamp(level, 0, 3)] + "] " + m + "\n");
   };
   auto flag = inst.cancel_flag;
   ++busy_;
@@ -779,14 +849,15 @@ void Scheduler::Impl::launch_process(Instance& inst, std::vector<std::string> ar
   so.argv = std::move(argv);
   so.env = environment_with(env);
   so.cwd = inst.work_dir;
-  so.stderr_fd = inst.log_fd;
+  const int log_fd = inst.log->open();
+  so.stderr_fd = log_fd;
   int pipefd[2] = {-1, -1};
   if (capture_stdout) {
     if (::pipe2(pipefd, O_CLOEXEC) != 0)
       return attempt_ended(inst, NodeStatus::Errored, std::string("cannot create a pipe: ") + std::strerror(errno));
     so.stdout_fd = pipefd[1];
   } else {
-    so.stdout_fd = inst.log_fd;
+    so.stdout_fd = log_fd;
   }
   auto pid = spawn_process(so);
   if (pipefd[1] >= 0) ::close(pipefd[1]);
@@ -798,16 +869,17 @@ void Scheduler::Impl::launch_process(Instance& inst, std::vector<std::string> ar
   by_pid_[inst.pid] = &inst;
   inst.tail.clear();
   if (capture_stdout) {
+    if (!inst.buf) inst.buf = std::make_unique<std::array<char, 16384>>();
     inst.out_pipe = std::make_unique<asio::posix::stream_descriptor>(io_, pipefd[0]);
     read_pipe(inst);
   }
 }
 
 void Scheduler::Impl::read_pipe(Instance& inst) {
-  inst.out_pipe->async_read_some(asio::buffer(inst.buf), [this, &inst](const boost::system::error_code& ec, size_t n) {
-    if (n > 0) {
-      (void)!::write(inst.log_fd, inst.buf.data(), n);
-      inst.tail.append(inst.buf.data(), n);
+  inst.out_pipe->async_read_some(asio::buffer(*inst.buf), [this, &inst](const boost::system::error_code& ec, size_t n) {
+    if (n > 0 && inst.log) {  // (a read that completed as the child was reaped comes after attempt_ended)
+      inst.log->write(inst.buf->data(), n);
+      inst.tail.append(inst.buf->data(), n);
       if (inst.tail.size() > 2 * kResultTail) inst.tail.erase(0, inst.tail.size() - kResultTail);
     }
     if (!ec && inst.out_pipe) read_pipe(inst);
@@ -826,9 +898,9 @@ void Scheduler::Impl::on_child_exit(pid_t pid, int wait_status) {
     int flags = fcntl(fd, F_GETFL);
     fcntl(fd, F_SETFL, flags | O_NONBLOCK);
     ssize_t n;
-    while ((n = ::read(fd, inst.buf.data(), inst.buf.size())) > 0) {
-      (void)!::write(inst.log_fd, inst.buf.data(), static_cast<size_t>(n));
-      inst.tail.append(inst.buf.data(), static_cast<size_t>(n));
+    while ((n = ::read(fd, inst.buf->data(), inst.buf->size())) > 0) {
+      if (inst.log) inst.log->write(inst.buf->data(), static_cast<size_t>(n));
+      inst.tail.append(inst.buf->data(), static_cast<size_t>(n));
     }
     boost::system::error_code ignored;
     inst.out_pipe->close(ignored);
@@ -943,13 +1015,10 @@ void Scheduler::Impl::attempt_ended(Instance& inst, NodeStatus status, std::stri
   if (inst.status != NodeStatus::Running) return;
   if (inst.timeout_timer) inst.timeout_timer->cancel();
   if (inst.kill_timer) inst.kill_timer->cancel();
-  if (inst.log_fd >= 0) {
-    if (!message.empty() && status != NodeStatus::Succeeded) {
-      std::string line = "ctflow: " + message + "\n";
-      (void)!::write(inst.log_fd, line.data(), line.size());
-    }
-    ::close(inst.log_fd);
-    inst.log_fd = -1;
+  if (inst.log) {
+    if (!message.empty() && status != NodeStatus::Succeeded) inst.log->write("ctflow: " + message + "\n");
+    inst.log->close();
+    inst.log.reset();
   }
   const Step& st = *inst.step->step;
   int64_t now = now_ms();
@@ -968,8 +1037,10 @@ void Scheduler::Impl::attempt_ended(Instance& inst, NodeStatus status, std::stri
                                              message + "; retrying in " + fmt_seconds(delay), 0, false);
     record_instance(inst);
     inst.retry_timer = std::make_unique<asio::steady_timer>(io_, std::chrono::milliseconds(static_cast<int64_t>(delay * 1000)));
+    ++waiting_retry_;
     inst.retry_timer->async_wait([this, &inst](const boost::system::error_code& e) {
       inst.retry_timer.reset();
+      --waiting_retry_;
       if (e || cancelling_) {
         finish_instance(inst, NodeStatus::Cancelled, "cancelled while waiting to retry");
         return;
@@ -1059,22 +1130,52 @@ void Scheduler::Impl::do_cancel(const std::string& why) {
 
 // ---------------------------------------------------------------- recording
 
+// Writes are committed in one transaction at the end of the current io tick,
+// and at most once every kFlushEvery: a burst of short steps costs one commit
+// per interval, not one or more per step, and the store is never more than
+// kFlushEvery behind. The run's end flushes what is left.
 void Scheduler::Impl::record(std::function<Status(RunStore&)> write) {
-  writes_.push_back(std::move(write));
-  if (!flush_posted_) {
-    flush_posted_ = true;
-    asio::post(io_, [this] { flush(); });
+  writes_.push_back({std::move(write), std::nullopt});
+  schedule_flush();
+}
+
+void Scheduler::Impl::record(StepRecord r) {
+  auto [it, fresh] = pending_step_.emplace(r.name, writes_.size());
+  if (fresh) {
+    writes_.push_back({nullptr, std::move(r)});
+  } else {
+    StepRecord& pending = *writes_[it->second].step;
+    // upsert_step keeps the stored inputs when given none: so does the merge.
+    if (r.inputs.is_object() && r.inputs.empty()) r.inputs = std::move(pending.inputs);
+    pending = std::move(r);
   }
+  schedule_flush();
+}
+
+void Scheduler::Impl::schedule_flush() {
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  auto since = std::chrono::steady_clock::now() - last_flush_;
+  if (since >= kFlushEvery) {
+    asio::post(io_, [this] { flush(); });
+    return;
+  }
+  flush_timer_.expires_after(kFlushEvery - since);
+  flush_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) flush();
+  });
 }
 
 void Scheduler::Impl::flush() {
   flush_posted_ = false;
+  last_flush_ = std::chrono::steady_clock::now();
   if (writes_.empty()) return;
   auto writes = std::move(writes_);
   writes_.clear();
+  pending_step_.clear();
   RunStore::Transaction tx(store_);
   for (auto& w : writes)
-    if (auto st = w(store_); !st.ok()) spdlog::warn("store: {}", st.message());
+    if (auto st = w.step ? store_.upsert_step(*w.step) : w.fn(store_); !st.ok()) spdlog::warn("store: {}", st.message());
   if (auto st = tx.commit(); !st.ok()) spdlog::warn("store: {}", st.message());
 }
 
@@ -1092,7 +1193,7 @@ void Scheduler::Impl::record_step(const StepState& s) {
   int attempts = 0;
   for (auto& i : s.instances) attempts = std::max(attempts, i->attempt);
   r.attempts = attempts;
-  record([r](RunStore& db) { return db.upsert_step(r); });
+  record(std::move(r));
 }
 
 void Scheduler::Impl::record_instance(const Instance& inst) {
@@ -1112,7 +1213,7 @@ void Scheduler::Impl::record_instance(const Instance& inst) {
   r.exit_code = inst.exit_code;
   r.cache_key = inst.cache_key;
   r.inputs = inst.inputs;
-  record([r](RunStore& db) { return db.upsert_step(r); });
+  record(std::move(r));
 }
 
 void Scheduler::Impl::record_metrics(const Instance& inst, const Value& metrics, const Value& confusions) {

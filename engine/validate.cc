@@ -62,14 +62,18 @@ struct Checker {
   const ValidateOptions& opt;
   Diagnostics& d;
   std::map<std::string, const Step*> by_name;
-  std::map<std::string, std::set<std::string>> upstream;  // step -> all its ancestors
+  // Steps (main, then on_exit) by number, and each one's direct dependencies:
+  // is_upstream() searches them on demand (a map of every step's ancestors
+  // would be quadratic in a long chain).
+  std::map<std::string, size_t> number;
+  std::vector<std::vector<size_t>> deps;
 
   void run() {
     for (const auto& s : wf.steps) by_name[s.name] = &s;
     for (const auto& s : wf.on_exit) by_name[s.name] = &s;
     check_edges();
     if (!check_cycles()) return;
-    compute_upstream();
+    number_steps();
     for (const auto& s : wf.steps) check_step(s, false);
     for (const auto& s : wf.on_exit) check_step(s, true);
   }
@@ -147,22 +151,36 @@ struct Checker {
     return true;
   }
 
-  void compute_upstream() {
-    std::function<const std::set<std::string>&(const std::string&)> up = [&](const std::string& n) -> const std::set<std::string>& {
-      auto it = upstream.find(n);
-      if (it != upstream.end()) return it->second;
-      std::set<std::string> acc;
-      if (by_name.count(n))
-        for (const auto& dep : direct_dependencies(*by_name[n])) {
-          if (!by_name.count(dep) || dep == n) continue;  // a self-edge is reported in check_edges
-          acc.insert(dep);
-          const auto& a = up(dep);
-          acc.insert(a.begin(), a.end());
+  void number_steps() {
+    for (const auto* list : {&wf.steps, &wf.on_exit})
+      for (const auto& s : *list) number.emplace(s.name, number.size());
+    deps.resize(number.size());
+    for (const auto* list : {&wf.steps, &wf.on_exit})
+      for (const auto& s : *list) {
+        size_t i = number[s.name];
+        for (const auto& dep : direct_dependencies(s)) {
+          auto it = number.find(dep);
+          if (it == number.end() || dep == s.name) continue;  // reported in check_edges
+          deps[i].push_back(it->second);
         }
-      return upstream[n] = std::move(acc);
-    };
-    for (const auto& s : wf.steps) up(s.name);
-    for (const auto& s : wf.on_exit) up(s.name);
+      }
+  }
+
+  // Whether OTHER is an ancestor of STEP through needs/depends.
+  bool is_upstream(const std::string& step, const std::string& other) const {
+    auto from = number.find(step), to = number.find(other);
+    if (from == number.end() || to == number.end()) return false;
+    std::vector<bool> seen(deps.size());
+    std::vector<size_t> todo = deps[from->second];
+    while (!todo.empty()) {
+      size_t n = todo.back();
+      todo.pop_back();
+      if (n == to->second) return true;
+      if (seen[n]) continue;
+      seen[n] = true;
+      todo.insert(todo.end(), deps[n].begin(), deps[n].end());
+    }
+    return false;
   }
 
   // Checks one reference (without braces) used inside step S.
@@ -220,7 +238,7 @@ struct Checker {
       d.error(pos, "step '" + s.name + "' refers to unknown step '" + other + "'" + did_you_mean(other, names));
       return;
     }
-    bool upstream_ok = (in_exit && !is_exit(other)) || upstream[s.name].count(other);
+    bool upstream_ok = (in_exit && !is_exit(other)) || is_upstream(s.name, other);
     if (!upstream_ok) {
       d.error(pos, "step '" + s.name + "' refers to step '" + other + "', which is not upstream of it: add '" +
                        other + "' to its needs");
@@ -371,7 +389,7 @@ std::vector<std::string> direct_dependencies(const Step& step) {
 }
 
 void validate_workflow(const Workflow& wf, const ValidateOptions& options, Diagnostics& diags) {
-  Checker c{wf, options, diags, {}, {}};
+  Checker c{wf, options, diags, {}, {}, {}};
   c.run();
 }
 
