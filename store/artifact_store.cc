@@ -47,8 +47,8 @@ struct PutContext {
   }
 };
 
-// Threads storing the files of one folder: while one waits for fsync, others
-// hash and copy, so the disk and the CPUs are kept busy together.
+// Threads storing the files of one folder: while one waits for its fdatasync,
+// others read, hash and write, so the disk and both CPUs are kept busy.
 constexpr unsigned kPutThreads = 4;
 
 Status ensure_dir(const fs::path& dir) {
@@ -58,6 +58,26 @@ Status ensure_dir(const fs::path& dir) {
   return Status::Ok();
 }
 
+// Durability. A blob's name is its promise: whatever has the name
+// sha256/ab/cdef... holds exactly those bytes, even after a power loss. So a
+// blob's data is made durable (fdatasync) *before* the rename that gives it its
+// name, and the folders that received names are fsynced before put() returns,
+// that is before the database commit that records the artifact. The costs are
+// kept down without weakening that:
+//   - writeback is started while the data is still being hashed and written
+//     (start_writeback), so the fdatasync mostly finds the work done and the
+//     disk runs alongside the CPUs;
+//   - folders are fsynced once each, at the end, not once per file (on ext4
+//     the first of them commits the journal for all the renames; the others
+//     return at once);
+//   - fdatasync, not fsync: the size and blocks of the file are flushed with
+//     its data; its mode and times travel with the folder fsyncs.
+// A syncfs() at the end instead of the per-file fdatasync would be one call,
+// but it also waits for every other dirty file on the filesystem (other
+// steps' outputs, other runs), and a rename before the data is durable would
+// let a power loss leave a name with the wrong bytes (ext4 does not order a
+// rename to a new name after the file's data).
+
 // Stores the regular file SOURCE as a file blob; its hash and size.
 Result<FileHash> put_file_blob(PutContext& ctx, const fs::path& source, bool exec) {
   int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
@@ -65,53 +85,74 @@ Result<FileHash> put_file_blob(PutContext& ctx, const fs::path& source, bool exe
   struct stat before {};
   ::fstat(in, &before);
   ::posix_fadvise(in, 0, 0, POSIX_FADV_SEQUENTIAL);
-  auto hash = sha256_fd(in, source);
-  if (!hash.ok()) {
-    ::close(in);
-    return hash.status();
-  }
-  fs::path target = file_blob_path(ctx.blobs, hash->hex, exec);
-  if (Status s = ensure_dir(target.parent_path()); !s) {
-    ::close(in);
-    return s;
-  }
-  if (::access(target.c_str(), F_OK) == 0) {  // already stored: nothing to write
-    ::close(in);
-    return hash;
-  }
   mode_t mode = exec ? 0555 : 0444;
-  // Same filesystem, one name, and ours to take: rename it in, no data copied.
+  // Same filesystem, one name, and ours to take: hash it and rename it in, no
+  // data copied.
   if (ctx.mode == PutMode::kMove && before.st_dev == ctx.blobs_dev && before.st_nlink == 1) {
+    start_writeback(in, 0, 0);  // a step has usually just written it: let the disk start
+    auto hash = sha256_fd(in, source);
+    if (!hash.ok()) {
+      ::close(in);
+      return hash.status();
+    }
+    fs::path target = file_blob_path(ctx.blobs, hash->hex, exec);
+    if (Status s = ensure_dir(target.parent_path()); !s) {
+      ::close(in);
+      return s;
+    }
+    if (::access(target.c_str(), F_OK) == 0) {  // already stored: nothing to write
+      ::close(in);
+      return hash;
+    }
     struct stat after {};
     ::fstat(in, &after);
     if (!same_stat(before, after)) {
       ::close(in);
       return Status::Error("cannot store " + source.string() + ": it changed while it was being read");
     }
-    int rc = ::fchmod(in, mode) == 0 && ::fsync(in) == 0 ? 0 : errno;
+    int rc = ::fchmod(in, mode) == 0 && ::fdatasync(in) == 0 ? 0 : errno;
     ::close(in);
     if (rc != 0) return write_error(rc, source.string());
     if (::rename(source.c_str(), target.c_str()) != 0) return sys_error("cannot move in", source, errno);
     ctx.sync_later(target.parent_path());
     return hash;
   }
+  // Otherwise copy it in one pass, hashing on the way; the name is known at
+  // the end.
   fs::path tmp;
   auto out = create_temp_file(ctx.blobs / "tmp", tmp);
   if (!out.ok()) {
     ::close(in);
     return out.status();
   }
-  int err = copy_fd(in, *out, hash->size);
+  Sha256 h;
+  FileHash hash;
+  int err = copy_and_hash(in, *out, h, hash.size);
+  hash.hex = h.hex_digest();
   struct stat after {};
   ::fstat(in, &after);
   ::close(in);
-  if (err == 0 && ::fchmod(*out, mode) != 0) err = errno;
-  if (err == 0 && ::fsync(*out) != 0) err = errno;
-  if (::close(*out) != 0 && err == 0) err = errno;
   if (err == 0 && !same_stat(before, after)) {
+    ::close(*out);
     ::unlink(tmp.c_str());
     return Status::Error("cannot store " + source.string() + ": it changed while it was being copied");
   }
+  fs::path target = file_blob_path(ctx.blobs, hash.hex, exec);
+  if (err == 0) {
+    if (Status s = ensure_dir(target.parent_path()); !s) {
+      ::close(*out);
+      ::unlink(tmp.c_str());
+      return s;
+    }
+    if (::access(target.c_str(), F_OK) == 0) {  // already stored: the copy was not needed
+      ::close(*out);
+      ::unlink(tmp.c_str());
+      return hash;
+    }
+  }
+  if (err == 0 && ::fchmod(*out, mode) != 0) err = errno;
+  if (err == 0 && ::fdatasync(*out) != 0) err = errno;
+  if (::close(*out) != 0 && err == 0) err = errno;
   if (err == 0 && ::rename(tmp.c_str(), target.c_str()) != 0) err = errno;
   if (err != 0) {
     ::unlink(tmp.c_str());

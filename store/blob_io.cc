@@ -1,7 +1,6 @@
 #include "store/blob_io.h"
 
 #include <fcntl.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +10,8 @@
 #include <cstring>
 #include <random>
 #include <vector>
+
+#include "store/sha256.h"
 
 namespace ctflow {
 
@@ -26,54 +27,40 @@ Status fsync_dir(const fs::path& dir) {
   return Status::Ok();
 }
 
-namespace {
-int copy_read_write(int in, int out, off_t from, int64_t size) {
-  std::vector<char> buf(1 << 20);
-  off_t off = from;
-  while (off < size) {
-    ssize_t n = ::pread(in, buf.data(), buf.size(), off);
+int copy_and_hash(int in, int out, Sha256& hash, int64_t& size) {
+  // 256 KiB: a chunk is still in the core's L2 cache when it is hashed and
+  // written after the read that brought it in.
+  constexpr size_t kChunk = 256 << 10;
+  // Writeback is started every 8 MiB: large enough for big sequential writes,
+  // small enough that the disk starts early.
+  constexpr int64_t kWritebackEvery = 8 << 20;
+  thread_local std::vector<char> buf(kChunk);
+  size = 0;
+  int64_t started = 0;
+  for (;;) {
+    ssize_t n = ::pread(in, buf.data(), kChunk, size);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errno;
-    if (n == 0) return EIO;  // the source shrank while it was copied
+    if (n == 0) break;
+    hash.update(buf.data(), static_cast<size_t>(n));
     for (ssize_t done = 0; done < n;) {
-      ssize_t w = ::pwrite(out, buf.data() + done, static_cast<size_t>(n - done), off + done);
+      ssize_t w = ::pwrite(out, buf.data() + done, static_cast<size_t>(n - done), size + done);
       if (w < 0 && errno == EINTR) continue;
       if (w < 0) return errno;
       done += w;
     }
-    off += n;
+    size += n;
+    if (size - started >= kWritebackEvery) {
+      start_writeback(out, started, size - started);
+      started = size;
+    }
   }
   return 0;
 }
-}  // namespace
 
-int copy_fd(int in, int out, int64_t size) {
-  loff_t in_off = 0, out_off = 0;
-  bool fast = true;
-  while (fast && in_off < size) {
-    ssize_t n = ::copy_file_range(in, &in_off, out, &out_off, static_cast<size_t>(size - in_off), 0);
-    if (n > 0) continue;
-    if (n == 0) return EIO;  // the source shrank while it was copied
-    if (errno == EINTR) continue;
-    // Not supported here (another filesystem, an old kernel): try the next way.
-    if (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP) {
-      fast = false;
-      break;
-    }
-    return errno;
-  }
-  if (in_off >= size) return 0;
-  if (::lseek(out, in_off, SEEK_SET) < 0) return errno;
-  off_t off = in_off;
-  while (off < size) {
-    ssize_t n = ::sendfile(out, in, &off, static_cast<size_t>(size - off));
-    if (n > 0) continue;
-    if (n == 0) return EIO;
-    if (errno == EINTR) continue;
-    if (errno == EINVAL || errno == ENOSYS) return copy_read_write(in, out, off, size);
-    return errno;
-  }
-  return 0;
+void start_writeback(int fd, int64_t from, int64_t len) {
+  // Errors are ignored: the fdatasync that must follow reports them.
+  (void)::sync_file_range(fd, from, len, SYNC_FILE_RANGE_WRITE);
 }
 
 Status write_error(int err, const std::string& what) {

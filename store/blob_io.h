@@ -11,9 +11,20 @@ namespace ctflow {
 // fsync(2) on a folder, so that the names created in it survive a crash.
 Status fsync_dir(const std::filesystem::path& dir);
 
-// Copies SIZE bytes from IN to OUT (both at offset 0) with copy_file_range,
-// falling back to sendfile and then read/write. Returns 0 or an errno value.
-int copy_fd(int in, int out, int64_t size);
+class Sha256;
+
+// Copies all of IN to OUT (both from offset 0) in one pass: each chunk is read
+// once, hashed into HASH and written, so the bytes cross the memory bus as
+// often as with `cp` and the hash costs no second read. Writeback of OUT is
+// started as it goes (see start_writeback), so that the fdatasync that follows
+// finds little left to wait for and the disk works while the CPU hashes.
+// SIZE gets the number of bytes copied. Returns 0 or an errno value.
+int copy_and_hash(int in, int out, Sha256& hash, int64_t& size);
+
+// Asks the kernel to start writing FD's dirty pages in [FROM, FROM+LEN) (LEN 0:
+// to the end) and returns without waiting. Only a head start for a later
+// fdatasync, never a substitute for it.
+void start_writeback(int fd, int64_t from, int64_t len);
 
 // "<strerror, lower case> while writing artifact WHAT", e.g.
 // "no space left on device while writing artifact model.pt".

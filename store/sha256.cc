@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/opensslv.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,9 +15,27 @@ struct Sha256::Ctx {
   EVP_MD_CTX* md = nullptr;
 };
 
+namespace {
+// The SHA-256 implementation, fetched from the provider once. With OpenSSL 3 a
+// bare EVP_sha256() is fetched again (under a lock) by every EVP_DigestInit_ex,
+// which shows when thousands of small files are hashed from several threads.
+// Either way it is the EVP path: SHA-NI or AVX2 code where the CPU has them.
+const EVP_MD* sha256_md() {
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+  static const EVP_MD* md = [] {
+    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return fetched != nullptr ? fetched : EVP_sha256();
+  }();
+  return md;
+#else
+  return EVP_sha256();
+#endif
+}
+}  // namespace
+
 Sha256::Sha256() : ctx_(std::make_unique<Ctx>()) {
   ctx_->md = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(ctx_->md, sha256_md(), nullptr);
 }
 
 Sha256::~Sha256() { EVP_MD_CTX_free(ctx_->md); }
