@@ -112,7 +112,7 @@ class Scheduler::Impl {
  public:
   Impl(const Workflow& wf, Value params, RunStore& store, PluginRegistry& plugins, RunOptions options)
       : wf_(wf), params_(std::move(params)), store_(store), plugins_(plugins), opt_(std::move(options)),
-        artifacts_(store.blobs_dir()), pool_(2), signals_(io_, SIGINT, SIGTERM), sigchld_(io_, SIGCHLD),
+        store_dir_(fs::absolute(store.dir())), artifacts_(fs::absolute(store.blobs_dir())), pool_(2), signals_(io_, SIGINT, SIGTERM), sigchld_(io_, SIGCHLD),
         heartbeat_(io_), flush_timer_(io_) {}
 
   std::string run(const std::string& run_id);
@@ -218,6 +218,9 @@ class Scheduler::Impl {
   RunStore& store_;
   PluginRegistry& plugins_;
   RunOptions opt_;
+  // Absolute: steps run in their own working folders, so a store given as a
+  // relative path (--store .ctflow) must not reach them as one.
+  fs::path store_dir_;
   ArtifactStore artifacts_;
   std::string run_id_;
 
@@ -288,8 +291,8 @@ std::string Scheduler::Impl::run(const std::string& run_id) {
     steps_[s.name].exit_handler = true;
   }
   plan_ = std::make_unique<Plan>(wf_.steps, wf_.fail_fast);
-  run_work_dir_ = store_.work_dir() / run_id_;
-  run_logs_dir_ = store_.logs_dir() / run_id_;
+  run_work_dir_ = fs::absolute(store_.work_dir()) / run_id_;
+  run_logs_dir_ = fs::absolute(store_.logs_dir()) / run_id_;
   for (const auto& dir : {run_work_dir_, run_logs_dir_}) {
     std::error_code ec;
     fs::create_directories(dir, ec);
@@ -774,7 +777,7 @@ void Scheduler::Impl::start_attempt(Instance& inst) {
     fs::path spec = inst.out_dir / "params.json";
     std::ofstream(spec) << with->dump();
     argv = {opt_.ctflow_binary.string(), "step", "--plugin", st.uses, "--params", spec.string(),
-            "--out", inst.out_dir.string(), "--work", inst.work_dir.string(), "--store", store_.dir().string(),
+            "--out", inst.out_dir.string(), "--work", inst.work_dir.string(), "--store", store_dir_.string(),
             "--run-id", run_id_, "--step", inst.name, "--cpus", std::to_string(cpus),
             "--gpus", std::to_string(st.resources.gpu)};
   } else {
@@ -795,8 +798,8 @@ void Scheduler::Impl::start_attempt(Instance& inst) {
     c.env = env;
     c.work_dir = inst.work_dir;
     c.mounts_rw = {inst.work_dir, inst.out_dir};
-    c.mounts_ro = {store_.blobs_dir()};
-    if (st.kind == StepKind::Plugin) c.mounts_rw.push_back(store_.dir());
+    c.mounts_ro = {fs::absolute(store_.blobs_dir())};
+    if (st.kind == StepKind::Plugin) c.mounts_rw.push_back(store_dir_);
     c.network = st.network;
     c.gpus = st.resources.gpu;
     c.name = "ctflow-" + run_id_ + "-" + instance_dir_name(inst.name) + "-" + std::to_string(inst.attempt);
@@ -816,7 +819,7 @@ void Scheduler::Impl::launch_plugin_inprocess(Instance& inst, const PluginInfo& 
   inv->params = with;
   inv->out_dir = inst.out_dir;
   inv->work_dir = inst.work_dir;
-  inv->store_dir = store_.dir();
+  inv->store_dir = store_dir_;
   inv->run_id = run_id_;
   inv->step = inst.name;
   inv->cpu_threads = std::max(1, static_cast<int>(std::ceil(st.resources.cpu)));
