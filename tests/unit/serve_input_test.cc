@@ -116,3 +116,32 @@ TEST_CASE("bad bodies get a status and a message that says what to send") {
   wide[19] = static_cast<char>(0xa0);
   CHECK(err("image/png", wide).message.find("the PNG") == 0);
 }
+
+#include "web/serve/route.h"
+
+TEST_CASE("routes: TorchServe's paths, and what a wrong one gets") {
+  auto r = route("POST", "/predictions/mnist-embedder");
+  CHECK(r.endpoint == Endpoint::kPredict);
+  CHECK(r.model == "mnist-embedder");
+  CHECK(r.version == 0);
+  CHECK_FALSE(r.management);
+  CHECK(route("POST", "/predictions/m/12?x=1").version == 12);
+  CHECK(route("PUT", "/models/m/3/set-default").endpoint == Endpoint::kSetDefault);
+  CHECK(route("DELETE", "/models/m/3").endpoint == Endpoint::kUnload);
+  CHECK(route("POST", "/models/m/3").endpoint == Endpoint::kLoad);
+  CHECK(route("GET", "/models/m").endpoint == Endpoint::kDescribe);
+  CHECK(route("GET", "/models").management);
+  CHECK(route("GET", "/ping").endpoint == Endpoint::kPing);
+  r = route("GET", "/predictions/m");
+  CHECK(r.status == 405);
+  CHECK(r.message == "predictions take POST");
+  r = route("POST", "/predictions/m/0");
+  CHECK(r.status == 400);
+  CHECK(r.message == "version '0' is not a positive number");
+  r = route("PATCH", "/models/m/1");
+  CHECK(r.status == 405);
+  CHECK(r.management);
+  r = route("GET", "/nowhere");
+  CHECK(r.status == 404);
+  CHECK(r.message == "no such endpoint: /nowhere; see /predictions/{model}, /models, /ping, /metrics");
+}

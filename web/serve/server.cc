@@ -24,6 +24,7 @@
 #include "web/serve/handler_host.h"
 #include "web/serve/input.h"
 #include "web/serve/metrics.h"
+#include "web/serve/route.h"
 #include "web/serve/serve.h"
 
 namespace ctflow::serve {
@@ -40,24 +41,6 @@ std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_hand
 
 Json error_doc(int code, const std::string& type, const std::string& message) {
   return {{"code", code}, {"type", type}, {"message", message}};
-}
-
-bool parse_version(const std::string& s, int& v) {
-  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos) return false;
-  v = std::stoi(s);
-  return v > 0;
-}
-
-std::vector<std::string> segments(const std::string& path) {
-  std::vector<std::string> out;
-  size_t at = 0;
-  while (at < path.size()) {
-    size_t next = path.find('/', at);
-    if (next == std::string::npos) next = path.size();
-    if (next > at) out.push_back(path.substr(at, next - at));
-    at = next + 1;
-  }
-  return out;
 }
 
 bool equal_consttime(const std::string& a, const std::string& b) {
@@ -408,27 +391,43 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_request() {
-    std::string target(req_.target());
-    const std::string path = target.substr(0, target.find('?'));
-    const auto seg = segments(path);
-    const auto method = req_.method();
-    if (seg.size() == 1 && seg[0] == "ping" && method == http::verb::get) {
-      const bool ok = server_->healthy();
-      return send_json(ok ? 200 : 503, {{"status", ok ? "Healthy" : "Unhealthy"}});
+    const auto m = req_.method_string();
+    const auto t = req_.target();
+    const Route r = route(std::string_view(m.data(), m.size()), std::string_view(t.data(), t.size()));
+    if (r.management) {
+      if (!host_allowed()) return error(403, "Forbidden", "unexpected Host header");
+      if (req_.method() != http::verb::get && !authorized())
+        return error(401, "Unauthorized", "the management API needs \"Authorization: Bearer TOKEN\" (the token ctflow serve printed)");
     }
-    if (seg.size() == 1 && seg[0] == "metrics" && method == http::verb::get)
-      return send(200, "text/plain; version=0.0.4", server_->metrics.render(server_->versions_metrics()));
-    if (!seg.empty() && seg[0] == "predictions") {
-      if (method != http::verb::post) return error(405, "MethodNotAllowed", "predictions take POST");
-      if (seg.size() < 2 || seg.size() > 3) return error(404, "NotFound", "use /predictions/{model} or /predictions/{model}/{version}");
-      int version = 0;
-      if (seg.size() == 3 && !parse_version(seg[2], version))
-        return error(400, "BadRequest", "version '" + seg[2].substr(0, 40) + "' is not a positive number");
-      return predict(seg[1], version);
+    switch (r.endpoint) {
+      case Endpoint::kPing: {
+        const bool ok = server_->healthy();
+        return send_json(ok ? 200 : 503, {{"status", ok ? "Healthy" : "Unhealthy"}});
+      }
+      case Endpoint::kMetrics:
+        return send(200, "text/plain; version=0.0.4", server_->metrics.render(server_->versions_metrics()));
+      case Endpoint::kPredict:
+        return predict(r.model, r.version);
+      case Endpoint::kListModels:
+        return list_models();
+      case Endpoint::kDescribe: {
+        Json d = server_->describe(r.model, r.version);
+        if (d.empty())
+          return error(404, "ModelNotFoundException",
+                       r.version > 0 ? "Model version not found: " + r.model + " v" + std::to_string(r.version)
+                                     : "Model not found: " + r.model);
+        return send_json(200, d);
+      }
+      case Endpoint::kLoad:
+        return load(r.model, r.version);
+      case Endpoint::kSetDefault:
+        return set_default(r.model, r.version);
+      case Endpoint::kUnload:
+        return unload(r.model, r.version);
+      case Endpoint::kError:
+        break;
     }
-    if (!seg.empty() && seg[0] == "models") return manage(seg, method);
-    return error(404, "NotFound", "no such endpoint: " + path.substr(0, 200) +
-                                      "; see /predictions/{model}, /models, /ping, /metrics");
+    error(r.status, r.type, r.message);
   }
 
   void predict(const std::string& name, int version) {
@@ -471,47 +470,21 @@ class Session : public std::enable_shared_from_this<Session> {
     version_->batcher->submit(std::move(job));
   }
 
-  void manage(const std::vector<std::string>& seg, http::verb method) {
-    if (!host_allowed()) return error(403, "Forbidden", "unexpected Host header");
-    if (method != http::verb::get && !authorized())
-      return error(401, "Unauthorized", "the management API needs \"Authorization: Bearer TOKEN\" (the token ctflow serve printed)");
-    if (seg.size() == 1) {
-      if (method != http::verb::get) return error(405, "MethodNotAllowed", "GET /models lists the models");
-      Json models = Json::array();
-      std::vector<std::string> names;
-      {
-        std::lock_guard lock(server_->mu);
-        for (const auto& [n, e] : server_->models) names.push_back(n);
-      }
-      for (const auto& n : names) {
-        Json d = server_->describe(n, 0);
-        int def = 0;
-        for (const auto& v : d)
-          if (v.value("isDefault", false)) def = std::stoi(v["modelVersion"].get<std::string>());
-        models.push_back({{"modelName", n}, {"modelUrl", "registry://" + n}, {"defaultVersion", def}, {"versions", d.size()}});
-      }
-      return send_json(200, {{"models", models}});
+  void list_models() {
+    Json models = Json::array();
+    std::vector<std::string> names;
+    {
+      std::lock_guard lock(server_->mu);
+      for (const auto& [n, e] : server_->models) names.push_back(n);
     }
-    const std::string& name = seg[1];
-    int version = 0;
-    if (seg.size() >= 3 && !parse_version(seg[2], version))
-      return error(400, "BadRequest", "version '" + seg[2].substr(0, 40) + "' is not a positive number");
-    if (seg.size() == 2 && method == http::verb::get) {
-      Json d = server_->describe(name, 0);
-      if (d.empty()) return error(404, "ModelNotFoundException", "Model not found: " + name);
-      return send_json(200, d);
+    for (const auto& n : names) {
+      Json d = server_->describe(n, 0);
+      int def = 0;
+      for (const auto& v : d)
+        if (v.value("isDefault", false)) def = std::stoi(v["modelVersion"].get<std::string>());
+      models.push_back({{"modelName", n}, {"modelUrl", "registry://" + n}, {"defaultVersion", def}, {"versions", d.size()}});
     }
-    if (seg.size() == 3 && method == http::verb::get) {
-      Json d = server_->describe(name, version);
-      if (d.empty()) return error(404, "ModelNotFoundException", "Model version not found: " + name + " v" + seg[2]);
-      return send_json(200, d);
-    }
-    if (seg.size() == 3 && method == http::verb::post) return load(name, version);
-    if (seg.size() == 4 && seg[3] == "set-default" && method == http::verb::put) return set_default(name, version);
-    if (seg.size() == 3 && method == http::verb::delete_) return unload(name, version);
-    return error(405, "MethodNotAllowed",
-                 "the management API: GET /models[/{model}[/{version}]], POST /models/{model}/{version}, "
-                 "PUT /models/{model}/{version}/set-default, DELETE /models/{model}/{version}");
+    send_json(200, {{"models", models}});
   }
 
   void load(const std::string& name, int version) {
