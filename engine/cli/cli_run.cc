@@ -213,6 +213,9 @@ int cmd_step(const StepArgs& a) {
     d.name = key;
     d.type = decl->type;
     auto v = coerce_param_value(d, Value(kv.substr(eq + 1)));
+    // A json parameter given text that is not JSON is that text (a string):
+    // `--param message=hi there`, as `ctflow export argo` passes a templated value.
+    if (!v && decl->type == ParamType::Json) v = Value(kv.substr(eq + 1));
     if (!v) {
       print_error("--param " + kv + ": parameter '" + key + "' is " + to_string(decl->type) + " and " + v.message());
       return kExitUsage;
