@@ -12,8 +12,9 @@ namespace ctflow::cli {
 namespace fs = std::filesystem;
 
 fs::path Global::store_dir() const {
-  if (!store.empty()) return store;
-  if (const char* env = std::getenv("CTFLOW_STORE"); env && *env) return env;
+  // Absolute: step processes run in their own working folders and get this path.
+  if (!store.empty()) return fs::absolute(store);
+  if (const char* env = std::getenv("CTFLOW_STORE"); env && *env) return fs::absolute(env);
   return fs::current_path() / ".ctflow";
 }
 
