@@ -309,7 +309,15 @@ std::optional<Workflow> Translator::run(const YAML::Node& root) {
       d.pos = pos(p["name"] ? p["name"] : p);
       d.type = ParamType::String;
       if (p["valueFrom"]) unsupported(p["valueFrom"], "parameters from valueFrom (configMap)");
-      if (YAML::Node v = p["value"] ? p["value"] : p["default"]) d.default_value = Value(text_of(val(v)));
+      if (YAML::Node v = p["value"] ? p["value"] : p["default"]) {
+        // Argo's parameters are text; a number stays a number here, so that
+        // `when` compares it as Argo's govaluate does after substitution.
+        std::string txt = text_of(val(v));
+        Value typed = yaml_to_value(YAML::Node(txt));
+        if (typed.is_number_integer()) d.type = ParamType::Int;
+        else if (typed.is_number_float()) d.type = ParamType::Float;
+        d.default_value = d.type == ParamType::String ? Value(txt) : typed;
+      }
       d.description = scalar(p["description"]);
       if (d.name.empty()) error(p, "a workflow parameter needs a 'name'");
       else wf_.params.push_back(d);
@@ -374,7 +382,16 @@ std::optional<Workflow> Translator::run(const YAML::Node& root) {
     Ctx c;
     c.tmpl = "spec.onExit";
     std::vector<Step> ex;
-    invoke(exit_call, "onExit", c, Deps{}, ex);
+    const YAML::Node* et = find_template(scalar(on_exit));
+    if (et && ((*et)["steps"] || (*et)["dag"])) {
+      // A steps/dag exit handler: its steps are the on_exit steps, by their own names.
+      Ctx exit_ctx;
+      exit_ctx.tmpl = scalar(on_exit);
+      if (bind_inputs(*et, exit_call, c, exit_ctx))
+        expand(*et, exit_ctx, "", on_exit, Deps{}, "", std::nullopt, ex, true);
+    } else {
+      invoke(exit_call, "onExit", c, Deps{}, ex);
+    }
     for (auto& s : ex) {
       if (s.pos.line == 0) s.pos = pos(on_exit);
       wf_.on_exit.push_back(std::move(s));
@@ -522,6 +539,7 @@ std::optional<std::string> Translator::text(const std::string& s, const YAML::No
 std::optional<std::string> Translator::when_expr(const YAML::Node& n, Ctx& c) {
   const std::string s = scalar(n);
   std::string out;
+  int in_list = 0;  // depth of parentheses inside an IN list
   auto value = [&](const std::string& piece) -> bool {
     if (is_single_ref(piece) || piece.find("{{") == std::string::npos) {
       if (is_single_ref(piece)) out += piece;
@@ -562,16 +580,28 @@ std::optional<std::string> Translator::when_expr(const YAML::Node& n, Ctx& c) {
     } else if (s.compare(i, 2, "=~") == 0 || s.compare(i, 2, "!~") == 0) {
       unsupported(n, "the regular expression operator '" + s.substr(i, 2) + "' in 'when'");
       return std::nullopt;
-    } else if (std::string("=!<>&|()").find(ch) != std::string::npos) {
-      out += ch;
+    } else if (std::string("=!<>&|(),").find(ch) != std::string::npos) {
+      // govaluate's `x IN (a, b)` is ctflow's `x in [a, b]`.
+      if (ch == '(' && in_list == 0 && trim(out).size() >= 3 && trim(out).substr(trim(out).size() - 3) == " in") {
+        in_list = 1;
+        out += '[';
+      } else if (ch == '(' && in_list > 0) {
+        ++in_list;
+        out += ch;
+      } else if (ch == ')' && in_list > 0) {
+        out += --in_list == 0 ? ']' : ')';
+      } else {
+        out += ch;
+      }
       ++i;
     } else {
       size_t j = i;
       while (j < s.size() && !std::isspace(static_cast<unsigned char>(s[j])) &&
-             std::string("=!<>&|()'\"").find(s[j]) == std::string::npos && s.compare(j, 2, "{{") != 0)
+             std::string("=!<>&|(),'\"").find(s[j]) == std::string::npos && s.compare(j, 2, "{{") != 0)
         ++j;
       std::string word = s.substr(i, j - i);
       if (word == "true" || word == "false" || word == "null" || is_number(word)) out += word;
+      else if (word == "IN" || word == "in") out += "in";
       else if (auto lit = expr_literal(word)) out += *lit;
       i = j;
     }
@@ -1138,6 +1168,7 @@ void Translator::expand_body(const YAML::Node& t, Ctx& c, const std::string& pre
   std::vector<std::string> sorted, path;
   std::function<bool(const std::string&)> visit = [&](const std::string& n) -> bool {
     if (state[n] == 2) return true;
+    if (state[n] == 3) return false;  // on or after a cycle already reported
     if (state[n] == 1) {
       auto from = std::find(path.begin(), path.end(), n);
       std::string cycle;
@@ -1155,7 +1186,13 @@ void Translator::expand_body(const YAML::Node& t, Ctx& c, const std::string& pre
     return true;
   };
   for (const auto& n : order)
-    if (!visit(n)) return;
+    if (!visit(n)) {
+      for (auto& [k, v] : state)
+        if (v == 1) v = 3;
+      path.clear();
+    }
+  for (const auto& n : order)
+    if (state[n] == 3) c.siblings[n] = broken(flat_name(prefix, n));
   for (const auto& n : sorted) {
     const YAML::Node& task = by_name[n];
     Deps d;

@@ -1,0 +1,158 @@
+// The Argo frontend: an Argo Workflow -> IR, and the exact messages a user sees
+// for what is wrong in the file or cannot run locally.
+#include "engine/frontend_argo.h"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "engine/frontend_v1.h"
+
+using ctflow::LoadResult;
+using ctflow::parse_workflow_text;
+using ctflow::Step;
+using ctflow::Value;
+
+namespace {
+
+LoadResult parse(const std::string& text) { return parse_workflow_text(text, "argo.yaml"); }
+
+// "LINE:COL: MESSAGE" lines.
+std::string messages(const std::string& text) {
+  auto r = parse(text);
+  std::string out;
+  for (const auto& d : r.diags.items())
+    out += std::to_string(d.pos.line) + ":" + std::to_string(d.pos.col) + ": " + d.message + "\n";
+  return out;
+}
+
+// A workflow whose entrypoint `main` is the dag TASKS, with the templates
+// `echo` (input message) and MORE.
+std::string dag(const std::string& tasks, const std::string& more = "") {
+  return "apiVersion: argoproj.io/v1alpha1\n"
+         "kind: Workflow\n"
+         "metadata: {generateName: t-}\n"
+         "spec:\n"
+         "  entrypoint: main\n"
+         "  templates:\n"
+         "  - name: main\n"
+         "    dag:\n"
+         "      tasks:\n" +
+         tasks +
+         "  - name: echo\n"
+         "    inputs: {parameters: [{name: message}]}\n"
+         "    container: {image: busybox, command: [echo, \"{{inputs.parameters.message}}\"]}\n" +
+         more;
+}
+
+const Step& step(const LoadResult& r, const std::string& name) {
+  const Step* s = r.workflow->find_step(name);
+  REQUIRE_MESSAGE(s != nullptr, "no step " << name);
+  return *s;
+}
+
+}  // namespace
+
+TEST_CASE("FrontendArgoTest.DagBecomesStepsWithDependsAndInputs") {
+  auto r = parse(dag("      - {name: A, template: echo, arguments: {parameters: [{name: message, value: hi}]}}\n"
+                     "      - name: B\n"
+                     "        depends: A && (A.Failed || A.Succeeded)\n"
+                     "        template: echo\n"
+                     "        when: \"{{tasks.A.outputs.result}} == hi\"\n"
+                     "        arguments: {parameters: [{name: message, value: \"got {{tasks.A.outputs.result}}\"}]}\n"
+                     "      - {name: C, template: echo, dependencies: [A, B], withItems: [1, 2],\n"
+                     "         arguments: {parameters: [{name: message, value: \"{{item}}\"}]}}\n"));
+  REQUIRE(r.diags.empty());
+  REQUIRE(r.workflow);
+  CHECK(r.workflow->name == "t");
+  REQUIRE(r.workflow->steps.size() == 3);
+  const Step& b = step(r, "B");
+  CHECK(b.depends == "(A.Succeeded || A.Skipped) && (A.Failed || A.Succeeded)");
+  CHECK(b.when == "{{steps.A.outputs.result}} == 'hi'");
+  CHECK(b.run.back() == "got {{steps.A.outputs.result}}");
+  CHECK(b.run[b.run.size() - 2] == "echo");
+  const Step& c = step(r, "C");
+  CHECK(c.needs == std::vector<std::string>{"A", "B"});
+  CHECK(*c.for_each == Value::parse("[1, 2]"));
+  CHECK(c.run.back() == "{{item}}");
+}
+
+TEST_CASE("FrontendArgoTest.StepsGroupsRunInOrderAndContinueOnFailed") {
+  auto r = parse(
+      "apiVersion: argoproj.io/v1alpha1\n"
+      "kind: Workflow\n"
+      "metadata: {name: s}\n"
+      "spec:\n"
+      "  entrypoint: main\n"
+      "  arguments: {parameters: [{name: who, value: you}]}\n"
+      "  templates:\n"
+      "  - name: main\n"
+      "    steps:\n"
+      "    - - {name: a, template: say, continueOn: {failed: true}}\n"
+      "    - - {name: b, template: say}\n"
+      "      - {name: c, template: say}\n"
+      "  - name: say\n"
+      "    script: {image: python, command: [python], source: 'print(\"{{workflow.parameters.who}}\")'}\n"
+      "    outputs: {parameters: [{name: out, valueFrom: {path: /tmp/out.txt, default: none}}]}\n");
+  REQUIRE(r.diags.empty());
+  CHECK(step(r, "a").needs.empty());
+  CHECK(step(r, "b").depends == "(a.Succeeded || a.Skipped || a.Failed)");
+  CHECK(step(r, "c").depends == step(r, "b").depends);
+  CHECK(r.workflow->params.at(0).name == "who");
+  const Step& a = step(r, "a");
+  CHECK(a.output_params.at("out").default_value == Value("none"));
+  // The script's source, with the reference rewritten, staged by the prologue.
+  CHECK(std::find(a.run.begin(), a.run.end(), "print(\"{{params.who}}\")") != a.run.end());
+  CHECK(a.run.back() == "./ctflow-argo-script");
+}
+
+TEST_CASE("FrontendArgoTest.UnknownTemplateReference") {
+  CHECK(messages(dag("      - {name: A, template: ech, arguments: {parameters: [{name: message, value: a}]}}\n")) ==
+        "10:29: unknown template 'ech' (did you mean 'echo'?)\n");
+}
+
+TEST_CASE("FrontendArgoTest.Cycle") {
+  CHECK(messages(dag("      - {name: A, template: echo, depends: B, arguments: {parameters: [{name: message, value: a}]}}\n"
+                     "      - {name: B, template: echo, depends: A, arguments: {parameters: [{name: message, value: b}]}}\n")) ==
+        "10:16: cycle: A -> B -> A: a task cannot depend on itself, even indirectly\n");
+}
+
+TEST_CASE("FrontendArgoTest.ReferenceToNothing") {
+  CHECK(messages(dag("      - {name: A, template: echo, arguments: {parameters: [{name: message, value: a}]}}\n"
+                     "      - {name: B, template: echo, depends: A,\n"
+                     "         arguments: {parameters: [{name: message, value: \"{{tasks.A.outputs.parameters.x}}\"}]}}\n"
+                     "      - {name: C, template: echo, depends: A,\n"
+                     "         arguments: {parameters: [{name: message, value: \"{{tasks.Z.outputs.result}}\"}]}}\n"
+                     "      - {name: D, template: echo, arguments: {parameters: [{name: message, value: \"{{workflow.parameters.p}}\"}]}}\n")) ==
+        "12:59: '{{tasks.A.outputs.parameters.x}}' refers to nothing: task 'A' has no output parameter 'x'\n"
+        "14:59: '{{tasks.Z.outputs.result}}' refers to nothing: no task 'Z' before this one in template 'main' "
+        "(did you mean 'A'?)\n"
+        "15:84: '{{workflow.parameters.p}}' refers to nothing: no workflow parameter 'p' in spec.arguments\n");
+  CHECK(messages(dag("      - {name: A, template: bad}\n",
+                     "  - name: bad\n"
+                     "    inputs: {parameters: [{name: message}]}\n"
+                     "    container: {image: busybox, command: [echo, \"{{inputs.parameters.mesage}}\"]}\n")) ==
+        "10:16: input parameter 'message' of template 'bad' gets no value: pass it in arguments.parameters\n");
+}
+
+TEST_CASE("FrontendArgoTest.ContainerWithoutCommand") {
+  CHECK(messages(dag("      - {name: A, template: say}\n",
+                     "  - name: say\n"
+                     "    container: {image: argoproj/argosay:v2, args: [echo, hi]}\n")) ==
+        "15:16: not supported locally: container template 'say' without 'command' (the image's entrypoint is "
+        "unknown here): add 'command'\n");
+}
+
+TEST_CASE("FrontendArgoTest.NotSupportedLocally") {
+  CHECK(messages(dag("      - {name: A, template: wait}\n"
+                     "      - {name: B, template: get}\n",
+                     "  - name: wait\n"
+                     "    suspend: {}\n"
+                     "  - name: get\n"
+                     "    inputs: {artifacts: [{name: data, path: /data, s3: {key: x}}]}\n"
+                     "    container: {image: busybox, command: [cat, /data]}\n")) ==
+        "16:14: not supported locally: suspend templates\n"
+        "18:56: not supported locally: artifacts from an external store (s3)\n");
+  CHECK(messages(dag("      - {name: A, template: echo, arguments: {parameters: [{name: message, value: \"{{=1+1}}\"}]}}\n")) ==
+        "10:84: not supported locally: expression templates '{{=...}}'\n");
+}
