@@ -13,7 +13,12 @@ namespace {
 
 // Where DIGEST came from: the step attempt that produced it, what that step ran
 // with, and recursively where its own inputs came from.
-Value lineage_of(RunStore& store, const std::string& digest, std::set<std::string>& seen, int depth) {
+// SEEN memoises whole subtrees by digest: an artifact reached twice (a model
+// is an input of both the index and the deploy step) shows its full lineage
+// both times. An artifact on the current path is not followed again.
+Value lineage_of(RunStore& store, const std::string& digest, std::map<std::string, Value>& seen, int depth) {
+  if (auto it = seen.find(digest); it != seen.end()) return it->second;
+  seen[digest] = Value{{"digest", digest}};  // while it is being built: a cycle ends here
   Value node = {{"digest", digest}};
   auto uses = store.artifact_uses(digest);
   if (!uses) return node;
@@ -24,7 +29,7 @@ Value lineage_of(RunStore& store, const std::string& digest, std::set<std::strin
     if (u.role == "input") consumers.push_back({{"run", u.run_id}, {"step", u.step}});
   }
   node["consumed_by"] = consumers;
-  if (!producer) return node;
+  if (!producer) return seen[digest] = node;
   node["size"] = producer->size;
   node["kind"] = producer->kind;
   node["name"] = producer->name;
@@ -42,12 +47,13 @@ Value lineage_of(RunStore& store, const std::string& digest, std::set<std::strin
       }
   node["produced_by"] = made;
   Value inputs = Value::array();
-  if (depth < 32 && seen.insert(producer->run_id + "/" + producer->step).second) {
+  if (depth < 32) {
     if (auto arts = store.get_artifacts(producer->run_id, producer->step))
       for (const auto& a : *arts)
         if (a.role == "input") inputs.push_back(lineage_of(store, a.digest, seen, depth + 1));
   }
   node["inputs"] = inputs;
+  seen[digest] = node;
   return node;
 }
 
@@ -81,7 +87,7 @@ int cmd_lineage(const Global& g, const std::string& ref, const std::string& outp
   auto store = open_store(g);
   if (!store) return kExitUsage;
   Value doc;
-  std::set<std::string> seen;
+  std::map<std::string, Value> seen;
   if (ref.rfind("sha256:", 0) == 0) {
     doc = lineage_of(*store, ref, seen, 0);
     if (!doc.contains("produced_by") && doc["consumed_by"].empty()) {

@@ -40,6 +40,24 @@ assert_eq 1 "$(json_get "$T/run.json" 'step(d, "deploy")["outputs"]["version"]')
 assert_contains "$(ctflow models list mnist-embedder)" "Production" "model registry"
 pass "deploy registered mnist-embedder v1 in Production"
 
+# --- lineage of the model: which data, params and code made it
+"$CTFLOW_BIN" lineage mnist-embedder:1 -o json > "$T/lineage.json"
+dataset_digest=$(json_get "$T/run.json" 'step(d, "ingest")["artifacts"]["dataset"]["digest"]')
+model_digest=$(json_get "$T/run.json" 'step(d, "train")["artifacts"]["model"]["digest"]')
+assert_eq "$model_digest" "$(json_get "$T/lineage.json" 'd["artifacts"]["model"]["digest"]')" "lineage: the model's digest"
+assert_eq "mnist.train 1.0.0 1" "$(json_get "$T/lineage.json" 'p["plugin"] + " " + p["version"] + " " + str(p["with"]["epochs"]) if (p := d["artifacts"]["model"]["produced_by"]["inputs"]) else ""')" "lineage: the code and params that trained it"
+assert_eq "$dataset_digest" "$(json_get "$T/lineage.json" '[i for i in d["artifacts"]["model"]["inputs"] if i["name"] == "dataset"][0]["digest"]')" "lineage: the data it was trained on"
+assert_eq "$DATA" "$(json_get "$T/lineage.json" '[i for i in d["artifacts"]["model"]["inputs"] if i["name"] == "dataset"][0]["produced_by"]["inputs"]["with"]["source"]')" "lineage: the raw data folder"
+pass "lineage of mnist-embedder:1 names its data, code and params"
+
+# --- an unchanged re-run is served from the step cache
+start=$SECONDS
+id2=$(ctflow run "$WF" -p data="$DATA" -p limit=2000 -p epochs=1 -p threshold=0.5 2>"$T/err") || fail "the re-run failed: $(cat "$T/err")"
+echo "cached re-run took $((SECONDS - start)) s"
+ctflow get "$id2" -o json > "$T/run2.json"
+assert_eq "[]" "$(json_get "$T/run2.json" '[s["name"] for s in d["steps"] if not s.get("cached")]')" "steps not served from the cache"
+pass "an unchanged re-run reuses every step"
+
 # --- interop: numpy, faiss, torch.jit, Kubeflow JSON
 art() { json_get "$T/run.json" "step(d, \"$1\")[\"artifacts\"][\"$2\"][\"path\"]"; }
 "$PY" - "$(art ingest dataset)" "$(art train model)" "$(art embed embeddings)" "$(art index index)" \
