@@ -227,6 +227,8 @@ class Translator {
   bool bind_inputs(const YAML::Node& t, const YAML::Node& call, Ctx& caller, Ctx& callee);
   void add_exit_hook(const YAML::Node& call, const std::string& flat, Ctx& caller);
   void apply_retry(const YAML::Node& r, Step& s);
+  // Whether the container runtime has IMAGE without pulling it.
+  bool image_is_local(const std::string& image);
   std::string flat_name(const std::string& prefix, const std::string& local) {
     return prefix.empty() ? local : prefix + "_" + local;
   }
@@ -242,6 +244,7 @@ class Translator {
   std::set<std::string> volumes_;  // volumeClaimTemplates
   std::set<std::string> used_;
   std::set<std::string> reported_;
+  std::map<std::string, bool> local_images_;
 };
 
 void apply_deps(Step& s, const Deps& d) {
@@ -1226,6 +1229,19 @@ void Translator::expand_body(const YAML::Node& t, Ctx& c, const std::string& pre
     }
 }
 
+bool Translator::image_is_local(const std::string& image) {
+  auto it = local_images_.find(image);
+  if (it != local_images_.end()) return it->second;
+  static const std::regex kImage("[A-Za-z0-9][A-Za-z0-9._/:@-]*");
+  bool local = false;
+  if (std::regex_match(image, kImage)) {
+    std::string cmd = opt_.executor + (opt_.executor == "docker" ? " image inspect " : " image exists ") + image +
+                      " >/dev/null 2>&1";
+    local = std::system(cmd.c_str()) == 0;  // NOLINT: the name is checked above
+  }
+  return local_images_[image] = local;
+}
+
 void Translator::apply_retry(const YAML::Node& r, Step& s) {
   if (!r) return;
   for (const auto& kv : r) {
@@ -1485,6 +1501,11 @@ bool Translator::make_leaf(const YAML::Node& t, Ctx& c, Step& s, Callee& info) {
   if (!host) {
     auto img = text(scalar(body["image"]), body["image"], c);
     if (!img) return false;
+    if (img->find("{{") == std::string::npos && !image_is_local(*img)) {
+      unsupported(body["image"], "image '" + *img + "' is not in the local " + opt_.executor +
+                                     " store, and nothing is pulled here: build or load it, or run on the host");
+      return false;
+    }
     s.image = *img;
     s.image_pos = pos(body["image"]);
   }

@@ -22,7 +22,7 @@ if (( want_test )); then
   pkgs+=(
     clang libclang-rt-14-dev          # libFuzzer, ASan/UBSan
     busybox-static                    # a /bin/sh for the ctflow image
-    podman runc                       # container steps
+    podman runc catatonit             # container steps (catatonit: podman run --init)
     chromium                          # dashboard tests (driven by npm playwright-core)
     ninja-build snakemake hyperfine wrk  # benchmark peers
   )

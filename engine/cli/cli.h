@@ -40,6 +40,7 @@ struct RunArgs {
   std::string memory;
   bool no_cache = false;
   std::string output;  // "" or "json"
+  std::string executor;  // Argo workflows: "" (host), host, podman or docker
 };
 int cmd_run(const Global& g, const RunArgs& a);
 int cmd_resume(const Global& g, const std::string& run, const std::string& output);

@@ -121,6 +121,8 @@ int cmd_lint(const std::vector<std::string>& files, double cpus, int gpus) {
 }
 
 int cmd_run(const Global& g, const RunArgs& a) {
+  // The Argo frontend reads its executor from CTFLOW_ARGO_EXECUTOR; the flag sets it.
+  if (!a.executor.empty()) ::setenv("CTFLOW_ARGO_EXECUTOR", a.executor.c_str(), 1);
   HostCapacity host = host_with(a.cpus, a.gpus, a.memory);
   auto wf = load_and_validate(a.file, host);
   if (!wf) return kExitUsage;
