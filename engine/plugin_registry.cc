@@ -3,8 +3,13 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <stdexcept>
 
 namespace ctflow {
 namespace fs = std::filesystem;
@@ -21,7 +26,109 @@ const PluginOutputInfo* PluginInfo::find_output(const std::string& n) const {
   return nullptr;
 }
 
-PluginRegistry::PluginRegistry(std::vector<fs::path> search_path) : path_(std::move(search_path)) {}
+const ctflow_plugin_desc* LazyDesc::get() const {
+  if (auto* d = desc_.load()) return d;
+  static std::mutex mu;
+  std::lock_guard lock(mu);
+  if (auto* d = desc_.load()) return d;
+  void* h = dlopen(library_.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (h == nullptr) throw std::runtime_error(library_.string() + ": cannot load: " + dlerror());
+  auto entry = reinterpret_cast<ctflow_plugins_v1_fn>(dlsym(h, CTFLOW_PLUGIN_ENTRY));
+  const ctflow_plugin_desc* const* list = nullptr;
+  size_t count = 0;
+  if (entry == nullptr || entry(CTFLOW_PLUGIN_ABI_VERSION, &list, &count) != 0)
+    throw std::runtime_error(library_.string() + ": not a ctflow plugin library for this ABI");
+  for (size_t i = 0; i < count; ++i)
+    if (list[i] != nullptr && list[i]->name != nullptr && name_ == list[i]->name) {
+      desc_ = list[i];
+      return list[i];
+    }
+  throw std::runtime_error(library_.string() + " no longer has the plugin " + name_ + "; rebuild it or clear the plugin cache");
+}
+
+PluginRegistry::PluginRegistry(std::vector<fs::path> search_path) : path_(std::move(search_path)) {
+  const char* off = std::getenv("CTFLOW_PLUGIN_CACHE");
+  if (off != nullptr && (std::string(off) == "off" || std::string(off) == "0")) return;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x != nullptr && *x == '/')
+    cache_file_ = fs::path(x) / "ctflow" / "plugins-v1.json";
+  else if (const char* home = std::getenv("HOME"); home != nullptr && *home == '/')
+    cache_file_ = fs::path(home) / ".cache" / "ctflow" / "plugins-v1.json";
+}
+
+namespace {
+
+// The identity of a library file for the cache: size and modification time.
+bool file_stamp(const fs::path& lib, int64_t& size, int64_t& mtime_ns) {
+  struct stat st {};
+  if (::stat(lib.c_str(), &st) != 0) return false;
+  size = static_cast<int64_t>(st.st_size);
+  mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  return true;
+}
+
+}  // namespace
+
+bool PluginRegistry::load_cached(const std::string& key, const fs::path& lib) {
+  if (cache_file_.empty()) return false;
+  if (!cache_loaded_) {
+    cache_loaded_ = true;
+    std::ifstream in(cache_file_);
+    if (in) cache_ = Value::parse(in, nullptr, false);
+    if (!cache_.is_object()) cache_ = Value::object();
+  }
+  int64_t size = 0, mtime = 0;
+  if (!cache_.contains(key) || !file_stamp(lib, size, mtime)) return false;
+  const Value& e = cache_[key];
+  if (!e.is_object() || e.value("size", int64_t{-1}) != size || e.value("mtime", int64_t{-1}) != mtime ||
+      !e.contains("plugins") || !e["plugins"].is_array())
+    return false;
+  try {
+    for (const auto& d : e["plugins"]) {
+      const std::string name = d.at("name").get<std::string>();
+      if (plugins_.count(name)) continue;  // the first on the search path wins
+      PluginInfo info;
+      info.name = name;
+      info.version = d.at("version").get<std::string>();
+      info.description = d.at("description").get<std::string>();
+      info.library = lib;
+      info.desc = LazyDesc(lib, name);
+      for (const auto& p : d.at("params")) {
+        PluginParamInfo pi;
+        pi.name = p.at("name").get<std::string>();
+        pi.type = param_type_from_string(p.at("type").get<std::string>()).value_or(ParamType::Json);
+        if (p.contains("default")) pi.default_value = p["default"];
+        pi.description = p.at("description").get<std::string>();
+        info.params.push_back(std::move(pi));
+      }
+      for (const auto& o : d.at("outputs"))
+        info.outputs.push_back({o.at("name").get<std::string>(), o.at("artifact").get<bool>(), o.at("description").get<std::string>()});
+      plugins_.emplace(info.name, std::move(info));
+    }
+  } catch (const std::exception&) {
+    return false;  // a damaged entry: load the library instead
+  }
+  return true;
+}
+
+void PluginRegistry::save_cache() {
+  if (cache_file_.empty() || !cache_dirty_) return;
+  cache_dirty_ = false;
+  std::error_code ec;
+  fs::create_directories(cache_file_.parent_path(), ec);
+  // Write then rename: concurrent ctflow processes never read half a file.
+  const fs::path tmp = cache_file_.string() + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp);
+    if (!out) return;
+    out << cache_.dump(-1, ' ', false, Value::error_handler_t::replace);
+    if (!out) {
+      fs::remove(tmp, ec);
+      return;
+    }
+  }
+  fs::rename(tmp, cache_file_, ec);
+  if (ec) fs::remove(tmp, ec);
+}
 
 PluginRegistry::~PluginRegistry() {
   // Libraries stay loaded until exit: plugins may have registered atexit
@@ -55,6 +162,7 @@ void PluginRegistry::load_library(const fs::path& lib) {
   std::string key = fs::weakly_canonical(lib, ec).string();
   if (loaded_.count(key)) return;
   loaded_[key] = lib;
+  if (load_cached(key, lib)) return;
   void* h = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (h == nullptr) {
     errors_.push_back(lib.string() + ": cannot load: " + dlerror());
@@ -74,6 +182,7 @@ void PluginRegistry::load_library(const fs::path& lib) {
     return;
   }
   handles_.push_back(h);
+  Value described = Value::array();
   for (size_t i = 0; i < count; ++i) {
     const ctflow_plugin_desc* d = list[i];
     if (d == nullptr || d->name == nullptr || d->run == nullptr) continue;
@@ -83,7 +192,6 @@ void PluginRegistry::load_library(const fs::path& lib) {
                         std::to_string(CTFLOW_PLUGIN_ABI_VERSION) + ": upgrade ctflow");
       continue;
     }
-    if (plugins_.count(d->name)) continue;  // the first on the search path wins
     PluginInfo info;
     info.name = d->name;
     info.version = d->version ? d->version : "0";
@@ -104,7 +212,24 @@ void PluginRegistry::load_library(const fs::path& lib) {
       info.outputs.push_back({od.name, od.kind != nullptr && std::string(od.kind) == "artifact",
                               od.description ? od.description : ""});
     }
-    plugins_.emplace(info.name, std::move(info));
+    Value params = Value::array(), outputs = Value::array();
+    for (size_t p = 0; p < d->n_params; ++p) {
+      const ctflow_param_decl& pd = d->params[p];
+      Value pj = {{"name", pd.name}, {"type", pd.type ? pd.type : "json"}, {"description", pd.description ? pd.description : ""}};
+      if (info.params[p].default_value) pj["default"] = *info.params[p].default_value;
+      params.push_back(std::move(pj));
+    }
+    for (const auto& o : info.outputs) outputs.push_back({{"name", o.name}, {"artifact", o.artifact}, {"description", o.description}});
+    described.push_back({{"name", info.name}, {"version", info.version}, {"description", info.description},
+                         {"params", std::move(params)}, {"outputs", std::move(outputs)}});
+    if (!plugins_.count(info.name)) plugins_.emplace(info.name, std::move(info));  // the first on the path wins
+  }
+  int64_t size = 0, mtime = 0;
+  if (!cache_file_.empty() && file_stamp(lib, size, mtime)) {
+    if (!cache_loaded_) load_cached("", lib);  // reads the file, so other entries are kept
+    cache_[key] = {{"size", size}, {"mtime", mtime}, {"plugins", std::move(described)}};
+    cache_dirty_ = true;
+    save_cache();
   }
 }
 

@@ -1,8 +1,15 @@
 // Finds plugin libraries, loads them (dlopen), checks their ABI, and describes
 // their plugins. Search order: CTFLOW_PLUGIN_PATH (':'-separated), then
 // <dir of ctflow>/plugins, then <dir of ctflow>/../lib/ctflow/plugins.
+//
+// Descriptions are cached (like ninja's .ninja_deps): loading a library such as
+// libtorch's takes seconds, so what a library declares is kept in
+// $XDG_CACHE_HOME/ctflow/plugins-v1.json (or ~/.cache/...), keyed by the
+// library's path, size and modification time, and a library is loaded only to
+// run a plugin in process. CTFLOW_PLUGIN_CACHE=off turns the cache off.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -29,6 +36,33 @@ struct PluginOutputInfo {
   std::string description;
 };
 
+// A plugin's descriptor, loaded on first use: describing plugins (lint, run's
+// validation) reads a cache and never loads the library; running one in
+// process does. `info.desc->run(...)` loads it then.
+class LazyDesc {
+ public:
+  LazyDesc() = default;
+  LazyDesc(const ctflow_plugin_desc* d) : desc_(d) {}  // NOLINT: loaded already
+  LazyDesc(std::filesystem::path library, std::string name) : library_(std::move(library)), name_(std::move(name)) {}
+  LazyDesc(const LazyDesc& o) : library_(o.library_), name_(o.name_), desc_(o.desc_.load()) {}
+  LazyDesc& operator=(const LazyDesc& o) {
+    library_ = o.library_;
+    name_ = o.name_;
+    desc_ = o.desc_.load();
+    return *this;
+  }
+  // The descriptor; loads the library when needed. Throws std::runtime_error
+  // when the library cannot be loaded or no longer has the plugin.
+  const ctflow_plugin_desc* get() const;
+  const ctflow_plugin_desc* operator->() const { return get(); }
+  bool loaded() const { return desc_.load() != nullptr; }
+
+ private:
+  std::filesystem::path library_;
+  std::string name_;
+  mutable std::atomic<const ctflow_plugin_desc*> desc_{nullptr};
+};
+
 struct PluginInfo {
   std::string name;
   std::string version;
@@ -36,7 +70,7 @@ struct PluginInfo {
   std::filesystem::path library;
   std::vector<PluginParamInfo> params;
   std::vector<PluginOutputInfo> outputs;
-  const ctflow_plugin_desc* desc = nullptr;
+  LazyDesc desc;
 
   const PluginParamInfo* find_param(const std::string& n) const;
   const PluginOutputInfo* find_output(const std::string& n) const;
@@ -62,6 +96,11 @@ class PluginRegistry {
 
  private:
   void load_library(const std::filesystem::path& lib);
+  bool load_cached(const std::string& key, const std::filesystem::path& lib);
+  void save_cache();
+  std::filesystem::path cache_file_;
+  nlohmann::json cache_;  // key -> {"size", "mtime", "plugins": [...]}
+  bool cache_loaded_ = false, cache_dirty_ = false;
   std::vector<std::filesystem::path> path_;
   std::vector<void*> handles_;
   std::map<std::string, std::filesystem::path> loaded_;  // canonical path -> path
