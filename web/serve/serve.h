@@ -58,6 +58,8 @@ class Server {
   uint16_t port() const;
   const std::string& token() const;
   bool token_required() const;
+  // A model is loaded and warm: /ping answers Healthy.
+  bool healthy() const;
   // Serves until stop() or, with handle_signals, SIGINT/SIGTERM.
   void run(bool handle_signals);
   void stop();

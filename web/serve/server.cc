@@ -613,6 +613,7 @@ Status Server::start() {
 uint16_t Server::port() const { return impl_->port; }
 const std::string& Server::token() const { return impl_->token; }
 bool Server::token_required() const { return impl_->require_token; }
+bool Server::healthy() const { return impl_->healthy(); }
 
 void Server::run(bool handle_signals) {
   std::optional<asio::signal_set> signals;
@@ -653,6 +654,9 @@ int run_serve(const ServeOptions& options) {
               << ")\n";
     if (server.token_required())
       std::cout << "ctflow serve: the management API needs \"Authorization: Bearer " << server.token() << "\"\n";
+    if (!server.healthy())
+      std::cout << "ctflow serve: no model loaded: the registry has no Production version yet; "
+                   "POST /models/{model}/{version} loads one, or a workflow's deploy step with server=URL\n";
     std::cout << "ctflow serve: press Ctrl-C to stop" << std::endl;
   }
   server.run(true);
