@@ -67,9 +67,13 @@ TEST_CASE("concurrent requests share forward passes, and each gets its own answe
   g_sleep_ms = 20;  // while one batch runs, the others queue up
   Metrics m;
   Batcher b(model(), {8, 0us}, m, "sum", 1);
-  std::vector<std::future<std::string>> f;
-  for (int i = 0; i < 40; ++i) f.push_back(submit(b, static_cast<float>(i)));
-  for (int i = 0; i < 40; ++i) CHECK(f[static_cast<size_t>(i)].get() == std::to_string(4 * i));
+  // 40 callers at once, as 40 connections would be.
+  std::vector<std::string> got(40);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 40; ++i)
+    callers.emplace_back([&, i] { got[static_cast<size_t>(i)] = submit(b, static_cast<float>(i)).get(); });
+  for (auto& t : callers) t.join();
+  for (int i = 0; i < 40; ++i) CHECK(got[static_cast<size_t>(i)] == std::to_string(4 * i));
   std::lock_guard lock(g_mu);
   int64_t total = 0, biggest = 0;
   for (auto n : g_batches) {

@@ -15,7 +15,8 @@ Batcher::Batcher(std::shared_ptr<LoadedModel> model, BatchOptions options, Metri
       version_(version),
       // No arrivals seen yet: assume they are slower than max_delay (a lone
       // request must not wait); a few quick ones bring the average below it.
-      gap_ewma_us_(2.0 * static_cast<double>(options.max_delay.count()) + 1.0),
+      light_gap_us_(std::max(1000.0, static_cast<double>(options.max_delay.count()))),
+      gap_ewma_us_(2.0 * light_gap_us_),
       worker_([this] { loop(); }) {}
 
 Batcher::~Batcher() {
@@ -30,7 +31,7 @@ Batcher::~Batcher() {
 void Batcher::submit(Job job) {
   const auto now = Clock::now();
   job.enqueued = now;
-  metrics_.queue_add(job.n);
+  bool inline_run = false;
   {
     std::lock_guard lock(mu_);
     if (last_arrival_ != Clock::time_point{}) {
@@ -38,10 +39,35 @@ void Batcher::submit(Job job) {
       gap_ewma_us_ = 0.8 * gap_ewma_us_ + 0.2 * std::min(gap, 1e9);
     }
     last_arrival_ = now;
-    queued_ += job.n;
-    queue_.push_back(std::move(job));
+    // Light load (nothing queued or running, arrivals further apart than
+    // max_delay and 1 ms): run here, on the caller's thread. Two thread
+    // hand-offs cost more than the model at batch 1; under load requests queue
+    // and batch as below.
+    if (!busy_ && queue_.empty() && gap_ewma_us_ >= light_gap_us_ && !stop_) {
+      busy_ = true;
+      inline_run = true;
+    } else {
+      metrics_.queue_add(job.n);
+      queued_ += job.n;
+      queue_.push_back(std::move(job));
+    }
   }
-  cv_.notify_one();
+  if (!inline_run) return cv_.notify_one();
+  std::vector<std::string> answers;
+  std::vector<int64_t> classes;
+  Status st;
+  {
+    std::lock_guard mlock(model_mu_);
+    st = model_->predict(job.pixels.data(), job.n, answers, classes);
+  }
+  metrics_.batch(job.n);
+  if (st) metrics_.inputs(model_name_, version_, job.pixels.data(), job.n, static_cast<int64_t>(job.pixels.size() / static_cast<size_t>(std::max<int64_t>(1, job.n))), classes.data());
+  {
+    std::lock_guard lock(mu_);
+    busy_ = false;
+  }
+  cv_.notify_one();  // what queued meanwhile
+  job.done(st, st ? std::move(answers) : std::vector<std::string>{});
 }
 
 Status Batcher::run_direct(const float* pixels, int64_t n) {
@@ -59,7 +85,7 @@ void Batcher::loop() {
   std::vector<int64_t> classes;
   std::unique_lock lock(mu_);
   for (;;) {
-    cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    cv_.wait(lock, [&] { return stop_ || (!queue_.empty() && !busy_); });
     if (queue_.empty()) return;  // stop_, and nothing left to run
     const double delay_us = static_cast<double>(options_.max_delay.count());
     if (!stop_ && delay_us > 0 && queued_ < options_.max_batch && gap_ewma_us_ < delay_us) {
@@ -74,6 +100,7 @@ void Batcher::loop() {
       queue_.pop_front();
     }
     queued_ -= total;
+    busy_ = true;
     lock.unlock();
 
     metrics_.queue_add(-total);
@@ -105,6 +132,7 @@ void Batcher::loop() {
     }
     jobs.clear();  // the callbacks' captures go now, on this thread
     lock.lock();
+    busy_ = false;
   }
 }
 

@@ -2,7 +2,8 @@
 // and a worker thread runs them through the model in batches of up to
 // max_batch inputs. The worker waits up to max_delay for a batch to fill only
 // while requests arrive faster than that (an average of the gaps between
-// arrivals); a request that arrives alone runs at once. Under load the batches
+// arrivals); a request that arrives alone runs at once, on the caller's thread.
+// Under load the batches
 // fill by themselves while the previous one runs, as in TorchServe and Triton.
 #pragma once
 
@@ -60,6 +61,8 @@ class Batcher {
   std::deque<Job> queue_;
   int64_t queued_ = 0;  // inputs in queue_
   bool stop_ = false;
+  bool busy_ = false;  // a batch is running (on the worker, or inline in submit)
+  double light_gap_us_;  // arrivals further apart than this: light load
   double gap_ewma_us_;
   std::chrono::steady_clock::time_point last_arrival_{};
   std::mutex model_mu_;  // predict: one caller at a time
