@@ -85,17 +85,24 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
   std::mutex mu;  // models
   std::map<std::string, ModelEntry> models;
+  struct Loader {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> finished;
+  };
   std::mutex loaders_mu;
-  std::vector<std::thread> loaders;
+  std::vector<Loader> loaders;  // finished ones are joined when the next starts
   std::atomic<bool> stopping{false};
 
   ~Impl() {
-    std::vector<std::thread> ls;
+    std::vector<Loader> ls;
     {
       std::lock_guard lock(loaders_mu);
       ls.swap(loaders);
     }
-    for (auto& t : ls) t.join();
+    for (auto& l : ls) {
+      if (l.thread.get_id() == std::this_thread::get_id()) l.thread.detach();  // the last reference was a loader's
+      else l.thread.join();
+    }
     std::lock_guard lock(mu);
     models.clear();
   }
@@ -183,7 +190,20 @@ Status Server::Impl::install(const std::shared_ptr<Version>& v, bool make_defaul
 void Server::Impl::load_async(const std::string& name, int version, std::function<void(int, Json)> done) {
   auto self = shared_from_this();
   std::lock_guard lock(loaders_mu);
-  loaders.emplace_back([self, name, version, done = std::move(done)] {
+  for (auto it = loaders.begin(); it != loaders.end();) {
+    if (it->finished->load()) {
+      it->thread.join();
+      it = loaders.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto finished = std::make_shared<std::atomic<bool>>(false);
+  std::thread t([self, name, version, finished, done = std::move(done)] {
+    struct Mark {
+      std::atomic<bool>& f;
+      ~Mark() { f = true; }
+    } mark{*finished};
     auto v = self->load_version(name, version);
     if (!v) {
       {
@@ -203,6 +223,7 @@ void Server::Impl::load_async(const std::string& name, int version, std::functio
     std::snprintf(secs, sizeof secs, "%.2f", (*v)->load_seconds);
     done(200, {{"status", "Model \"" + name + "\" version " + std::to_string((*v)->version) + " loaded and warm in " + secs + " s"}});
   });
+  loaders.push_back({std::move(t), std::move(finished)});
 }
 
 std::shared_ptr<Version> Server::Impl::pick(const std::string& name, int version, int& status, std::string& message) {
