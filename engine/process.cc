@@ -6,7 +6,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <thread>
+#include <vector>
 #include <map>
 
 extern char** environ;
@@ -72,6 +78,57 @@ std::vector<std::string> environment_with(const std::vector<std::string>& extra)
   out.reserve(env.size());
   for (auto& [k, v] : env) out.push_back(std::move(v));
   return out;
+}
+
+namespace {
+
+bool has_run_env(pid_t pid, const std::string& needle) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  if (!in) return false;
+  std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t at = 0;
+  while (at < env.size()) {
+    size_t end = env.find('\0', at);
+    if (end == std::string::npos) end = env.size();
+    if (env.compare(at, end - at, needle) == 0) return true;
+    at = end + 1;
+  }
+  return false;
+}
+
+std::vector<pid_t> run_processes(const std::string& needle) {
+  std::vector<pid_t> out;
+  const pid_t self = getpid();
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string n = it->path().filename().string();
+    if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(n));
+    if (pid != self && has_run_env(pid, needle)) out.push_back(pid);
+  }
+  return out;
+}
+
+}  // namespace
+
+int kill_run_orphans(const std::string& run_id, int wait_ms) {
+  if (run_id.empty()) return 0;
+  const std::string needle = "CTFLOW_RUN_ID=" + run_id;
+  const auto found = run_processes(needle);
+  const pid_t own_group = getpgrp();
+  for (pid_t pid : found) {
+    const pid_t g = getpgid(pid);
+    if (g > 0 && g != own_group) ::kill(-g, SIGKILL);
+    ::kill(pid, SIGKILL);
+  }
+  for (int waited = 0; waited < wait_ms && !found.empty(); waited += 20) {
+    bool alive = false;
+    for (pid_t pid : found)
+      if (::kill(pid, 0) == 0 && has_run_env(pid, needle)) alive = true;  // a zombie has no environ
+    if (!alive) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return static_cast<int>(found.size());
 }
 
 }  // namespace ctflow

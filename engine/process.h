@@ -24,6 +24,13 @@ struct SpawnOptions {
 Result<pid_t> spawn_process(const SpawnOptions& options);
 // Sends SIG to the whole process group of PID (the child leads its own group).
 void signal_group(pid_t pid, int sig);
+
+// Kills what a dead engine left running for RUN_ID: every process of this user
+// whose environment holds CTFLOW_RUN_ID=RUN_ID (the engine sets it for every
+// step, so pid reuse cannot fool it), with its process group, then waits up to
+// WAIT_MS for them to be gone. Steps run in process groups of their own, so a
+// SIGKILL of the engine alone leaves them running. Returns how many it found.
+int kill_run_orphans(const std::string& run_id, int wait_ms = 3000);
 // "exit code 3", "killed by signal 11 (Segmentation fault)".
 std::string describe_wait_status(int status);
 // The current environment plus EXTRA ("NAME=VALUE" entries override).

@@ -298,7 +298,13 @@ std::string Scheduler::Impl::run(const std::string& run_id) {
     fs::create_directories(dir, ec);
     if (ec) spdlog::warn("cannot create {}: {}", dir.string(), ec.message());  // each step reports it
   }
-  if (opt_.resume) load_previous();
+  if (opt_.resume) {
+    // An engine killed with SIGKILL leaves its steps running (each has a
+    // process group of its own); they must not write while the steps re-run.
+    if (int n = kill_run_orphans(run_id_); n > 0)
+      spdlog::warn("stopped {} process(es) that the previous engine of run {} left running", n, run_id_);
+    load_previous();
+  }
 
   signals_.async_wait([this](const boost::system::error_code& ec, int) {
     if (!ec) do_cancel("cancelled by the user (Ctrl-C)");
