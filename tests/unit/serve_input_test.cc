@@ -106,6 +106,8 @@ TEST_CASE("bad bodies get a status and a message that says what to send") {
   CHECK(e.status == 415);
   CHECK(e.message.rfind("the body is not a PNG (image/jpeg)", 0) == 0);
   CHECK(err("", "nonsense").message.rfind("the body is neither a PNG nor JSON (", 0) == 0);
+  CHECK(err("", "8888888888e888").message.rfind("the body is neither a PNG nor JSON (", 0) == 0);  // a number too big
+  CHECK(err("", R"({"data": [1e999]})").message.rfind("the body is neither a PNG nor JSON (", 0) == 0);
   std::string png = encode(digit(), 28, 28, PNG_FORMAT_GRAY);
   CHECK(err("image/png", png.substr(0, 50)).message.rfind("the PNG ", 0) == 0);
   CHECK(err("image/png", png.substr(0, 60) + std::string(20, '\0')).message.rfind("the PNG is damaged: ", 0) == 0);
