@@ -26,6 +26,8 @@ struct Global {
 
 // Opens the store, printing the error on failure.
 std::unique_ptr<RunStore> open_store(const Global& g);
+// Resolves a run reference (id, unique prefix, @latest), printing the error on failure.
+std::optional<std::string> resolve_run(RunStore& store, const std::string& ref);
 // Loads and validates a workflow file (either frontend); prints diagnostics.
 std::optional<Workflow> load_and_validate(const std::string& file, const HostCapacity& host, bool quiet = false);
 std::string self_path();

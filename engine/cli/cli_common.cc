@@ -29,6 +29,15 @@ std::unique_ptr<RunStore> open_store(const Global& g) {
   return std::move(*s);
 }
 
+std::optional<std::string> resolve_run(RunStore& store, const std::string& ref) {
+  auto id = store.resolve_run_id(ref);
+  if (!id) {
+    print_error(id.message());
+    return std::nullopt;
+  }
+  return *id;
+}
+
 std::string self_path() {
   std::error_code ec;
   fs::path p = fs::read_symlink("/proc/self/exe", ec);

@@ -169,11 +169,8 @@ int cmd_compare(const Global& g, const std::vector<std::string>& refs, const std
   };
   Value doc = Value::array();
   for (const auto& r : refs) {
-    auto id = store->resolve_run_id(r);
-    if (!id) {
-      print_error(id.message());
-      return kExitUsage;
-    }
+    auto id = resolve_run(*store, r);
+    if (!id) return kExitUsage;
     ids.push_back(*id);
     Value rd = run_document(*store, *id);
     doc.push_back({{"id", *id}, {"status", rd["status"]}, {"params", rd["params"]}, {"metrics", Value::object()}});

@@ -116,11 +116,8 @@ int cmd_list(const Global& g, const std::string& output, const std::string& stat
 int cmd_get(const Global& g, const std::string& ref, const std::string& output) {
   auto store = open_store(g);
   if (!store) return kExitUsage;
-  auto id = store->resolve_run_id(ref);
-  if (!id) {
-    print_error(id.message());
-    return kExitUsage;
-  }
+  auto id = resolve_run(*store, ref);
+  if (!id) return kExitUsage;
   Value doc = run_document(*store, *id);
   if (output == "json") {
     std::cout << doc.dump(2) << "\n";
@@ -150,11 +147,8 @@ int cmd_get(const Global& g, const std::string& ref, const std::string& output) 
 int cmd_logs(const Global& g, const std::string& ref, const std::string& step, bool follow) {
   auto store = open_store(g);
   if (!store) return kExitUsage;
-  auto id = store->resolve_run_id(ref);
-  if (!id) {
-    print_error(id.message());
-    return kExitUsage;
-  }
+  auto id = resolve_run(*store, ref);
+  if (!id) return kExitUsage;
   auto steps = store->get_steps(*id);
   if (!steps) {
     print_error(steps.message());
@@ -242,11 +236,8 @@ int cmd_plugins(const std::string& name, const std::string& output) {
 int cmd_metrics(const Global& g, const std::string& ref, const std::string& step, const std::string& output) {
   auto store = open_store(g);
   if (!store) return kExitUsage;
-  auto id = store->resolve_run_id(ref);
-  if (!id) {
-    print_error(id.message());
-    return kExitUsage;
-  }
+  auto id = resolve_run(*store, ref);
+  if (!id) return kExitUsage;
   auto pts = store->get_metrics(*id, step);
   if (!pts) {
     print_error(pts.message());
@@ -333,11 +324,8 @@ int cmd_artifacts(const Global& g, const std::string& ref, const std::string& st
                   const std::string& out) {
   auto store = open_store(g);
   if (!store) return kExitUsage;
-  auto id = store->resolve_run_id(ref);
-  if (!id) {
-    print_error(id.message());
-    return kExitUsage;
-  }
+  auto id = resolve_run(*store, ref);
+  if (!id) return kExitUsage;
   auto arts = store->get_artifacts(*id, step);
   if (!arts) {
     print_error(arts.message());

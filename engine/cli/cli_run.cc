@@ -151,11 +151,8 @@ int cmd_run(const Global& g, const RunArgs& a) {
 int cmd_resume(const Global& g, const std::string& ref, const std::string& output) {
   auto store = open_store(g);
   if (!store) return kExitUsage;
-  auto id = store->resolve_run_id(ref);
-  if (!id) {
-    print_error(id.message());
-    return kExitUsage;
-  }
+  auto id = resolve_run(*store, ref);
+  if (!id) return kExitUsage;
   auto run = store->get_run(*id);
   if (!run) {
     print_error(run.message());
