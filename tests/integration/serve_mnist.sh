@@ -7,18 +7,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-BUILD="${CTFLOW_BUILD_DIR:-$(dirname "$CTFLOW_BIN")}"
-if [ ! -f "$BUILD/plugins/libctflow_mnist.so" ]; then
-  echo "skipped: $BUILD/plugins/libctflow_mnist.so not built (configure with -DCTFLOW_MNIST=ON)"
-  exit 0
-fi
-export CTFLOW_PLUGIN_PATH="$BUILD/plugins${CTFLOW_PLUGIN_PATH:+:$CTFLOW_PLUGIN_PATH}"
-WF="$CTFLOW_SOURCE_DIR/workflows/mnist-ct.yaml"
-DATA="$CTFLOW_SOURCE_DIR/data/mnist-digits"
-if [ ! -f "$DATA/t10k-labels-idx1-ubyte.gz" ] && ! "$CTFLOW_SOURCE_DIR/scripts/setup-mnist-digits.sh" "$DATA" >&2; then
-  DATA=/usr/share/datasets/fashion-mnist
-fi
-ctflow() { "$CTFLOW_BIN" "$@"; }
+use_mnist
 
 # --- v1: a weak model (few images), registered as Production
 id1=$(ctflow run "$WF" -p data="$DATA" -p limit=800 -p epochs=1 -p threshold=0 2>"$T/err1") || fail "run 1: $(cat "$T/err1")"

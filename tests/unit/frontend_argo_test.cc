@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include "diag_lines.h"
+
 #include <string>
 
 #include "engine/frontend_v1.h"
@@ -18,13 +20,7 @@ namespace {
 LoadResult parse(const std::string& text) { return parse_workflow_text(text, "argo.yaml"); }
 
 // "LINE:COL: MESSAGE" lines.
-std::string messages(const std::string& text) {
-  auto r = parse(text);
-  std::string out;
-  for (const auto& d : r.diags.items())
-    out += std::to_string(d.pos.line) + ":" + std::to_string(d.pos.col) + ": " + d.message + "\n";
-  return out;
-}
+std::string messages(const std::string& text) { return diag_lines(parse(text)); }
 
 // A workflow whose entrypoint `main` is the dag TASKS, with the templates
 // `echo` (input message) and MORE.

@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include "diag_lines.h"
+
 #include <string>
 
 using ctflow::LoadResult;
@@ -18,14 +20,8 @@ LoadResult parse(const std::string& text) { return parse_workflow_text(text, "wf
 // The rendered diagnostics of TEXT.
 std::string render(const std::string& text) { return parse(text).diags.render(); }
 
-// Only the "FILE:L:C: error: MESSAGE" lines, without source lines and carets.
-std::string messages(const std::string& text) {
-  auto r = parse(text);
-  std::string out;
-  for (const auto& d : r.diags.items())
-    out += std::to_string(d.pos.line) + ":" + std::to_string(d.pos.col) + ": " + d.message + "\n";
-  return out;
-}
+// "LINE:COL: MESSAGE" lines.
+std::string messages(const std::string& text) { return diag_lines(parse(text)); }
 
 const char* kHeader =
     "apiVersion: ctflow/v1\n"
