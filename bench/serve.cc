@@ -22,7 +22,6 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/plugin_registry.h"
-#include "store/artifact_store.h"
 #include "store/run_store.h"
 #include "web/serve/handler_host.h"
 
@@ -42,13 +41,12 @@ int bare(const std::string& store_dir, const std::string& name, int iters) {
   if (!store) return std::cerr << store.message() << "\n", 2;
   auto mv = (*store)->get_model(name, 0);
   if (!mv) return std::cerr << mv.message() << "\n", 2;
-  ctflow::ArtifactStore blobs((*store)->blobs_dir());
-  Json arts = Json::object();
-  for (const auto& [k, d] : mv->artifacts.items()) arts[k] = blobs.get(d.get<std::string>())->path.string();
+  auto config = ctflow::serve::handler_config(**store, *mv, 1, false);
+  if (!config) return std::cerr << config.message() << "\n", 2;
   ctflow::serve::HandlerRegistry reg(ctflow::PluginRegistry::default_search_path());
   auto h = reg.find(mv->params.value("handler", std::string("mnist.knn")));
   if (!h) return std::cerr << h.message() << "\n", 2;
-  auto m = ctflow::serve::LoadedModel::load(*h, Json{{"artifacts", arts}, {"threads", 1}, {"metrics", mv->metrics}}.dump());
+  auto m = ctflow::serve::LoadedModel::load(*h, *config);
   if (!m) return std::cerr << m.message() << "\n", 2;
   std::vector<float> img(784 * 32);
   for (size_t i = 0; i < img.size(); ++i) img[i] = static_cast<float>((i * 37) % 256) / 255.0f;

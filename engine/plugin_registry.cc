@@ -233,14 +233,30 @@ void PluginRegistry::load_library(const fs::path& lib) {
   }
 }
 
+std::vector<fs::path> plugin_libraries(const std::vector<fs::path>& search_path, const std::string& family) {
+  std::vector<fs::path> out;
+  for (const auto& dir : search_path) {
+    std::error_code ec;
+    if (!family.empty()) {
+      fs::path lib = dir / ("libctflow_" + family + ".so");
+      if (fs::exists(lib, ec)) out.push_back(lib);
+      continue;
+    }
+    if (!fs::is_directory(dir, ec)) continue;
+    std::vector<fs::path> libs;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+      if (it->path().extension() == ".so") libs.push_back(it->path());
+    std::sort(libs.begin(), libs.end());
+    out.insert(out.end(), libs.begin(), libs.end());
+  }
+  return out;
+}
+
 const PluginInfo* PluginRegistry::find(const std::string& name) {
   auto it = plugins_.find(name);
   if (it != plugins_.end()) return &it->second;
-  std::string family = name.substr(0, name.find('.'));
-  for (const auto& dir : path_) {
-    fs::path lib = dir / ("libctflow_" + family + ".so");
-    std::error_code ec;
-    if (fs::exists(lib, ec)) load_library(lib);
+  for (const auto& lib : plugin_libraries(path_, name.substr(0, name.find('.')))) {
+    load_library(lib);
     it = plugins_.find(name);
     if (it != plugins_.end()) return &it->second;
   }
@@ -252,15 +268,7 @@ const PluginInfo* PluginRegistry::find(const std::string& name) {
 std::vector<const PluginInfo*> PluginRegistry::all() {
   if (!scanned_all_) {
     scanned_all_ = true;
-    for (const auto& dir : path_) {
-      std::error_code ec;
-      if (!fs::is_directory(dir, ec)) continue;
-      std::vector<fs::path> libs;
-      for (const auto& e : fs::directory_iterator(dir, ec))
-        if (e.path().extension() == ".so") libs.push_back(e.path());
-      std::sort(libs.begin(), libs.end());
-      for (const auto& lib : libs) load_library(lib);
-    }
+    for (const auto& lib : plugin_libraries(path_)) load_library(lib);
   }
   std::vector<const PluginInfo*> out;
   for (const auto& [n, p] : plugins_) out.push_back(&p);

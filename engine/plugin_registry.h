@@ -76,6 +76,13 @@ struct PluginInfo {
   const PluginOutputInfo* find_output(const std::string& n) const;
 };
 
+// The plugin libraries on SEARCH_PATH, in search order: with FAMILY, only the
+// libctflow_FAMILY.so files that exist (where "family.name" is looked for
+// first); without, every .so, sorted within each folder. Model handlers
+// (web/serve) are found the same way.
+std::vector<std::filesystem::path> plugin_libraries(const std::vector<std::filesystem::path>& search_path,
+                                                    const std::string& family = "");
+
 class PluginRegistry {
  public:
   explicit PluginRegistry(std::vector<std::filesystem::path> search_path = default_search_path());

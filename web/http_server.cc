@@ -42,6 +42,15 @@ bool split_addr(const std::string& addr, std::string& host, uint16_t& port) {
   return true;
 }
 
+bool host_header_allowed(bool loopback, std::string host) {
+  if (!loopback || host.empty()) return true;
+  size_t colon = host.rfind(':');
+  if (colon != std::string::npos && host.find(']') != std::string::npos && colon < host.find(']'))
+    colon = std::string::npos;  // "[::1]" without a port
+  if (colon != std::string::npos) host = host.substr(0, colon);
+  return is_loopback_host(host);
+}
+
 std::string make_token() {
   std::random_device rd;
   std::string t;
@@ -153,16 +162,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   bool host_allowed(const http::request<http::string_body>& req) {
-    // Bound to loopback, only loopback names are accepted: a page on another
-    // site that rebinds its DNS name to 127.0.0.1 gets nothing.
-    if (!server_.loopback) return true;
-    std::string host(req[http::field::host]);
-    if (host.empty()) return true;  // HTTP/1.0 client
-    size_t colon = host.rfind(':');
-    if (colon != std::string::npos && host.find(']') != std::string::npos && colon < host.find(']'))
-      colon = std::string::npos;
-    if (colon != std::string::npos) host = host.substr(0, colon);
-    return is_loopback_host(host);
+    return host_header_allowed(server_.loopback, std::string(req[http::field::host]));
   }
 
   void on_request(http::request<http::string_body> req) {

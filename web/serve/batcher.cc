@@ -55,19 +55,26 @@ void Batcher::submit(Job job) {
   if (!inline_run) return cv_.notify_one();
   std::vector<std::string> answers;
   std::vector<int64_t> classes;
-  Status st;
-  {
-    std::lock_guard mlock(model_mu_);
-    st = model_->predict(job.pixels.data(), job.n, answers, classes);
-  }
-  metrics_.batch(job.n);
-  if (st) metrics_.inputs(model_name_, version_, job.pixels.data(), job.n, static_cast<int64_t>(job.pixels.size() / static_cast<size_t>(std::max<int64_t>(1, job.n))), classes.data());
+  const Status st = run_batch(job.pixels.data(), job.n, answers, classes);
   {
     std::lock_guard lock(mu_);
     busy_ = false;
   }
   cv_.notify_one();  // what queued meanwhile
   job.done(st, st ? std::move(answers) : std::vector<std::string>{});
+}
+
+Status Batcher::run_batch(const float* pixels, int64_t n, std::vector<std::string>& answers,
+                          std::vector<int64_t>& classes) {
+  Status st;
+  {
+    std::lock_guard mlock(model_mu_);
+    st = model_->predict(pixels, n, answers, classes);
+  }
+  metrics_.batch(n);
+  const int64_t px = static_cast<int64_t>(model_->height()) * model_->width();
+  if (st) metrics_.inputs(model_name_, version_, pixels, n, px, classes.data());
+  return st;
 }
 
 Status Batcher::run_direct(const float* pixels, int64_t n) {
@@ -114,13 +121,7 @@ void Batcher::loop() {
       }
       data = batch.data();
     }
-    Status st;
-    {
-      std::lock_guard mlock(model_mu_);
-      st = model_->predict(data, total, answers, classes);
-    }
-    metrics_.batch(total);
-    if (st) metrics_.inputs(model_name_, version_, data, total, static_cast<int64_t>(px), classes.data());
+    const Status st = run_batch(data, total, answers, classes);
     size_t at = 0;
     for (auto& j : jobs) {
       std::vector<std::string> mine;

@@ -51,6 +51,8 @@ class Batcher {
 
  private:
   void loop();
+  // One forward pass (one caller at a time), counted in the metrics.
+  Status run_batch(const float* pixels, int64_t n, std::vector<std::string>& answers, std::vector<int64_t>& classes);
   std::shared_ptr<LoadedModel> model_;
   BatchOptions options_;
   Metrics& metrics_;

@@ -1,12 +1,33 @@
 #include "web/serve/handler_host.h"
 
+#include "engine/plugin_registry.h"
+
 #include <dlfcn.h>
 
 #include <cstdlib>
 
+#include <nlohmann/json.hpp>
+
+#include "store/artifact_store.h"
+#include "store/run_store.h"
+
 namespace ctflow::serve {
 
 namespace fs = std::filesystem;
+
+Result<std::string> handler_config(RunStore& store, const ModelVersion& mv, int threads, bool cuda) {
+  ArtifactStore blobs(store.blobs_dir());
+  nlohmann::json artifacts = nlohmann::json::object();
+  for (const auto& [k, digest] : mv.artifacts.items()) {
+    if (!digest.is_string()) continue;
+    auto a = blobs.get(digest.get<std::string>());
+    if (!a) return Status::Error("artifact '" + k + "' of '" + mv.name + "' v" + std::to_string(mv.version) + ": " + a.message());
+    artifacts[k] = a->path.string();
+  }
+  const nlohmann::json config = {{"artifacts", artifacts}, {"threads", threads}, {"cuda", cuda},
+                                 {"params", mv.params}, {"metrics", mv.metrics}};
+  return config.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 HandlerRegistry::HandlerRegistry(std::vector<fs::path> search_path) : path_(std::move(search_path)) {}
 
@@ -36,16 +57,11 @@ void HandlerRegistry::load_library(const fs::path& lib) {
 Result<const ctflow_handler_desc*> HandlerRegistry::find(const std::string& name) {
   std::lock_guard lock(mu_);
   if (auto it = handlers_.find(name); it != handlers_.end()) return it->second;
-  const std::string family = name.substr(0, name.find('.'));
-  for (const auto& dir : path_) load_library(dir / ("libctflow_" + family + ".so"));
+  for (const auto& lib : plugin_libraries(path_, name.substr(0, name.find('.')))) load_library(lib);
   if (auto it = handlers_.find(name); it != handlers_.end()) return it->second;
   if (!scanned_all_) {
     scanned_all_ = true;
-    for (const auto& dir : path_) {
-      std::error_code ec;
-      for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-        if (it->path().extension() == ".so") load_library(it->path());
-    }
+    for (const auto& lib : plugin_libraries(path_)) load_library(lib);
   }
   if (auto it = handlers_.find(name); it != handlers_.end()) return it->second;
   std::string known;

@@ -12,7 +12,17 @@
 #include "ctflow/handler.h"
 #include "engine/status.h"
 
+namespace ctflow {
+class RunStore;
+struct ModelVersion;
+}  // namespace ctflow
+
 namespace ctflow::serve {
+
+// The config a handler's load() gets for a registered version: its artifacts
+// resolved to (verified) blob paths in STORE, the compute threads, CUDA, and
+// the version's params and metrics.
+Result<std::string> handler_config(RunStore& store, const ModelVersion& version, int threads, bool cuda);
 
 class HandlerRegistry {
  public:

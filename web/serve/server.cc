@@ -16,7 +16,6 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/plugin_registry.h"
-#include "store/artifact_store.h"
 #include "store/run_store.h"
 #include "web/dashboard.h"  // is_loopback_host
 #include "web/listen.h"
@@ -142,17 +141,9 @@ Result<std::shared_ptr<Version>> Server::Impl::load_version(const std::string& n
                          " does not say which handler serves it; start the server with --handler NAME (e.g. mnist.knn)");
   auto handler = handlers->find(handler_name);
   if (!handler) return handler.status();
-  ArtifactStore blobs((*store)->blobs_dir());
-  Json artifacts = Json::object();
-  for (const auto& [k, digest] : mv->artifacts.items()) {
-    if (!digest.is_string()) continue;
-    auto a = blobs.get(digest.get<std::string>());
-    if (!a) return Status::Error("artifact '" + k + "' of '" + name + "' v" + std::to_string(mv->version) + ": " + a.message());
-    artifacts[k] = a->path.string();
-  }
-  const Json config = {{"artifacts", artifacts}, {"threads", options.threads}, {"cuda", options.cuda},
-                       {"params", mv->params}, {"metrics", mv->metrics}};
-  auto model = LoadedModel::load(*handler, dump(config));
+  auto config = handler_config(**store, *mv, options.threads, options.cuda);
+  if (!config) return config.status();
+  auto model = LoadedModel::load(*handler, *config);
   if (!model) return model.status();
   auto v = std::make_shared<Version>();
   v->name = name;
@@ -391,18 +382,7 @@ class Session : public std::enable_shared_from_this<Session> {
     send_json(status, error_doc(status, type, message));
   }
 
-  bool host_allowed() {
-    // On loopback only loopback Host names get the management API, so that a
-    // web page whose DNS name rebinds to 127.0.0.1 cannot drive it.
-    if (!server_->loopback) return true;
-    std::string host(req_[http::field::host]);
-    if (host.empty()) return true;
-    const size_t close_bracket = host.find(']');
-    size_t colon = host.rfind(':');
-    if (colon != std::string::npos && close_bracket != std::string::npos && colon < close_bracket) colon = std::string::npos;
-    if (colon != std::string::npos) host = host.substr(0, colon);
-    return web::is_loopback_host(host);
-  }
+  bool host_allowed() { return web::host_header_allowed(server_->loopback, std::string(req_[http::field::host])); }
 
   bool authorized() {
     if (!server_->require_token) return true;
@@ -493,17 +473,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void list_models() {
     Json models = Json::array();
-    std::vector<std::string> names;
     {
       std::lock_guard lock(server_->mu);
-      for (const auto& [n, e] : server_->models) names.push_back(n);
-    }
-    for (const auto& n : names) {
-      Json d = server_->describe(n, 0);
-      int def = 0;
-      for (const auto& v : d)
-        if (v.value("isDefault", false)) def = std::stoi(v["modelVersion"].get<std::string>());
-      models.push_back({{"modelName", n}, {"modelUrl", "registry://" + n}, {"defaultVersion", def}, {"versions", d.size()}});
+      for (const auto& [n, e] : server_->models)
+        models.push_back({{"modelName", n}, {"modelUrl", "registry://" + n}, {"defaultVersion", e.default_version},
+                          {"versions", e.versions.size() + e.loading.size()}});
     }
     send_json(200, {{"models", models}});
   }
