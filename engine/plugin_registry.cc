@@ -68,14 +68,17 @@ bool file_stamp(const fs::path& lib, int64_t& size, int64_t& mtime_ns) {
 
 }  // namespace
 
+void PluginRegistry::read_cache() {
+  if (cache_loaded_) return;
+  cache_loaded_ = true;
+  std::ifstream in(cache_file_);
+  if (in) cache_ = Value::parse(in, nullptr, false);
+  if (!cache_.is_object()) cache_ = Value::object();
+}
+
 bool PluginRegistry::load_cached(const std::string& key, const fs::path& lib) {
   if (cache_file_.empty()) return false;
-  if (!cache_loaded_) {
-    cache_loaded_ = true;
-    std::ifstream in(cache_file_);
-    if (in) cache_ = Value::parse(in, nullptr, false);
-    if (!cache_.is_object()) cache_ = Value::object();
-  }
+  read_cache();
   int64_t size = 0, mtime = 0;
   if (!cache_.contains(key) || !file_stamp(lib, size, mtime)) return false;
   const Value& e = cache_[key];
@@ -226,7 +229,7 @@ void PluginRegistry::load_library(const fs::path& lib) {
   }
   int64_t size = 0, mtime = 0;
   if (!cache_file_.empty() && file_stamp(lib, size, mtime)) {
-    if (!cache_loaded_) load_cached("", lib);  // reads the file, so other entries are kept
+    read_cache();  // other libraries' entries are kept
     cache_[key] = {{"size", size}, {"mtime", mtime}, {"plugins", std::move(described)}};
     cache_dirty_ = true;
     save_cache();

@@ -103,6 +103,7 @@ class PluginRegistry {
 
  private:
   void load_library(const std::filesystem::path& lib);
+  void read_cache();
   bool load_cached(const std::string& key, const std::filesystem::path& lib);
   void save_cache();
   std::filesystem::path cache_file_;
