@@ -5,13 +5,13 @@
 #include <set>
 
 #include "engine/export/common.h"
+#include "engine/export/condition.h"
 #include "engine/export/refs.h"
 #include "engine/export/yaml_emit.h"
 
 namespace ctflow {
 namespace {
 
-using export_detail::Expr;
 using export_detail::Ref;
 using Doc = yaml_emit::Doc;
 
@@ -252,87 +252,6 @@ class ArgoCompiler {
     return export_detail::rewrite(s, [&](const Ref& r) { return render_in_template(c, r); });
   }
 
-  // ---- when: ctflow expression -> govaluate -----------------------------------
-
-  // Whether a ref is known to hold a number or a bool (so it is pasted unquoted).
-  bool ref_is_typed(const Ref& r) const {
-    if (r.kind != Ref::Kind::Param) return false;
-    const ParamDecl* p = wf_.find_param(r.name);
-    return p && (p->type == ParamType::Int || p->type == ParamType::Float || p->type == ParamType::Bool);
-  }
-
-  static bool literal_is_string(const Expr& e) { return e.kind == Expr::Kind::Literal && e.literal.is_string(); }
-
-  static std::string govaluate_string(const std::string& s) {
-    std::string out = "'";
-    for (char ch : s) {
-      if (ch == '\'' || ch == '\\') out += '\\';
-      out += ch;
-    }
-    return out + "'";
-  }
-
-  // `quote`: paste a ref's value inside '...' (it is compared as a string).
-  Result<std::string> govaluate(const CompiledStep& c, const Expr& e, bool quote) {
-    switch (e.kind) {
-      case Expr::Kind::Or:
-      case Expr::Kind::And: {
-        const char* op = e.kind == Expr::Kind::Or ? " || " : " && ";
-        std::string out;
-        for (size_t i = 0; i < e.args.size(); ++i) {
-          auto part = govaluate(c, *e.args[i], false);
-          if (!part) return part;
-          const bool group = e.args[i]->kind == Expr::Kind::Or || e.args[i]->kind == Expr::Kind::And;
-          out += (i ? op : "") + (group ? "(" + *part + ")" : *part);
-        }
-        return out;
-      }
-      case Expr::Kind::Not: {
-        auto inner = govaluate(c, *e.args[0], false);
-        if (!inner) return inner;
-        return "!(" + *inner + ")";
-      }
-      case Expr::Kind::Compare:
-      case Expr::Kind::In: {
-        const Expr& l = *e.args[0];
-        const Expr& r = *e.args[1];
-        bool as_string = literal_is_string(l) || literal_is_string(r);
-        if (e.kind == Expr::Kind::In)
-          for (const auto& item : r.args) as_string = as_string || literal_is_string(*item);
-        const bool any_literal = l.kind == Expr::Kind::Literal || r.kind == Expr::Kind::Literal;
-        const bool typed = (l.kind == Expr::Kind::RefValue && ref_is_typed(l.ref)) ||
-                           (r.kind == Expr::Kind::RefValue && ref_is_typed(r.ref));
-        // Two refs of unknown type: compare as strings, as Kubeflow's compiler does.
-        if (!any_literal && !typed && e.kind == Expr::Kind::Compare) as_string = true;
-        auto ls = govaluate(c, l, as_string);
-        if (!ls) return ls;
-        if (e.kind == Expr::Kind::Compare) {
-          auto rs = govaluate(c, r, as_string);
-          if (!rs) return rs;
-          return *ls + " " + e.op + " " + *rs;
-        }
-        std::string list;
-        for (size_t i = 0; i < r.args.size(); ++i) {
-          auto item = govaluate(c, *r.args[i], as_string);
-          if (!item) return item;
-          list += (i ? ", " : "") + *item;
-        }
-        return *ls + " IN (" + list + ")";
-      }
-      case Expr::Kind::List: return Status::Error("a list is only allowed after 'in'");
-      case Expr::Kind::Literal:
-        if (e.literal.is_null()) return Status::Error("null cannot be compared in an Argo `when`");
-        if (e.literal.is_string()) return govaluate_string(e.literal.get<std::string>());
-        return e.literal.dump();
-      case Expr::Kind::RefValue: {
-        auto text = render_in_dag(c, e.ref);
-        if (!text) return text;
-        return quote ? "'" + *text + "'" : *text;
-      }
-    }
-    return Status::Error("unsupported expression");
-  }
-
   // ---- depends ----------------------------------------------------------------
 
   // Maps the step names in an enhanced-depends expression to task names.
@@ -412,7 +331,8 @@ class ArgoCompiler {
         if (uses_item)
           return fail(c, s.when_pos, "a `when` that reads item cannot be combined with for_each parallelism in an Argo export");
       }
-      auto w = govaluate(c, **e, false);
+      auto w = export_detail::print_condition(**e, export_detail::kGovaluate, wf_,
+                                              [&](const Ref& r) { return render_in_dag(c, r); });
       if (!w) return fail(c, s.when_pos, w.message());
       c.when = *w;
     }

@@ -5,13 +5,13 @@
 #include <set>
 
 #include "engine/export/common.h"
+#include "engine/export/condition.h"
 #include "engine/export/refs.h"
 #include "engine/export/yaml_emit.h"
 
 namespace ctflow {
 namespace {
 
-using export_detail::Expr;
 using export_detail::Ref;
 using Json = nlohmann::json;  // sorted keys: Kubeflow's compiler writes keys in order too
 
@@ -44,16 +44,6 @@ const char* kfp_type(const ParamDecl& p, const Value& value) {
     case ParamType::Json: return value.is_array() ? "LIST" : "STRUCT";
     default: return "STRING";
   }
-}
-
-std::string cel_string(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'' || c == '\\') out += '\\';
-    if (c == '\n') { out += "\\n"; continue; }
-    out += c;
-  }
-  return out + "'";
 }
 
 std::string sh_quote(const std::string& s) {
@@ -223,76 +213,20 @@ class KfpCompiler {
 
   // ---- when -> CEL ---------------------------------------------------------------
 
-  Result<std::string> cel(const Step& s, int scope, Json& task_inputs, Json& defs, const Expr& e, bool numeric) {
-    switch (e.kind) {
-      case Expr::Kind::Or:
-      case Expr::Kind::And: {
-        std::string out;
-        for (size_t i = 0; i < e.args.size(); ++i) {
-          auto part = cel(s, scope, task_inputs, defs, *e.args[i], false);
-          if (!part) return part;
-          const bool group = e.args[i]->kind == Expr::Kind::Or || e.args[i]->kind == Expr::Kind::And;
-          out += (i ? (e.kind == Expr::Kind::Or ? " || " : " && ") : "") + (group ? "(" + *part + ")" : *part);
-        }
-        return out;
-      }
-      case Expr::Kind::Not: {
-        auto inner = cel(s, scope, task_inputs, defs, *e.args[0], false);
-        if (!inner) return inner;
-        return "!(" + *inner + ")";
-      }
-      case Expr::Kind::Compare:
-      case Expr::Kind::In: {
-        const Expr& l = *e.args[0];
-        const Expr& r = *e.args[1];
-        auto is_num = [&](const Expr& x) {
-          if (x.kind == Expr::Kind::Literal) return x.literal.is_number();
-          if (x.kind != Expr::Kind::RefValue || x.ref.kind != Ref::Kind::Param) return false;
-          const std::string type = param_type(x.ref.name);
-          return type == "NUMBER_INTEGER" || type == "NUMBER_DOUBLE";
-        };
-        bool num = is_num(l) || is_num(r);
-        if (e.kind == Expr::Kind::In)
-          for (const auto& item : r.args) num = num || is_num(*item);
-        auto ls = cel(s, scope, task_inputs, defs, l, num);
-        if (!ls) return ls;
-        if (e.kind == Expr::Kind::Compare) {
-          auto rs = cel(s, scope, task_inputs, defs, r, num);
-          if (!rs) return rs;
-          return *ls + " " + e.op + " " + *rs;
-        }
-        std::string list;
-        for (size_t i = 0; i < r.args.size(); ++i) {
-          auto item = cel(s, scope, task_inputs, defs, *r.args[i], num);
-          if (!item) return item;
-          list += (i ? ", " : "") + *item;
-        }
-        return *ls + " in [" + list + "]";
-      }
-      case Expr::Kind::List: return Status::Error("a list is only allowed after 'in'");
-      case Expr::Kind::Literal:
-        if (e.literal.is_null()) return Status::Error("null has no equivalent in a Kubeflow condition");
-        if (e.literal.is_string()) return cel_string(e.literal.get<std::string>());
-        if (e.literal.is_number_integer() && numeric) return e.literal.dump() + ".0";
-        return e.literal.dump();
-      case Expr::Kind::RefValue: {
-        auto src = source_of(s, false, e.ref);
-        if (!src) return src.status();
-        if (src->kind == Source::Kind::TaskArtifact) return Status::Error("an artifact cannot be compared");
-        std::string name = "pipelinechannel--" + (src->kind == Source::Kind::Param ? src->a
-                                                  : src->kind == Source::Kind::Item ? std::string("loop-item")
-                                                                                    : src->a + "-" + src->b);
-        if (src->kind == Source::Kind::Item && !src->b.empty()) name += "-" + src->b;
-        if (src->kind == Source::Kind::TaskOutput) need_output(src->a, src->b, false);
-        task_inputs["parameters"][name] = feed(scope, *src);
-        const std::string type = src->kind == Source::Kind::Param ? param_type(src->a) : "STRING";
-        defs["parameters"][name] = Json{{"parameterType", type}};
-        const std::string v = "inputs.parameter_values['" + name + "']";
-        // Numbers compare as numbers: convert what is held as text.
-        return numeric ? "double(" + v + ")" : v;
-      }
-    }
-    return Status::Error("unsupported expression");
+  // A ref in a condition: a task input `inputs.parameter_values['pipelinechannel--...']`.
+  Result<std::string> condition_input(const Step& s, int scope, Json& task_inputs, Json& defs, const Ref& r) {
+    auto src = source_of(s, false, r);
+    if (!src) return src.status();
+    if (src->kind == Source::Kind::TaskArtifact) return Status::Error("an artifact cannot be compared");
+    std::string name = "pipelinechannel--" + (src->kind == Source::Kind::Param ? src->a
+                                              : src->kind == Source::Kind::Item ? std::string("loop-item")
+                                                                                : src->a + "-" + src->b);
+    if (src->kind == Source::Kind::Item && !src->b.empty()) name += "-" + src->b;
+    if (src->kind == Source::Kind::TaskOutput) need_output(src->a, src->b, false);
+    task_inputs["parameters"][name] = feed(scope, *src);
+    const std::string type = src->kind == Source::Kind::Param ? param_type(src->a) : "STRING";
+    defs["parameters"][name] = Json{{"parameterType", type}};
+    return "inputs.parameter_values['" + name + "']";
   }
 
   // ---- one step -------------------------------------------------------------------
@@ -467,7 +401,9 @@ class KfpCompiler {
       auto e = export_detail::parse_expr(s.when);
       if (!e) return fail(s, s.when_pos, e.message());
       Json task_inputs = Json::object();
-      auto c = cel(s, scope, task_inputs, in.defs, **e, false);
+      auto c = export_detail::print_condition(**e, export_detail::kCel, wf_, [&](const Ref& ref) {
+        return condition_input(s, scope, task_inputs, in.defs, ref);
+      });
       if (!c) return fail(s, s.when_pos, c.message());
       for (auto it = task_inputs["parameters"].begin(); it != task_inputs["parameters"].end(); ++it)
         in.params[it.key()] = it.value();
