@@ -19,7 +19,9 @@ namespace fs = std::filesystem;
 // marker @POD@ stands for the step instance's name ({{pod.name}}).
 //   dir P | parent P | copy P SRC | raw P DATA | script P SOURCE |
 //   volume P NAME (P links to the run's shared folder NAME) | cd P |
-//   out P SAVED (after the command, a copy of P is kept as SAVED)
+//   out P SAVED (after the command, a copy of P is kept as SAVED) |
+//   param MESSAGE WANT GOT (the step fails with MESSAGE unless GOT, a workflow
+//   parameter's value in this run, is WANT, the value the translation read)
 const char* const kPrologue = R"SH(W=$PWD; pod=$(printf '%s' "$CTFLOW_STEP" | tr '[]' '..' | sed 's/\.$//')
 sub() { r=; s=$1; while :; do case "$s" in *@POD@*) r="$r${s%%@POD@*}$pod"; s=${s#*@POD@};; *) r="$r$s"; return;; esac; done; }
 outs=; into=
@@ -33,6 +35,7 @@ while [ "$#" -gt 0 ]; do
     script) sub "$2"; printf '%s' "$3" > "$W/$r" && chmod +x "$W/$r" || exit 1; shift 3 ;;
     volume) sub "$2"; v="$(cd ../.. && pwd)/argo-volumes/$3"; mkdir -p "$v" "$(dirname "$W/$r")" && ln -sfn "$v" "$W/$r" || exit 1; shift 3 ;;
     cd) sub "$2"; into=$r; shift 2 ;;
+    param) if [ "$3" != "$4" ]; then printf '%s\n' "$2" >&2; exit 2; fi; shift 4 ;;
     out) sub "$2"; outs="$outs$r
 $3
 "; shift 3 ;;
@@ -212,6 +215,14 @@ class Translator {
   std::optional<std::string> when_expr(const YAML::Node& n, Ctx& c);
   std::optional<std::string> depends_expr(const YAML::Node& n, const Ctx& c);
   std::optional<Item> items(const YAML::Node& call, Ctx& caller);
+  // Makes ctflow text T, which gives WHAT (dag.target, ...), known now: T may
+  // refer to workflow parameters only ({{params.NAME}}), which are replaced by
+  // their values and recorded in fixed_. False (reported at AT) where T refers to
+  // anything else (RUN_TIME: "not supported locally: RUN_TIME") or to a
+  // parameter without a value.
+  bool at_load(std::string& t, const YAML::Node& at, const std::string& what, const std::string& run_time);
+  // Adds the `param` checks of the prologue to every step (see ArgoOptions::params).
+  void check_fixed_params();
   const YAML::Node* find_template(const std::string& name);
 
   // Expands CALL (a step or task) of the template whose context is CALLER.
@@ -245,6 +256,12 @@ class Translator {
   std::set<std::string> used_;
   std::set<std::string> reported_;
   std::map<std::string, bool> local_images_;
+  std::map<std::string, std::string> load_values_;  // workflow parameter -> its value when the file is read
+  struct Fixed {
+    std::string value;
+    std::set<std::string> what;  // what it shaped: "dag.target", ...
+  };
+  std::map<std::string, Fixed> fixed_;  // parameters whose value shaped the translation
 };
 
 void apply_deps(Step& s, const Deps& d) {
@@ -326,6 +343,20 @@ std::optional<Workflow> Translator::run(const YAML::Node& root) {
       else wf_.params.push_back(d);
     }
   }
+  // Each parameter's value as the run will render {{params.NAME}}: the -p value
+  // where the caller gave it (as bind_params types it), else its default.
+  for (const auto& d : wf_.params) {
+    auto given = opt_.params.find(d.name);
+    if (given != opt_.params.end()) {
+      const std::string& v = given->second;
+      std::string t = v;
+      if (d.type == ParamType::Int && std::regex_match(v, std::regex("[-+]?[0-9]{1,18}"))) t = std::to_string(std::stoll(v));
+      else if (d.type == ParamType::Float && is_number(v)) t = Value(std::stod(v)).dump();
+      load_values_[d.name] = t;
+    } else if (d.default_value) {
+      load_values_[d.name] = text_of(*d.default_value);
+    }
+  }
   YAML::Node ts = path(spec, {"templates"});
   if (!ts || !ts.IsSequence()) {
     error(spec, "spec.templates must be a list of templates");
@@ -400,7 +431,64 @@ std::optional<Workflow> Translator::run(const YAML::Node& root) {
       wf_.on_exit.push_back(std::move(s));
     }
   }
+  check_fixed_params();
   return wf_;
+}
+
+void Translator::check_fixed_params() {
+  std::vector<std::string> checks;
+  for (const auto& [name, f] : fixed_) {
+    // A value with "{{" would be read as a reference by the run's templating.
+    if (f.value.find("{{") != std::string::npos) continue;
+    std::string what;
+    for (const auto& w : f.what) what += (what.empty() ? "" : ", ") + w;
+    checks.insert(checks.end(),
+                  {"param",
+                   "ctflow-argo: workflow parameter '" + name + "' shaped this workflow when it was read (" + what +
+                       "), with the value '" + f.value + "'; this run gives it another value (-p), which cannot "
+                       "reshape the workflow here: change it in spec.arguments instead",
+                   f.value, "{{params." + name + "}}"});
+  }
+  if (checks.empty()) return;
+  for (auto* list : {&wf_.steps, &wf_.on_exit})
+    for (auto& s : *list)
+      if (s.run.size() >= 4 && s.run[2] == kPrologue) s.run.insert(s.run.begin() + 4, checks.begin(), checks.end());
+}
+
+bool Translator::at_load(std::string& t, const YAML::Node& at, const std::string& what,
+                         const std::string& run_time) {
+  std::string out;
+  std::map<std::string, std::string> used;
+  size_t i = 0;
+  for (;;) {
+    size_t open = t.find("{{", i);
+    if (open == std::string::npos) {
+      out += t.substr(i);
+      break;
+    }
+    size_t close = t.find("}}", open + 2);
+    std::string inner = close == std::string::npos ? "" : t.substr(open + 2, close - open - 2);
+    if (inner.rfind("params.", 0) != 0) {
+      unsupported(at, run_time);
+      return false;
+    }
+    std::string name = inner.substr(7);
+    auto v = load_values_.find(name);
+    if (v == load_values_.end()) {
+      error(at, what + " needs workflow parameter '" + name + "' when the file is read, and it has no value: "
+                "give it one in spec.arguments");
+      return false;
+    }
+    out += t.substr(i, open - i) + v->second;
+    used[name] = v->second;
+    i = close + 2;
+  }
+  for (const auto& [name, value] : used) {
+    fixed_[name].value = value;
+    fixed_[name].what.insert(what);
+  }
+  t = out;
+  return true;
 }
 
 const YAML::Node* Translator::find_template(const std::string& name) {
@@ -702,10 +790,9 @@ std::optional<Item> Translator::items(const YAML::Node& call, Ctx& caller) {
       if (!v) return std::nullopt;
       auto t = text(scalar(v), v, caller);
       if (!t) return std::nullopt;
-      if (t->find("{{") != std::string::npos) {
-        unsupported(v, "withSequence bounds known only at run time");
+      // From workflow parameters: known now. From a step's outputs: only at run time.
+      if (!at_load(*t, v, std::string("withSequence.") + key, "withSequence bounds known only at run time"))
         return std::nullopt;
-      }
       if (!std::regex_match(*t, std::regex("-?[0-9]+"))) {
         error(v, std::string("withSequence.") + key + " must be an integer; got '" + *t + "'");
         return std::nullopt;

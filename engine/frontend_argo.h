@@ -24,6 +24,7 @@
 // `FILE:LINE:COL: error: not supported locally: FEATURE`, never run differently.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include <yaml-cpp/yaml.h>
@@ -36,6 +37,14 @@ namespace ctflow {
 struct ArgoOptions {
   std::string executor;       // "" or "host": the host; "podman" or "docker": that container runtime
   std::string ctflow_binary;  // what a container command `ctflow` runs on the host
+  // The run's -p NAME=VALUE, by name, where the caller has them. A few things
+  // shape the translated workflow itself and so are read from workflow
+  // parameters when the file is translated: dag.target, withSequence bounds,
+  // withParam over a steps/dag template. They take a parameter's value from
+  // here, else from spec.arguments; every step of such a workflow then checks
+  // that the run's value is that one, and fails with a message if not, so a
+  // value the translation did not see never runs a differently shaped workflow.
+  std::map<std::string, std::string> params;
   // CTFLOW_ARGO_EXECUTOR and CTFLOW_BINARY, else the host and /proc/self/exe.
   static ArgoOptions from_env();
 };

@@ -12,9 +12,9 @@ EX="${ARGO_EXAMPLES:-$CTFLOW_SOURCE_DIR/../shared/argo/examples}"
 
 SUPPORTED=(
   arguments-parameters artifact-passing-subpath artifact-path-placeholders coinflip continue-on-fail
-  dag-custom-metrics dag-diamond dag-enhanced-depends dag-multiroot default-pdb-support
-  exit-handler-step-level exit-handler-with-param gc-ttl global-parameters image-pull-secrets loops-dag
-  memoize-simple node-selector parallelism-limit parallelism-template-limit pod-gc-strategy-with-label-selector
+  dag-custom-metrics dag-diamond dag-enhanced-depends dag-multiroot default-pdb-support exit-handler-step-level
+  exit-handler-with-param gc-ttl global-parameters image-pull-secrets loops-dag loops-sequence memoize-simple
+  node-selector parallelism-limit parallelism-template-limit pod-gc-strategy-with-label-selector
   pod-metadata-wf-field pod-resources resubmit retry-container retry-script scripts-bash scripts-python
   status-reference template-defaults timeouts-step
 )
@@ -32,7 +32,6 @@ UNSUPPORTED=(
   "expression-reusing-verbose-snippets:expression templates"
   "fibonacci-seq-conditional-param:memoize on a steps/dag template"
   "intermediate-parameters:suspend templates"
-  "loops-sequence:withSequence bounds known only at run time"
   "parallelism-nested-workflow:withParam known only at run time"
   "parameter-aggregation-script:reads {{item}}"
   "retry-conditional:retryStrategy.expression"
@@ -130,6 +129,11 @@ assert out('step-1-onexit') == 'hello world'"
 for n in gc-ttl image-pull-secrets pod-resources; do ok "$n" "assert out('hello-world') == 'hello world'"; done
 ok global-parameters "assert out('print-message') == 'hello world'"
 ok loops-dag "assert out('B') == ['foo', 'bar', 'baz'] and out('A') == 'A' and out('C') == 'C'"
+ok loops-sequence "assert out('sequence-count') == ['0', '1', '2', '3', '4']
+assert out('sequence-start-end') == [str(i) for i in range(100, 106)]
+assert out('sequence-param') == ['200', '201', '202']
+assert out('sequence-negative') == ['5', '4', '3', '2', '1', '0']
+assert out('sequence-format') == ['testuser%02X' % i for i in range(5)]"
 ok memoize-simple "assert out('world-to-file', 'hello') == 'world'"
 ok node-selector "assert out('print-arch').startswith('Linux')"
 for n in parallelism-limit parallelism-template-limit; do

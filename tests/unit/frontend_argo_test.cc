@@ -6,10 +6,13 @@
 
 #include "diag_lines.h"
 
+#include <algorithm>
+#include <map>
 #include <string>
 
 #include "engine/frontend_v1.h"
 
+using ctflow::ArgoOptions;
 using ctflow::LoadResult;
 using ctflow::parse_workflow_text;
 using ctflow::Step;
@@ -18,6 +21,23 @@ using ctflow::Value;
 namespace {
 
 LoadResult parse(const std::string& text) { return parse_workflow_text(text, "argo.yaml"); }
+
+// With the run's -p values given to the frontend.
+LoadResult parse(const std::string& text, const std::map<std::string, std::string>& params) {
+  LoadResult r;
+  r.diags.set_source(text);
+  ArgoOptions o;
+  o.params = params;
+  r.workflow = ctflow::parse_argo_workflow(YAML::Load(text), "argo.yaml", r.diags, o);
+  return r;
+}
+
+// The prologue's check that workflow parameter NAME is VALUE in the run, or nothing.
+std::vector<std::string> param_check(const Step& s) {
+  auto it = std::find(s.run.begin(), s.run.end(), "param");
+  if (it == s.run.end() || s.run.end() - it < 4) return {};
+  return {it[2], it[3]};
+}
 
 // "LINE:COL: MESSAGE" lines.
 std::string messages(const std::string& text) { return diag_lines(parse(text)); }
@@ -152,3 +172,59 @@ TEST_CASE("FrontendArgoTest.NotSupportedLocally") {
   CHECK(messages(dag("      - {name: A, template: echo, arguments: {parameters: [{name: message, value: \"{{=1+1}}\"}]}}\n")) ==
         "10:84: not supported locally: expression templates '{{=...}}'\n");
 }
+
+namespace {
+
+// A steps workflow: `main` runs STEPS; `echo` prints its input msg; ARGS is spec.arguments.
+std::string steps(const std::string& args, const std::string& main_extra, const std::string& body,
+                  const std::string& more = "") {
+  return "apiVersion: argoproj.io/v1alpha1\n"
+         "kind: Workflow\n"
+         "metadata: {name: s}\n"
+         "spec:\n"
+         "  entrypoint: main\n"
+         "  arguments: " + args + "\n"
+         "  templates:\n"
+         "  - name: main\n" + main_extra +
+         "    steps:\n" + body +
+         "  - name: echo\n"
+         "    inputs: {parameters: [{name: msg}]}\n"
+         "    container: {image: alpine, command: [echo, \"{{inputs.parameters.msg}}\"]}\n" + more;
+}
+
+}  // namespace
+
+TEST_CASE("FrontendArgoTest.WithSequenceFromAWorkflowParameter") {
+  const std::string wf = steps("{parameters: [{name: count, value: \"3\"}]}", "",
+                               "    - - name: seq\n"
+                               "        template: echo\n"
+                               "        arguments: {parameters: [{name: msg, value: \"{{item}}\"}]}\n"
+                               "        withSequence: {start: \"200\", count: \"{{workflow.parameters.count}}\"}\n");
+  auto r = parse(wf);
+  REQUIRE(r.diags.empty());
+  CHECK(*step(r, "seq").for_each == Value::parse(R"(["200", "201", "202"])"));
+  CHECK(param_check(step(r, "seq")) == std::vector<std::string>{"3", "{{params.count}}"});
+  // The run's value, as the run renders it (an integer).
+  auto two = parse(wf, {{"count", "02"}});
+  REQUIRE(two.diags.empty());
+  CHECK(*step(two, "seq").for_each == Value::parse(R"(["200", "201"])"));
+  CHECK(param_check(step(two, "seq")) == std::vector<std::string>{"2", "{{params.count}}"});
+}
+
+TEST_CASE("FrontendArgoTest.WithSequenceBoundsOnlyKnownAtRunTime") {
+  CHECK(messages(steps("{parameters: [{name: n}]}", "",
+                       "    - - {name: seq, template: echo, arguments: {parameters: [{name: msg, value: \"{{item}}\"}]},\n"
+                       "         withSequence: {count: \"{{workflow.parameters.n}}\"}}\n")) ==
+        "11:32: withSequence.count needs workflow parameter 'n' when the file is read, and it has no value: give it "
+        "one in spec.arguments\n");
+  CHECK(messages(steps("{parameters: [{name: n, value: many}]}", "",
+                       "    - - {name: seq, template: echo, arguments: {parameters: [{name: msg, value: \"{{item}}\"}]},\n"
+                       "         withSequence: {count: \"{{workflow.parameters.n}}\"}}\n")) ==
+        "11:32: withSequence.count must be an integer; got 'many'\n");
+  CHECK(messages(steps("{parameters: []}", "",
+                       "    - - {name: a, template: echo, arguments: {parameters: [{name: msg, value: \"3\"}]}}\n"
+                       "    - - {name: seq, template: echo, arguments: {parameters: [{name: msg, value: \"{{item}}\"}]},\n"
+                       "         withSequence: {end: \"{{steps.a.outputs.result}}\"}}\n")) ==
+        "12:30: not supported locally: withSequence bounds known only at run time\n");
+}
+
