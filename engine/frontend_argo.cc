@@ -221,6 +221,10 @@ class Translator {
   // anything else (RUN_TIME: "not supported locally: RUN_TIME") or to a
   // parameter without a value.
   bool at_load(std::string& t, const YAML::Node& at, const std::string& what, const std::string& run_time);
+  // The tasks of dag D to translate: all of them, or the targets of dag.target
+  // and what they depend on; nothing when the target is wrong (reported).
+  std::optional<std::set<std::string>> dag_targets(const YAML::Node& d, Ctx& c, const std::vector<std::string>& order,
+                                                   const std::map<std::string, std::vector<std::string>>& deps_of);
   // Adds the `param` checks of the prologue to every step (see ArgoOptions::params).
   void check_fixed_params();
   const YAML::Node* find_template(const std::string& name);
@@ -1214,7 +1218,6 @@ void Translator::expand_body(const YAML::Node& t, Ctx& c, const std::string& pre
   }
   c.kind = "tasks";
   YAML::Node dag = path(t, {"dag"});
-  if (dag["target"]) unsupported(dag["target"], "dag.target");
   YAML::Node tasks = path(dag, {"tasks"});
   std::map<std::string, YAML::Node> by_name;
   std::vector<std::string> order;
@@ -1253,6 +1256,16 @@ void Translator::expand_body(const YAML::Node& t, Ctx& c, const std::string& pre
     }
     deps_of[n] = ds;
   }
+  auto keep = dag_targets(dag, c, order, deps_of);
+  if (!keep) {
+    for (const auto& n : order) c.siblings[n] = broken(flat_name(prefix, n));
+    return;
+  }
+  if (keep->size() < order.size()) {
+    depended.clear();
+    for (const auto& n : *keep)
+      for (const auto& x : deps_of[n]) depended.insert(x);
+  }
   // Depth-first order; a cycle is reported once, at the task that closes it.
   std::map<std::string, int> state;
   std::vector<std::string> sorted, path;
@@ -1284,6 +1297,7 @@ void Translator::expand_body(const YAML::Node& t, Ctx& c, const std::string& pre
   for (const auto& n : order)
     if (state[n] == 3) c.siblings[n] = broken(flat_name(prefix, n));
   for (const auto& n : sorted) {
+    if (!keep->count(n)) continue;  // not needed by dag.target
     const YAML::Node& task = by_name[n];
     Deps d;
     bool ok = true;
@@ -1310,10 +1324,53 @@ void Translator::expand_body(const YAML::Node& t, Ctx& c, const std::string& pre
     add_exit_hook(task, r->flat, c);
   }
   for (const auto& n : order)
-    if (!depended.count(n) && c.siblings.count(n)) {
+    if (keep->count(n) && !depended.count(n) && c.siblings.count(n)) {
       const Callee& o = c.siblings[n];
       exits.terms.push_back({o.flat, o.failed_ok, o.errored_ok});
     }
+}
+
+std::optional<std::set<std::string>> Translator::dag_targets(const YAML::Node& d, Ctx& c,
+                                                             const std::vector<std::string>& order,
+                                                             const std::map<std::string, std::vector<std::string>>& deps_of) {
+  std::set<std::string> all(order.begin(), order.end());
+  YAML::Node tn = d["target"];
+  if (!tn) return all;
+  const std::string written = text_of(val(tn));
+  auto t = text(written, tn, c);
+  if (!t) return std::nullopt;
+  if (!at_load(*t, tn, "dag.target", "a dag.target known only at run time")) return std::nullopt;
+  // Space-separated task names; none: every task.
+  std::vector<std::string> targets;
+  static const std::regex kName("\\S+");
+  for (auto w = std::sregex_iterator(t->begin(), t->end(), kName); w != std::sregex_iterator(); ++w)
+    targets.push_back(w->str());
+  if (targets.empty()) return all;
+  std::set<std::string> keep;
+  std::vector<std::string> todo;
+  bool ok = true;
+  for (const auto& x : targets) {
+    if (all.count(x)) {
+      todo.push_back(x);
+      continue;
+    }
+    std::string names;
+    for (const auto& n : order) names += (names.empty() ? "" : ", ") + n;
+    std::string from = written.find("{{") != std::string::npos ? " (from '" + written + "')" : "";
+    error(tn, "dag.target names '" + x + "'" + from + ", which is not a task of template '" + c.tmpl +
+                  "': its tasks are " + names);
+    ok = false;
+  }
+  if (!ok) return std::nullopt;
+  // The targets and, transitively, what they depend on.
+  while (!todo.empty()) {
+    std::string n = todo.back();
+    todo.pop_back();
+    if (!keep.insert(n).second) continue;
+    for (const auto& x : deps_of.at(n))
+      if (all.count(x)) todo.push_back(x);
+  }
+  return keep;
 }
 
 bool Translator::image_is_local(const std::string& image) {

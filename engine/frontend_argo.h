@@ -19,6 +19,9 @@
 // reading the workflow), so that a workflow exported with `ctflow export argo`
 // runs as is.
 //
+// A dag with `target` keeps only the target tasks and what they depend on; the
+// others are left out of the IR, as Argo leaves them out of the run.
+//
 // What cannot run locally (suspend, resource templates, external artifact
 // stores, sidecars, expressions `{{=...}}`, ...) is reported as
 // `FILE:LINE:COL: error: not supported locally: FEATURE`, never run differently.

@@ -12,11 +12,11 @@ EX="${ARGO_EXAMPLES:-$CTFLOW_SOURCE_DIR/../shared/argo/examples}"
 
 SUPPORTED=(
   arguments-parameters artifact-passing-subpath artifact-path-placeholders coinflip continue-on-fail
-  dag-custom-metrics dag-diamond dag-enhanced-depends dag-multiroot default-pdb-support exit-handler-step-level
-  exit-handler-with-param gc-ttl global-parameters image-pull-secrets loops-dag loops-sequence memoize-simple
-  node-selector parallelism-limit parallelism-template-limit pod-gc-strategy-with-label-selector
-  pod-metadata-wf-field pod-resources resubmit retry-container retry-script scripts-bash scripts-python
-  status-reference template-defaults timeouts-step
+  dag-custom-metrics dag-diamond dag-enhanced-depends dag-multiroot dag-targets default-pdb-support
+  exit-handler-step-level exit-handler-with-param gc-ttl global-parameters image-pull-secrets loops-dag
+  loops-sequence memoize-simple node-selector parallelism-limit parallelism-template-limit
+  pod-gc-strategy-with-label-selector pod-metadata-wf-field pod-resources resubmit retry-container retry-script
+  scripts-bash scripts-python status-reference template-defaults timeouts-step
 )
 # name: why (the lint message must contain it)
 UNSUPPORTED=(
@@ -26,7 +26,6 @@ UNSUPPORTED=(
   "dag-coinflip:recursive template"
   "dag-conditional-parameters:valueFrom.parameter"
   "dag-inline-workflow:without 'command'"
-  "dag-targets:dag.target"
   "exit-code-output-variable:exitCode"
   "expression-destructure-json-complex:expression templates"
   "expression-reusing-verbose-snippets:expression templates"
@@ -121,6 +120,9 @@ ok dag-diamond "assert [out(x) for x in 'ABCD'] == list('ABCD')"
 ok dag-enhanced-depends "assert status('C') == 'Failed' and status('should-not-execute') == 'Omitted'
 assert all(status('should-execute-%d' % i) == 'Succeeded' for i in (1, 2, 3))"
 ok dag-multiroot "assert [out(x) for x in 'ABCD'] == list('ABCD')"
+# target E (a workflow parameter): E and what it depends on, C and A; B and D are not in the run.
+ok dag-targets "assert sorted(steps) == ['A', 'C', 'E'], sorted(steps)
+assert [out(x) for x in 'ACE'] == list('ACE')"
 ok default-pdb-support "assert status('pdbcreate') == 'Succeeded'"
 ok exit-handler-step-level "assert [out(x) for x in ('hello1', 'hello2a', 'hello2b')] == ['hello1', 'hello2a', 'hello2b']
 assert all(out(x + '-onexit') == 'step cleanup' for x in ('hello1', 'hello2a', 'hello2b'))"
@@ -173,3 +175,11 @@ pass "${#SUPPORTED[@]} supported examples ran with their documented results"
 ( cd "$T/work" && CTFLOW_STORE="$T/s-memoize-simple" "$CTFLOW_BIN" run "$(path_of memoize-simple)" -o json > "$T/m2.json" 2>/dev/null )
 assert_eq true "$(json_get "$T/m2.json" 'step(d, "world-to-file")["cached"]')" "memoized step on the second run"
 pass "memoize reuses the step cache"
+
+# A -p value for a parameter that shaped the workflow when it was read (here
+# dag.target) is not silently ignored: the steps check it and the run fails.
+rc=0
+( cd "$T/work" && "$CTFLOW_BIN" run "$(path_of dag-targets)" -p target="B E" ) > /dev/null 2>&1 || rc=$?
+assert_eq 1 "$rc" "exit code of dag-targets -p target='B E'"
+assert_contains "$("$CTFLOW_BIN" logs @latest A 2>&1)" "workflow parameter 'target' shaped this workflow when it was read (dag.target), with the value 'E'" "log of A"
+pass "a -p value the translation did not see fails the run, with why"

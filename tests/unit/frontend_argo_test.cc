@@ -32,6 +32,12 @@ LoadResult parse(const std::string& text, const std::map<std::string, std::strin
   return r;
 }
 
+std::vector<std::string> step_names(const LoadResult& r) {
+  std::vector<std::string> out;
+  for (const auto& s : r.workflow->steps) out.push_back(s.name);
+  return out;
+}
+
 // The prologue's check that workflow parameter NAME is VALUE in the run, or nothing.
 std::vector<std::string> param_check(const Step& s) {
   auto it = std::find(s.run.begin(), s.run.end(), "param");
@@ -43,16 +49,20 @@ std::vector<std::string> param_check(const Step& s) {
 std::string messages(const std::string& text) { return diag_lines(parse(text)); }
 
 // A workflow whose entrypoint `main` is the dag TASKS, with the templates
-// `echo` (input message) and MORE.
-std::string dag(const std::string& tasks, const std::string& more = "") {
+// `echo` (input message) and MORE; ARGS, when given, is spec.arguments and
+// TARGET the dag's target.
+std::string dag(const std::string& tasks, const std::string& more = "", const std::string& args = "",
+                const std::string& target = "") {
   return "apiVersion: argoproj.io/v1alpha1\n"
          "kind: Workflow\n"
          "metadata: {generateName: t-}\n"
          "spec:\n"
-         "  entrypoint: main\n"
+         "  entrypoint: main\n" +
+         (args.empty() ? "" : "  arguments: " + args + "\n") +
          "  templates:\n"
          "  - name: main\n"
-         "    dag:\n"
+         "    dag:\n" +
+         (target.empty() ? "" : "      target: " + target + "\n") +
          "      tasks:\n" +
          tasks +
          "  - name: echo\n"
@@ -173,6 +183,55 @@ TEST_CASE("FrontendArgoTest.NotSupportedLocally") {
         "10:84: not supported locally: expression templates '{{=...}}'\n");
 }
 
+// Argo's dag-targets example: A -> B, C; B, C -> D; C -> E.
+const char* const kDiamondTasks =
+    "      - {name: A, template: echo, arguments: {parameters: [{name: message, value: A}]}}\n"
+    "      - {name: B, depends: A, template: echo, arguments: {parameters: [{name: message, value: B}]}}\n"
+    "      - {name: C, depends: A, template: echo, arguments: {parameters: [{name: message, value: C}]}}\n"
+    "      - {name: D, depends: B && C, template: echo, arguments: {parameters: [{name: message, value: D}]}}\n"
+    "      - {name: E, depends: C, template: echo, arguments: {parameters: [{name: message, value: E}]}}\n";
+
+TEST_CASE("FrontendArgoTest.DagTargetKeepsTheTargetsAndWhatTheyDependOn") {
+  const std::string wf = dag(kDiamondTasks, "", "{parameters: [{name: target, value: E}]}",
+                             "\"{{workflow.parameters.target}}\"");
+  auto r = parse(wf);
+  REQUIRE(r.diags.empty());
+  CHECK(step_names(r) == std::vector<std::string>{"A", "C", "E"});
+  CHECK(step(r, "E").depends == "(C.Succeeded || C.Skipped)");
+  // The parameter shaped the workflow: every step checks the run has the value read here.
+  for (const auto& s : r.workflow->steps)
+    CHECK(param_check(s) == std::vector<std::string>{"E", "{{params.target}}"});
+  CHECK(r.workflow->params.at(0).name == "target");
+
+  // Two targets, from the run's -p: B's only dependent (D) is left out.
+  auto two = parse(wf, {{"target", "B E"}});
+  REQUIRE(two.diags.empty());
+  CHECK(step_names(two) == std::vector<std::string>{"A", "B", "C", "E"});
+  CHECK(param_check(step(two, "B")) == std::vector<std::string>{"B E", "{{params.target}}"});
+
+  // Written in the dag: no parameter, no check.
+  auto d = parse(dag(kDiamondTasks, "", "", "D"));
+  REQUIRE(d.diags.empty());
+  CHECK(step_names(d) == std::vector<std::string>{"A", "B", "C", "D"});
+  CHECK(param_check(step(d, "D")).empty());
+  // Empty: every task.
+  auto all = parse(dag(kDiamondTasks, "", "", "\"\""));
+  REQUIRE(all.diags.empty());
+  CHECK(step_names(all).size() == 5);
+}
+
+TEST_CASE("FrontendArgoTest.DagTargetThatIsNoTask") {
+  CHECK(messages(dag(kDiamondTasks, "", "", "\"E F\"")) ==
+        "9:15: dag.target names 'F', which is not a task of template 'main': its tasks are A, B, C, D, E\n");
+  CHECK(messages(dag(kDiamondTasks, "", "{parameters: [{name: target, value: e}]}",
+                     "\"{{workflow.parameters.target}}\"")) ==
+        "10:15: dag.target names 'e' (from '{{workflow.parameters.target}}'), which is not a task of template "
+        "'main': its tasks are A, B, C, D, E\n");
+  CHECK(messages(dag(kDiamondTasks, "", "{parameters: [{name: target}]}", "\"{{workflow.parameters.target}}\"")) ==
+        "10:15: dag.target needs workflow parameter 'target' when the file is read, and it has no value: give it "
+        "one in spec.arguments\n");
+}
+
 namespace {
 
 // A steps workflow: `main` runs STEPS; `echo` prints its input msg; ARGS is spec.arguments.
@@ -228,3 +287,16 @@ TEST_CASE("FrontendArgoTest.WithSequenceBoundsOnlyKnownAtRunTime") {
         "12:30: not supported locally: withSequence bounds known only at run time\n");
 }
 
+TEST_CASE("FrontendArgoTest.DagTargetOnlyKnownAtRunTime") {
+  CHECK(messages(steps("{parameters: []}", "",
+                       "    - - {name: a, template: echo, arguments: {parameters: [{name: msg, value: x}]}}\n"
+                       "    - - {name: b, template: d, arguments: {parameters: [{name: t, value: \"{{steps.a.outputs.result}}\"}]}}\n",
+                       "  - name: d\n"
+                       "    inputs: {parameters: [{name: t}]}\n"
+                       "    dag:\n"
+                       "      target: \"{{inputs.parameters.t}}\"\n"
+                       "      tasks:\n"
+                       "      - {name: x, template: echo, arguments: {parameters: [{name: msg, value: x}]}}\n"
+                       "      - {name: y, template: echo, arguments: {parameters: [{name: msg, value: y}]}}\n")) ==
+        "18:15: not supported locally: a dag.target known only at run time\n");
+}
