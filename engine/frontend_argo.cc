@@ -266,6 +266,11 @@ class Translator {
     std::set<std::string> what;  // what it shaped: "dag.target", ...
   };
   std::map<std::string, Fixed> fixed_;  // parameters whose value shaped the translation
+  // The parallelism of the steps/dag template being expanded when its body is
+  // one call: a static fan-out over a steps/dag template takes it as lanes
+  // (item i starts when item i-N has ended) and sets lanes_used_.
+  int lanes_ = 0;
+  bool lanes_used_ = false;
 };
 
 void apply_deps(Step& s, const Deps& d) {
@@ -917,6 +922,8 @@ bool Translator::bind_inputs(const YAML::Node& t, const YAML::Node& call, Ctx& c
 std::optional<Callee> Translator::invoke(const YAML::Node& call, const std::string& flat, Ctx& caller,
                                          const Deps& deps, std::vector<Step>& out) {
   check_keys(call, kStepHandled, {}, caller.kind == "tasks" ? "task key " : "step key ");
+  const int lanes = lanes_;  // for this call only, not for the calls inside it
+  lanes_ = 0;
   const YAML::Node* t = nullptr;
   YAML::Node inline_t;
   if (YAML::Node tn = call["template"]) {
@@ -964,14 +971,23 @@ std::optional<Callee> Translator::invoke(const YAML::Node& call, const std::stri
   std::vector<Value> unroll;
   if (nested && !single && it->mode != Item::None) {
     if (it->mode == Item::Dynamic) {
-      unsupported(call["withParam"], "a withParam known only at run time over a steps/dag template");
-      return std::nullopt;
+      // Unrolled here, so the list must be known now: it may come from workflow parameters.
+      std::string t2 = it->value.get<std::string>();
+      if (!at_load(t2, call["withParam"], "withParam over a steps/dag template",
+                   "a withParam known only at run time over a steps/dag template"))
+        return std::nullopt;
+      it->value = Value::parse(t2, nullptr, false);
+      if (it->value.is_discarded() || !it->value.is_array()) {
+        error(call["withParam"], "withParam must give a JSON list; got '" + trim(t2) + "'");
+        return std::nullopt;
+      }
+      it->mode = Item::Static;
     }
     for (const auto& v : it->value) unroll.push_back(v);
   }
   // ITEM: one item of a static list unrolled here, or the whole list (or
   // reference) that the IR step fans out over.
-  auto one = [&](const std::string& name, const Item& item, bool unrolled) -> std::optional<Callee> {
+  auto one = [&](const std::string& name, const Item& item, bool unrolled, const Deps& entry) -> std::optional<Callee> {
     caller.item = item;
     if (!unrolled && item.mode != Item::None) caller.item.mode = Item::Dynamic;
     caller.used_item = false;
@@ -1019,7 +1035,7 @@ std::optional<Callee> Translator::invoke(const YAML::Node& call, const std::stri
       leaf.tmpl = scalar(it2["name"]);
       bool ok2 = bind_inputs(it2, single, inner, leaf);
       stack_.push_back(leaf.tmpl);
-      if (ok2) r = expand(it2, leaf, name, call["name"] ? call["name"] : call, deps, when, for_each, out, false);
+      if (ok2) r = expand(it2, leaf, name, call["name"] ? call["name"] : call, entry, when, for_each, out, false);
       stack_.pop_back();
       if (r) {
         if (YAML::Node par = path((*t), {"parallelism"}); par && !out.empty()) out.back().parallelism = val(par).get<int>();
@@ -1039,25 +1055,35 @@ std::optional<Callee> Translator::invoke(const YAML::Node& call, const std::stri
           if (!r->out_params.count(p)) r->out_params[p] = "{{steps." + r->flat + ".outputs." + ir_param(p) + "}}";
       }
     } else {
-      r = expand(*t, callee, name, call["name"] ? call["name"] : call, deps, when, for_each, out, false);
+      r = expand(*t, callee, name, call["name"] ? call["name"] : call, entry, when, for_each, out, false);
     }
     stack_.pop_back();
     return r;
   };
   std::optional<Callee> result;
   if (unroll.empty()) {
-    result = one(flat, *it, false);
+    result = one(flat, *it, false, deps);
   } else {
-    // Each item of a static list: its own copy of the nested template, then one join.
+    // Each item of a static list: its own copy of the nested template, then one
+    // join. Under the caller's parallelism N, a copy starts when the copy N
+    // before it has ended (Argo starts one as soon as any has: the same runs,
+    // never more at once, at times later).
     Deps ends;
     for (size_t i = 0; i < unroll.size(); ++i) {
       Item item;
       item.mode = Item::Static;
       item.value = unroll[i];
-      auto r = one(flat + "-" + std::to_string(i), item, true);
+      Deps d = deps;
+      if (lanes > 0 && i >= static_cast<size_t>(lanes)) {
+        const std::string& before = ends.terms[i - static_cast<size_t>(lanes)].step;
+        if (d.expr.empty()) d.terms.push_back({before});
+        else d.expr = "(" + d.expr + ") && " + before + ".Succeeded";
+      }
+      auto r = one(flat + "-" + std::to_string(i), item, true, d);
       if (!r) return std::nullopt;
       ends.terms.push_back({r->flat});
     }
+    if (lanes > 0) lanes_used_ = true;
     Step join;
     join.name = flat;
     join.pos = pos(call["name"] ? call["name"] : call);
@@ -1121,12 +1147,24 @@ std::optional<Callee> Translator::expand(const YAML::Node& t, Ctx& c, const std:
     std::string prefix = top ? "" : flat;
     Deps exits;
     size_t first = out.size();
+    const int n = val(t["parallelism"]).is_number_integer() ? val(t["parallelism"]).get<int>() : 0;
+    // A body of one call: a fan-out over a steps/dag template there takes the parallelism as lanes.
+    YAML::Node body = t["steps"] ? t["steps"] : path(t, {"dag", "tasks"});
+    bool one_call = body.IsSequence() && body.size() == 1 &&
+                    (t["dag"] || body[0].IsMap() || (body[0].IsSequence() && body[0].size() == 1));
+    const bool outer_used = lanes_used_;  // the caller's, kept
+    lanes_ = one_call ? n : 0;
+    lanes_used_ = false;
     stack_.push_back(tname);
     expand_body(t, c, prefix, deps, out, exits);
     stack_.pop_back();
+    const bool as_lanes = lanes_used_;
+    lanes_ = 0;
+    lanes_used_ = outer_used;
     if (YAML::Node par = t["parallelism"]) {
-      int n = val(par).is_number_integer() ? val(par).get<int>() : 0;
-      if (top) wf_.parallelism = wf_.parallelism > 0 ? std::min(wf_.parallelism, n) : n;
+      if (as_lanes) {
+        // Done: the copies of the fan-out run in lanes.
+      } else if (top) wf_.parallelism = wf_.parallelism > 0 ? std::min(wf_.parallelism, n) : n;
       else if (out.size() == first + 1 && out.back().for_each) out.back().parallelism = n;
       else unsupported(par, "parallelism on a steps/dag template that is not the entrypoint");
     }

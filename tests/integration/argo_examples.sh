@@ -14,9 +14,9 @@ SUPPORTED=(
   arguments-parameters artifact-passing-subpath artifact-path-placeholders coinflip continue-on-fail
   dag-custom-metrics dag-diamond dag-enhanced-depends dag-multiroot dag-targets default-pdb-support
   exit-handler-step-level exit-handler-with-param gc-ttl global-parameters image-pull-secrets loops-dag
-  loops-sequence memoize-simple node-selector parallelism-limit parallelism-template-limit
-  pod-gc-strategy-with-label-selector pod-metadata-wf-field pod-resources resubmit retry-container retry-script
-  scripts-bash scripts-python status-reference template-defaults timeouts-step
+  loops-sequence memoize-simple node-selector parallelism-limit parallelism-nested-workflow
+  parallelism-template-limit pod-gc-strategy-with-label-selector pod-metadata-wf-field pod-resources resubmit
+  retry-container retry-script scripts-bash scripts-python status-reference template-defaults timeouts-step
 )
 # name: why (the lint message must contain it)
 UNSUPPORTED=(
@@ -31,7 +31,6 @@ UNSUPPORTED=(
   "expression-reusing-verbose-snippets:expression templates"
   "fibonacci-seq-conditional-param:memoize on a steps/dag template"
   "intermediate-parameters:suspend templates"
-  "parallelism-nested-workflow:withParam known only at run time"
   "parameter-aggregation-script:reads {{item}}"
   "retry-conditional:retryStrategy.expression"
   "steps-inline-workflow:without 'command'"
@@ -169,6 +168,11 @@ check timeouts-step "assert d['status'] == 'Failed' and status('sleep') == 'Fail
 assert 'tim' in step('sleep')['message'], step('sleep')['message']"
 took=$(( $(cat "$T/timeouts-step.end") - START ))
 [ "$took" -lt 60 ] || fail "timeouts-step took ${took}s: activeDeadlineSeconds is 10"
+# parallelism 1 on A: its four copies of B one after another, each running its two 30s jobs at once.
+ok parallelism-nested-workflow "assert [out('seq-step-%d_jobs' % i) for i in range(4)] == [[c, c] for c in 'abcd']"
+took=$(( $(cat "$T/parallelism-nested-workflow.end") - START ))
+[ "$took" -ge 115 ] || fail "parallelism-nested-workflow ran in ${took}s: 4 copies of B, one at a time, take 120s"
+[ "$took" -lt 200 ] || fail "parallelism-nested-workflow took ${took}s: the 2 jobs of a copy run at once (8 in a row: 240s)"
 pass "${#SUPPORTED[@]} supported examples ran with their documented results"
 
 # memoize: a second run reuses the step.

@@ -287,6 +287,61 @@ TEST_CASE("FrontendArgoTest.WithSequenceBoundsOnlyKnownAtRunTime") {
         "12:30: not supported locally: withSequence bounds known only at run time\n");
 }
 
+// Argo's parallelism-nested-workflow: a withParam from a workflow parameter
+// over a steps template, under parallelism 1.
+TEST_CASE("FrontendArgoTest.WithParamOverAStepsTemplateFromAWorkflowParameter") {
+  const std::string inner =
+      "  - name: B\n"
+      "    inputs: {parameters: [{name: id}]}\n"
+      "    steps:\n"
+      "    - - {name: jobs, template: echo, withParam: \"[1, 2]\",\n"
+      "         arguments: {parameters: [{name: msg, value: \"{{inputs.parameters.id}}-{{item}}\"}]}}\n";
+  const std::string wf = steps("{parameters: [{name: list, value: '[\"a\", \"b\", \"c\"]'}]}",
+                               "    parallelism: 1\n"
+                               "    inputs: {parameters: [{name: list}]}\n",
+                               "    - - {name: seq, template: B, withParam: \"{{inputs.parameters.list}}\",\n"
+                               "         arguments: {parameters: [{name: id, value: \"{{item}}\"}]}}\n",
+                               inner);
+  auto r = parse(wf);
+  REQUIRE(r.diags.empty());
+  CHECK(step_names(r) == std::vector<std::string>{"seq-0_jobs", "seq-0", "seq-1_jobs", "seq-1", "seq-2_jobs",
+                                                   "seq-2", "seq"});
+  // One copy of B at a time; the jobs of a copy all at once.
+  CHECK(step(r, "seq-0_jobs").needs.empty());
+  CHECK(step(r, "seq-1_jobs").needs == std::vector<std::string>{"seq-0"});
+  CHECK(step(r, "seq-2_jobs").needs == std::vector<std::string>{"seq-1"});
+  CHECK(*step(r, "seq-1_jobs").for_each == Value::parse("[1, 2]"));
+  CHECK(step(r, "seq-1_jobs").run.back() == "b-{{item}}");
+  CHECK(step(r, "seq").needs == std::vector<std::string>{"seq-0", "seq-1", "seq-2"});
+  CHECK(r.workflow->parallelism == 0);
+  CHECK(param_check(step(r, "seq-0_jobs")).at(0) == "[\"a\", \"b\", \"c\"]");
+
+  // Parallelism 2: two lanes.
+  std::string two = wf;
+  two.replace(two.find("parallelism: 1"), 14, "parallelism: 2");
+  auto r2 = parse(two);
+  REQUIRE(r2.diags.empty());
+  CHECK(step(r2, "seq-1_jobs").needs.empty());
+  CHECK(step(r2, "seq-2_jobs").needs == std::vector<std::string>{"seq-0"});
+
+  CHECK(messages(steps("{parameters: [{name: list, value: 'a, b'}]}", "    inputs: {parameters: [{name: list}]}\n",
+                       "    - - {name: seq, template: B, withParam: \"{{inputs.parameters.list}}\",\n"
+                       "         arguments: {parameters: [{name: id, value: \"{{item}}\"}]}}\n",
+                       inner)) ==
+        "11:45: withParam must give a JSON list; got 'a, b'\n");
+}
+
+TEST_CASE("FrontendArgoTest.WithParamOverAStepsTemplateOnlyKnownAtRunTime") {
+  CHECK(messages(steps("{parameters: []}", "",
+                       "    - - {name: a, template: echo, arguments: {parameters: [{name: msg, value: \"[1]\"}]}}\n"
+                       "    - - {name: seq, template: B, withParam: \"{{steps.a.outputs.result}}\"}\n",
+                       "  - name: B\n"
+                       "    steps:\n"
+                       "    - - {name: x, template: echo, arguments: {parameters: [{name: msg, value: x}]}}\n"
+                       "    - - {name: y, template: echo, arguments: {parameters: [{name: msg, value: y}]}}\n")) ==
+        "11:45: not supported locally: a withParam known only at run time over a steps/dag template\n");
+}
+
 TEST_CASE("FrontendArgoTest.DagTargetOnlyKnownAtRunTime") {
   CHECK(messages(steps("{parameters: []}", "",
                        "    - - {name: a, template: echo, arguments: {parameters: [{name: msg, value: x}]}}\n"
