@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <boost/asio.hpp>
 #include <spdlog/spdlog.h>
@@ -112,12 +113,12 @@ class Scheduler::Impl {
  public:
   Impl(const Workflow& wf, Value params, RunStore& store, PluginRegistry& plugins, RunOptions options)
       : wf_(wf), params_(std::move(params)), store_(store), plugins_(plugins), opt_(std::move(options)),
-        store_dir_(fs::absolute(store.dir())), artifacts_(fs::absolute(store.blobs_dir())), pool_(2), signals_(io_, SIGINT, SIGTERM), sigchld_(io_, SIGCHLD),
-        heartbeat_(io_), flush_timer_(io_) {}
+        store_dir_(fs::absolute(store.dir())), artifacts_(fs::absolute(store.blobs_dir())), signals_(strand_, SIGINT, SIGTERM), sigchld_(strand_, SIGCHLD),
+        heartbeat_(strand_), flush_timer_(strand_) {}
 
   std::string run(const std::string& run_id);
   void cancel() {
-    asio::post(io_, [this] { do_cancel("cancelled by the user"); });
+    asio::post(strand_, [this] { do_cancel("cancelled by the user"); });
   }
   std::function<void(const StepEvent&)> on_event_;
 
@@ -142,6 +143,8 @@ class Scheduler::Impl {
     fs::path work_dir, out_dir;
     // while running
     pid_t pid = 0;
+    bool reaped = false;  // the child has exited; its stdout may still be read
+    int wait_status = 0;
     bool timed_out = false, cancelled = false;
     std::unique_ptr<asio::steady_timer> timeout_timer, kill_timer, retry_timer;
     std::shared_ptr<std::atomic<bool>> cancel_flag;
@@ -184,7 +187,9 @@ class Scheduler::Impl {
   void launch_plugin_inprocess(Instance& inst, const PluginInfo& p, const Value& with);
   void launch_process(Instance& inst, std::vector<std::string> argv, std::vector<std::string> env, bool capture_stdout);
   void on_child_exit(pid_t pid, int wait_status);
+  void child_done(Instance& inst);
   void read_pipe(Instance& inst);
+  void append_output(Instance& inst, const char* data, size_t n);
   void attempt_ended(Instance& inst, NodeStatus status, std::string message);
   void collect_outputs(Instance& inst, std::function<void(NodeStatus, std::string)> done);
   void commit_artifacts(Instance& inst, std::map<std::string, fs::path> paths,
@@ -224,8 +229,42 @@ class Scheduler::Impl {
   ArtifactStore artifacts_;
   std::string run_id_;
 
+  // Threads: the caller's and kWorkers more all run io_. The scheduler's state
+  // is only touched in strand_ (every timer, signal and pipe completes there),
+  // so it needs no lock. Plugin calls and artifact commits are jobs that run
+  // outside the strand on any of the threads, at most kWorkers at once, so
+  // one thread is always free for the strand: a long in-process plugin never
+  // holds up a timeout, a Ctrl-C or another step's end. A job's end is
+  // dispatched to the strand from the thread that ran it, and a step it
+  // unlocks is deferred onto that same thread: a chain of short in-process
+  // steps runs on one thread, without waking another per step.
+  static constexpr int kWorkers = 2;
   asio::io_context io_;
-  asio::thread_pool pool_;
+  asio::strand<asio::io_context::executor_type> strand_{io_.get_executor()};
+  std::vector<std::thread> workers_;
+  int jobs_running_ = 0;
+  std::deque<std::function<void()>> jobs_waiting_;
+  std::exception_ptr worker_error_;
+  std::mutex worker_error_mu_;
+  // Runs JOB off the strand; it must end by calling job_done() in the strand.
+  void start_job(std::function<void()> job) {
+    ++busy_;
+    if (jobs_running_ >= kWorkers) {
+      jobs_waiting_.push_back(std::move(job));
+      return;
+    }
+    ++jobs_running_;
+    asio::defer(io_, std::move(job));
+  }
+  void job_done() {
+    --busy_;
+    --jobs_running_;
+    if (!jobs_waiting_.empty()) {
+      ++jobs_running_;
+      asio::defer(io_, std::move(jobs_waiting_.front()));
+      jobs_waiting_.pop_front();
+    }
+  }
   asio::signal_set signals_;
   asio::signal_set sigchld_;
   asio::steady_timer heartbeat_;
@@ -331,9 +370,21 @@ std::string Scheduler::Impl::run(const std::string& run_id) {
   heartbeat_.expires_after(std::chrono::seconds(2));
   heartbeat_.async_wait(beat);
 
-  asio::post(io_, [this] { pump(); });
-  io_.run();
-  pool_.join();
+  asio::post(strand_, [this] { pump(); });
+  auto run_io = [this] {
+    try {
+      io_.run();
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(worker_error_mu_);
+      if (!worker_error_) worker_error_ = std::current_exception();
+      io_.stop();
+    }
+  };
+  for (int i = 0; i < kWorkers; ++i) workers_.emplace_back(run_io);
+  run_io();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+  if (worker_error_) std::rethrow_exception(worker_error_);
   flush();
 
   std::string status = main_status_.empty() ? plan_->run_status() : main_status_;
@@ -483,7 +534,7 @@ void Scheduler::Impl::finish_step(StepState& s, NodeStatus status, const std::st
     emit(s.step->name, status, message, (s.finished_at - s.started_at) / 1000.0, false);
   }
   plan().finish(s.step->name, status, inst);
-  asio::post(io_, [this] { pump(); });
+  asio::defer(strand_, [this] { pump(); });
 }
 
 bool Scheduler::Impl::fits(const Instance& inst) const {
@@ -563,7 +614,7 @@ void Scheduler::Impl::maybe_finish() {
 void Scheduler::Impl::start_exit_phase() {
   exit_phase_ = true;
   exit_plan_ = std::make_unique<Plan>(wf_.on_exit, false);
-  asio::post(io_, [this] { pump(); });
+  asio::defer(strand_, [this] { pump(); });
 }
 
 // ---------------------------------------------------------------- references
@@ -768,7 +819,7 @@ void Scheduler::Impl::start_attempt(Instance& inst) {
   emit(inst.name, NodeStatus::Running, inst.attempt > 1 ? "attempt " + std::to_string(inst.attempt) : "", 0, false);
 
   if (st.timeout_s > 0) {
-    inst.timeout_timer = std::make_unique<asio::steady_timer>(io_, std::chrono::milliseconds(static_cast<int64_t>(st.timeout_s * 1000)));
+    inst.timeout_timer = std::make_unique<asio::steady_timer>(strand_, std::chrono::milliseconds(static_cast<int64_t>(st.timeout_s * 1000)));
     inst.timeout_timer->async_wait([this, &inst](const boost::system::error_code& e) {
       if (e || inst.status != NodeStatus::Running) return;
       inst.timed_out = true;
@@ -836,11 +887,10 @@ void Scheduler::Impl::launch_plugin_inprocess(Instance& inst, const PluginInfo& 
     log->write(std::string("[") + kLevels[std::clamp(level, 0, 3)] + "] " + m + "\n");
   };
   auto flag = inst.cancel_flag;
-  ++busy_;
-  asio::post(pool_, [this, &inst, inv, flag] {
+  start_job([this, &inst, inv, flag] {
     PluginOutcome out = invoke_plugin(*inv);
-    asio::post(io_, [this, &inst, out = std::move(out)]() mutable {
-      --busy_;
+    asio::dispatch(strand_, [this, &inst, out = std::move(out)]() mutable {
+      job_done();
       if (inst.status != NodeStatus::Running) return;  // already ended (timeout)
       inst.outputs = out.outputs;
       record_metrics(inst, out.metrics, out.confusions);
@@ -875,23 +925,43 @@ void Scheduler::Impl::launch_process(Instance& inst, std::vector<std::string> ar
     return attempt_ended(inst, NodeStatus::Errored, pid.message());
   }
   inst.pid = *pid;
+  inst.reaped = false;
   by_pid_[inst.pid] = &inst;
   inst.tail.clear();
   if (capture_stdout) {
     if (!inst.buf) inst.buf = std::make_unique<std::array<char, 16384>>();
-    inst.out_pipe = std::make_unique<asio::posix::stream_descriptor>(io_, pipefd[0]);
+    inst.out_pipe = std::make_unique<asio::posix::stream_descriptor>(strand_, pipefd[0]);
     read_pipe(inst);
   }
 }
 
+void Scheduler::Impl::append_output(Instance& inst, const char* data, size_t n) {
+  if (inst.log) inst.log->write(data, n);
+  inst.tail.append(data, n);
+  if (inst.tail.size() > 2 * kResultTail) inst.tail.erase(0, inst.tail.size() - kResultTail);
+}
+
+// The child's stdout is read until EOF; when the child is reaped first, the
+// read in flight is cancelled, and its handler (which may still bring data the
+// reactor read on another thread) drains what is left and ends the attempt. A
+// grandchild that keeps the pipe open does not hold the step up.
 void Scheduler::Impl::read_pipe(Instance& inst) {
   inst.out_pipe->async_read_some(asio::buffer(*inst.buf), [this, &inst](const boost::system::error_code& ec, size_t n) {
-    if (n > 0 && inst.log) {  // (a read that completed as the child was reaped comes after attempt_ended)
-      inst.log->write(inst.buf->data(), n);
-      inst.tail.append(inst.buf->data(), n);
-      if (inst.tail.size() > 2 * kResultTail) inst.tail.erase(0, inst.tail.size() - kResultTail);
+    if (n > 0) append_output(inst, inst.buf->data(), n);
+    if (inst.reaped) {
+      int fd = inst.out_pipe->native_handle();
+      ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+      ssize_t got;
+      while ((got = ::read(fd, inst.buf->data(), inst.buf->size())) > 0) append_output(inst, inst.buf->data(), static_cast<size_t>(got));
     }
-    if (!ec && inst.out_pipe) read_pipe(inst);
+    if (ec || inst.reaped) {
+      boost::system::error_code ignored;
+      inst.out_pipe->close(ignored);
+      inst.out_pipe.reset();
+      if (inst.reaped) child_done(inst);
+      return;
+    }
+    read_pipe(inst);
   });
 }
 
@@ -901,20 +971,17 @@ void Scheduler::Impl::on_child_exit(pid_t pid, int wait_status) {
   Instance& inst = *it->second;
   by_pid_.erase(it);
   inst.pid = 0;
+  inst.reaped = true;
+  inst.wait_status = wait_status;
   if (inst.out_pipe) {
-    // Drain what the child left in the pipe, then stop reading.
-    int fd = inst.out_pipe->native_handle();
-    int flags = fcntl(fd, F_GETFL);
-    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-    ssize_t n;
-    while ((n = ::read(fd, inst.buf->data(), inst.buf->size())) > 0) {
-      if (inst.log) inst.log->write(inst.buf->data(), static_cast<size_t>(n));
-      inst.tail.append(inst.buf->data(), static_cast<size_t>(n));
-    }
-    boost::system::error_code ignored;
-    inst.out_pipe->close(ignored);
-    inst.out_pipe.reset();
+    inst.out_pipe->cancel();  // the read's handler calls child_done
+    return;
   }
+  child_done(inst);
+}
+
+void Scheduler::Impl::child_done(Instance& inst) {
+  const int wait_status = inst.wait_status;
   if (inst.tail.size() > kResultTail) inst.tail.erase(0, inst.tail.size() - kResultTail);
   if (!inst.tail.empty() && inst.tail.back() == '\n') inst.tail.pop_back();
   inst.result = inst.tail;
@@ -976,8 +1043,7 @@ void Scheduler::Impl::collect_outputs(Instance& inst, std::function<void(NodeSta
 void Scheduler::Impl::commit_artifacts(Instance& inst, std::map<std::string, fs::path> paths,
                                        std::function<void(NodeStatus, std::string)> done) {
   if (paths.empty()) return done(NodeStatus::Succeeded, "");
-  ++busy_;
-  asio::post(pool_, [this, &inst, paths = std::move(paths), done = std::move(done)]() mutable {
+  start_job([this, &inst, paths = std::move(paths), done = std::move(done)]() mutable {
     Value arts = Value::object();
     std::string error;
     for (const auto& [name, p] : paths) {
@@ -989,8 +1055,8 @@ void Scheduler::Impl::commit_artifacts(Instance& inst, std::map<std::string, fs:
       arts[name] = {{"digest", stored->digest}, {"size", stored->size}, {"kind", stored->kind},
                     {"path", stored->path.string()}};
     }
-    asio::post(io_, [this, &inst, arts, error, done = std::move(done)] {
-      --busy_;
+    asio::dispatch(strand_, [this, &inst, arts, error, done = std::move(done)] {
+      job_done();
       if (!error.empty()) return done(NodeStatus::Failed, error);
       inst.artifacts = arts;
       note_artifacts(arts);
@@ -1008,7 +1074,7 @@ void Scheduler::Impl::kill_attempt(Instance& inst) {
   if (inst.pid > 0) {
     signal_group(inst.pid, SIGTERM);
     pid_t pid = inst.pid;
-    inst.kill_timer = std::make_unique<asio::steady_timer>(io_, std::chrono::milliseconds(static_cast<int64_t>(opt_.kill_grace_s * 1000)));
+    inst.kill_timer = std::make_unique<asio::steady_timer>(strand_, std::chrono::milliseconds(static_cast<int64_t>(opt_.kill_grace_s * 1000)));
     inst.kill_timer->async_wait([this, pid](const boost::system::error_code& e) {
       if (e) return;
       if (by_pid_.count(pid)) signal_group(pid, SIGKILL);
@@ -1045,7 +1111,7 @@ void Scheduler::Impl::attempt_ended(Instance& inst, NodeStatus status, std::stri
     emit(inst.name, NodeStatus::Pending, "attempt " + std::to_string(inst.attempt) + " " + to_string(status) + ": " +
                                              message + "; retrying in " + fmt_seconds(delay), 0, false);
     record_instance(inst);
-    inst.retry_timer = std::make_unique<asio::steady_timer>(io_, std::chrono::milliseconds(static_cast<int64_t>(delay * 1000)));
+    inst.retry_timer = std::make_unique<asio::steady_timer>(strand_, std::chrono::milliseconds(static_cast<int64_t>(delay * 1000)));
     ++waiting_retry_;
     inst.retry_timer->async_wait([this, &inst](const boost::system::error_code& e) {
       inst.retry_timer.reset();
@@ -1166,7 +1232,7 @@ void Scheduler::Impl::schedule_flush() {
   flush_posted_ = true;
   auto since = std::chrono::steady_clock::now() - last_flush_;
   if (since >= kFlushEvery) {
-    asio::post(io_, [this] { flush(); });
+    asio::defer(strand_, [this] { flush(); });
     return;
   }
   flush_timer_.expires_after(kFlushEvery - since);

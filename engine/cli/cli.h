@@ -2,6 +2,7 @@
 // (0 ok, 1 the run ended badly, 2 bad usage or invalid workflow, 130 Ctrl-C).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -31,6 +32,8 @@ std::optional<std::string> resolve_run(RunStore& store, const std::string& ref);
 // Loads and validates a workflow file (either frontend); prints diagnostics.
 std::optional<Workflow> load_and_validate(const std::string& file, const HostCapacity& host, bool quiet = false);
 std::string self_path();
+// Grows and tunes the heap before a big workflow file is read (see heap.cc).
+void prepare_heap(std::uintmax_t workflow_bytes);
 void print_error(const std::string& message);  // "ctflow: error: MESSAGE" on stderr
 
 struct RunArgs {

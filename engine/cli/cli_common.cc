@@ -45,6 +45,8 @@ std::string self_path() {
 }
 
 std::optional<Workflow> load_and_validate(const std::string& file, const HostCapacity& host, bool quiet) {
+  std::error_code ec;
+  if (auto size = fs::file_size(file, ec); !ec) prepare_heap(size);
   LoadResult r = load_workflow_file(file);
   if (r.workflow) {
     PluginRegistry plugins;
