@@ -6,6 +6,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include <yaml-cpp/yaml.h>
 
@@ -18,7 +19,13 @@ namespace ctflow {
 namespace {
 
 const std::regex kWorkflowName("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
-const std::regex kStepName("[a-z0-9]([-_a-z0-9]*[a-z0-9])?");
+// [a-z0-9]([-_a-z0-9]*[a-z0-9])?, checked by hand: a std::regex per step is
+// a measurable part of reading a 10,000-step workflow.
+bool is_step_name(const std::string& n) {
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (n.empty() || !alnum(n.front()) || !alnum(n.back())) return false;
+  return std::all_of(n.begin(), n.end(), [&](char c) { return alnum(c) || c == '-' || c == '_'; });
+}
 const std::regex kParamName("[A-Za-z_][A-Za-z0-9_]*");
 
 const std::vector<std::string> kTopKeys = {"apiVersion", "kind",     "metadata", "params", "defaults",
@@ -47,7 +54,8 @@ class Parser {
     }
     Workflow wf;
     wf.file = file_;
-    auto keys = check_keys(root, kTopKeys, "at the top level");
+    std::set<std::string> keys;
+    scan_keys(root, &kTopKeys, "at the top level", &keys);
     YAML::Node api = root["apiVersion"];
     if (!api) {
       error(root, "missing 'apiVersion': add 'apiVersion: ctflow/v1' at the top");
@@ -97,39 +105,49 @@ class Parser {
   }
 
   // Reports unknown and duplicate keys; returns the keys seen.
-  std::set<std::string> check_keys(const YAML::Node& map, const std::vector<std::string>& allowed,
-                                   const std::string& where) {
-    std::map<std::string, YAML::Mark> seen;
+  // Reports duplicate keys and, when ALLOWED is given, keys that are not plain
+  // names and unknown keys; KEYS gets the keys.
+  void scan_keys(const YAML::Node& map, const std::vector<std::string>* allowed, const std::string& where,
+                 std::set<std::string>* keys = nullptr) {
+    // Most maps have a handful of keys, and this runs for each step: a list
+    // beats a tree there. The map of steps itself gets a hash table.
+    const size_t n = map.size();
+    std::vector<std::pair<std::string_view, int>> seen;  // key, line
+    std::unordered_map<std::string_view, int> seen_big;
+    constexpr size_t kSmall = 16;
+    if (n <= kSmall) seen.reserve(n);
+    else seen_big.reserve(n);
     for (const auto& kv : map) {
       if (!kv.first.IsScalar()) {
-        error(kv.first, "keys must be plain names " + where);
+        if (allowed) error(kv.first, "keys must be plain names " + where);
         continue;
       }
       const std::string& k = kv.first.Scalar();
-      auto [it, fresh] = seen.emplace(k, kv.first.Mark());
-      if (!fresh) {
-        error(kv.first, "duplicate key '" + k + "' " + where + " (first given on line " +
-                            std::to_string(it->second.line + 1) + ")");
+      const int line = kv.first.Mark().line;
+      std::optional<int> first;
+      if (n <= kSmall) {
+        auto it = std::find_if(seen.begin(), seen.end(), [&](const auto& e) { return e.first == k; });
+        if (it != seen.end()) first = it->second;
+        else seen.emplace_back(k, line);
+      } else if (auto [it, fresh] = seen_big.emplace(k, line); !fresh) {
+        first = it->second;
+      }
+      if (first) {
+        error(kv.first, "duplicate key '" + k + "' " + where + " (first given on line " + std::to_string(*first + 1) + ")");
         continue;
       }
-      if (std::find(allowed.begin(), allowed.end(), k) == allowed.end())
-        error(kv.first, "unknown key '" + k + "' " + where + did_you_mean(k, allowed));
+      if (allowed && std::find(allowed->begin(), allowed->end(), k) == allowed->end())
+        error(kv.first, "unknown key '" + k + "' " + where + did_you_mean(k, *allowed));
     }
-    std::set<std::string> out;
-    for (const auto& [k, m] : seen) out.insert(k);
-    return out;
-  }
-
-  void check_duplicates(const YAML::Node& map, const std::string& where) {
-    std::map<std::string, YAML::Mark> seen;
-    for (const auto& kv : map) {
-      if (!kv.first.IsScalar()) continue;
-      auto [it, fresh] = seen.emplace(kv.first.Scalar(), kv.first.Mark());
-      if (!fresh)
-        error(kv.first, "duplicate key '" + kv.first.Scalar() + "' " + where + " (first given on line " +
-                            std::to_string(it->second.line + 1) + ")");
+    if (keys) {
+      for (const auto& e : seen) keys->emplace(e.first);
+      for (const auto& e : seen_big) keys->emplace(e.first);
     }
   }
+  void check_keys(const YAML::Node& map, const std::vector<std::string>& allowed, const std::string& where) {
+    scan_keys(map, &allowed, where);
+  }
+  void check_duplicates(const YAML::Node& map, const std::string& where) { scan_keys(map, nullptr, where); }
 
   std::string string(const YAML::Node& n, const std::string& what) {
     if (n.IsScalar()) return n.Scalar();
@@ -259,6 +277,7 @@ class Parser {
     if (steps.size() == 0 && section == "steps") error(steps, "'steps' is empty: a workflow needs at least one step");
     check_duplicates(steps, "in '" + section + "'");
     std::set<std::string> seen;
+    out.reserve(steps.size());
     for (const auto& kv : steps) {
       if (!kv.first.IsScalar()) continue;
       const std::string name = kv.first.Scalar();
@@ -266,7 +285,7 @@ class Parser {
       Step s = defaults;
       s.name = name;
       s.pos = pos(kv.first);
-      if (!std::regex_match(name, kStepName) || name.size() > 63)
+      if (!is_step_name(name) || name.size() > 63)
         error(kv.first, "bad step name '" + name +
                             "': use lower-case letters, digits, '-' and '_', starting and ending with a letter or digit");
       parse_step(kv.second, s);
@@ -307,24 +326,25 @@ class Parser {
       return;
     }
     check_keys(n, kStepKeys, where);
+    const MapView m(n);
     int kinds = 0;
     std::vector<std::string> kind_keys;
     for (const char* k : {"uses", "run", "shell"})
-      if (n[k]) {
+      if (m[k]) {
         ++kinds;
         kind_keys.push_back(k);
       }
     if (kinds == 0) {
       error(n, "step '" + s.name + "' says nothing to run: add one of 'uses: PLUGIN', 'run: [argv...]' or 'shell: SCRIPT'");
     } else if (kinds > 1) {
-      error(n[kind_keys[1]], "step '" + s.name + "' has both '" + kind_keys[0] + "' and '" + kind_keys[1] +
+      error(m[kind_keys[1]], "step '" + s.name + "' has both '" + kind_keys[0] + "' and '" + kind_keys[1] +
                                  "': a step runs exactly one of uses, run or shell");
     }
-    if (YAML::Node u = n["uses"]) {
+    if (YAML::Node u = m["uses"]) {
       s.kind = StepKind::Plugin;
       s.kind_pos = pos(u);
       s.uses = string(u, "'uses'");
-    } else if (YAML::Node r = n["run"]) {
+    } else if (YAML::Node r = m["run"]) {
       s.kind = StepKind::Run;
       s.kind_pos = pos(r);
       if (r.IsSequence()) {
@@ -341,14 +361,14 @@ class Parser {
         error(r, "'run' takes a list (argv), e.g. run: [python3, train.py, \"{{params.epochs}}\"]; "
                  "for a shell command line use 'shell:'");
       }
-    } else if (YAML::Node sh = n["shell"]) {
+    } else if (YAML::Node sh = m["shell"]) {
       s.kind = StepKind::Shell;
       s.kind_pos = pos(sh);
       s.shell = string(sh, "'shell'");
       check_template(sh, s.shell);
     }
-    if (YAML::Node net = n["network"]) s.network = boolean(net, "'network'");
-    if (YAML::Node w = n["with"]) {
+    if (YAML::Node net = m["network"]) s.network = boolean(net, "'network'");
+    if (YAML::Node w = m["with"]) {
       if (expect_map(w, "'with'")) {
         check_duplicates(w, where + " 'with'");
         s.with = Value::object();
@@ -359,14 +379,14 @@ class Parser {
         }
       }
     }
-    if (YAML::Node e = n["env"]) {
+    if (YAML::Node e = m["env"]) {
       if (expect_map(e, "'env'"))
         for (const auto& kv : e) s.env[kv.first.Scalar()] = kv.second.IsScalar() ? kv.second.Scalar() : "";
     }
-    if (n["needs"] && n["depends"])
-      error(n["depends"], "step '" + s.name + "' has both 'needs' and 'depends': use one (needs: [a] means depends: "
+    if (m["needs"] && m["depends"])
+      error(m["depends"], "step '" + s.name + "' has both 'needs' and 'depends': use one (needs: [a] means depends: "
                              "\"a.Succeeded || a.Skipped\")");
-    if (YAML::Node nd = n["needs"]) {
+    if (YAML::Node nd = m["needs"]) {
       if (nd.IsScalar()) s.needs.push_back(nd.Scalar());
       else if (nd.IsSequence()) {
         for (const auto& x : nd) {
@@ -375,18 +395,18 @@ class Parser {
         }
       } else error(nd, "'needs' must be a list of step names; got " + yaml_kind(nd));
     }
-    if (YAML::Node dp = n["depends"]) {
+    if (YAML::Node dp = m["depends"]) {
       s.depends = string(dp, "'depends'");
       s.depends_pos = pos(dp);
       if (!s.depends.empty()) check_expression(dp, s.depends, "'depends'");
     }
-    if (YAML::Node wh = n["when"]) {
+    if (YAML::Node wh = m["when"]) {
       Value v = yaml_to_value(wh);
       s.when = v.is_string() ? v.get<std::string>() : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       s.when_pos = pos(wh);
       check_expression(wh, s.when, "'when'");
     }
-    if (YAML::Node fe = n["for_each"]) {
+    if (YAML::Node fe = m["for_each"]) {
       s.for_each_pos = pos(fe);
       if (fe.IsSequence()) s.for_each = yaml_to_value(fe);
       else if (fe.IsScalar()) {
@@ -397,11 +417,11 @@ class Parser {
           error(fe, "'for_each' takes a list or one reference like \"{{steps.split.outputs.shards}}\"");
       } else error(fe, "'for_each' takes a list or one reference; got " + yaml_kind(fe));
     }
-    if (YAML::Node par = n["parallelism"]) {
+    if (YAML::Node par = m["parallelism"]) {
       s.parallelism = positive_int(par, "'parallelism'");
-      if (!n["for_each"]) error(par, "'parallelism' on a step limits a fan-out: it needs 'for_each'");
+      if (!m["for_each"]) error(par, "'parallelism' on a step limits a fan-out: it needs 'for_each'");
     }
-    if (YAML::Node out = n["outputs"]) parse_outputs(out, s);
+    if (YAML::Node out = m["outputs"]) parse_outputs(out, s);
     parse_step_settings(n, s, "step '" + s.name + "'");
   }
 
@@ -445,28 +465,29 @@ class Parser {
 
   // Keys shared by steps and 'defaults'.
   void parse_step_settings(const YAML::Node& n, Step& s, const std::string& where) {
-    if (YAML::Node img = n["image"]) {
+    const MapView m(n);
+    if (YAML::Node img = m["image"]) {
       s.image = string(img, "'image'");
       s.image_pos = pos(img);
       check_template(img, s.image);
     }
-    if (YAML::Node t = n["timeout"]) s.timeout_s = duration(t, "'timeout'");
-    if (YAML::Node r = n["retry"]) parse_retry(r, s.retry);
-    if (YAML::Node res = n["resources"]) {
+    if (YAML::Node t = m["timeout"]) s.timeout_s = duration(t, "'timeout'");
+    if (YAML::Node r = m["retry"]) parse_retry(r, s.retry);
+    if (YAML::Node res = m["resources"]) {
       if (expect_map(res, "'resources'")) {
         check_keys(res, kResourceKeys, "in 'resources' (allowed: cpu, gpu, memory)");
         if (YAML::Node c = res["cpu"]) s.resources.cpu = number(c, "'resources.cpu'");
         if (YAML::Node g = res["gpu"]) s.resources.gpu = positive_int(g, "'resources.gpu'", true);
-        if (YAML::Node m = res["memory"]) {
-          auto sz = m.IsScalar() ? parse_size(m.Scalar()) : std::nullopt;
+        if (YAML::Node mem = res["memory"]) {
+          auto sz = mem.IsScalar() ? parse_size(mem.Scalar()) : std::nullopt;
           if (sz) s.resources.memory = *sz;
-          else error(m, "'resources.memory' must be a size like 512Mi, 4Gi or 2G; got " +
-                            (m.IsScalar() ? "'" + m.Scalar() + "'" : yaml_kind(m)));
+          else error(mem, "'resources.memory' must be a size like 512Mi, 4Gi or 2G; got " +
+                              (mem.IsScalar() ? "'" + mem.Scalar() + "'" : yaml_kind(mem)));
         }
       }
     }
-    if (YAML::Node c = n["cache"]) s.cache = boolean(c, "'cache'");
-    if (YAML::Node iso = n["isolation"]) {
+    if (YAML::Node c = m["cache"]) s.cache = boolean(c, "'cache'");
+    if (YAML::Node iso = m["isolation"]) {
       std::string v = string(iso, "'isolation'");
       if (v == "process") s.isolation = Isolation::Process;
       else if (v == "none") s.isolation = Isolation::None;
@@ -561,7 +582,22 @@ Result<Value> Parser::coerce_param(const ParamDecl& p, const Value& v) {
 
 Result<Value> coerce_param_value(const ParamDecl& p, const Value& v) { return Parser::coerce_param(p, v); }
 
-LoadResult parse_workflow_text(const std::string& text, const std::string& file) {
+ShapeParams shape_params(const std::vector<std::string>& assignments) {
+  ShapeParams out;
+  for (const auto& a : assignments)
+    if (auto eq = a.find('='); eq != std::string::npos && eq > 0) out[a.substr(0, eq)] = a.substr(eq + 1);
+  return out;
+}
+
+ShapeParams shape_params(const Value& params) {
+  ShapeParams out;
+  if (params.is_object())
+    for (auto it = params.begin(); it != params.end(); ++it)
+      out[it.key()] = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
+  return out;
+}
+
+LoadResult parse_workflow_text(const std::string& text, const std::string& file, const ShapeParams& params) {
   LoadResult out;
   out.diags.set_source(text);
   YAML::Node root;
@@ -576,7 +612,11 @@ LoadResult parse_workflow_text(const std::string& text, const std::string& file)
   }
   Parser parser(file, out.diags);
   try {
-    if (is_argo_document(root)) out.workflow = parse_argo_workflow(root, file, out.diags, ArgoOptions::from_env());
+    if (is_argo_document(root)) {
+      ArgoOptions options = ArgoOptions::from_env();
+      options.params = params;
+      out.workflow = parse_argo_workflow(root, file, out.diags, options);
+    }
     else out.workflow = parser.parse(root);
   } catch (const YAML::Exception& e) {
     out.diags.error(yaml_pos(file, e.mark), std::string("YAML: ") + e.what());
@@ -587,7 +627,7 @@ LoadResult parse_workflow_text(const std::string& text, const std::string& file)
   return out;
 }
 
-LoadResult load_workflow_file(const std::string& file) {
+LoadResult load_workflow_file(const std::string& file, const ShapeParams& params) {
   std::ifstream in(file, std::ios::binary);
   if (!in) {
     LoadResult out;
@@ -596,7 +636,7 @@ LoadResult load_workflow_file(const std::string& file) {
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  return parse_workflow_text(ss.str(), file);
+  return parse_workflow_text(ss.str(), file, params);
 }
 
 }  // namespace ctflow

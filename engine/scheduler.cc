@@ -121,6 +121,7 @@ class Scheduler::Impl {
     asio::post(strand_, [this] { do_cancel("cancelled by the user"); });
   }
   std::function<void(const StepEvent&)> on_event_;
+  std::function<void()> on_settled_;
 
  private:
   struct StepState;
@@ -758,7 +759,7 @@ void Scheduler::Impl::start_attempt(Instance& inst) {
   }
 
   bool use_cache = st.cache_enabled() && !opt_.no_cache;
-  if (use_cache || inst.attempt == 1) inst.cache_key = cache_key(inst, *with, argv, image);
+  if (use_cache) inst.cache_key = cache_key(inst, *with, argv, image);
   if (use_cache && inst.attempt == 1) {
     flush();  // an entry this run just made is pending in writes_
     auto hit = store_.cache_lookup(inst.cache_key);
@@ -1245,13 +1246,15 @@ void Scheduler::Impl::flush() {
   flush_posted_ = false;
   last_flush_ = std::chrono::steady_clock::now();
   if (writes_.empty()) return;
-  auto writes = std::move(writes_);
-  writes_.clear();
+  std::vector<Write> writes;
+  writes.swap(writes_);
+  writes_.reserve(writes.size());  // the next batch is likely as big
   pending_step_.clear();
   RunStore::Transaction tx(store_);
   for (auto& w : writes)
     if (auto st = w.step ? store_.upsert_step(*w.step) : w.fn(store_); !st.ok()) spdlog::warn("store: {}", st.message());
   if (auto st = tx.commit(); !st.ok()) spdlog::warn("store: {}", st.message());
+  if (on_settled_) on_settled_();
 }
 
 void Scheduler::Impl::record_step(const StepState& s) {
@@ -1319,5 +1322,6 @@ Scheduler::~Scheduler() = default;
 std::string Scheduler::run(const std::string& run_id) { return impl_->run(run_id); }
 void Scheduler::cancel() { impl_->cancel(); }
 void Scheduler::on_event(std::function<void(const StepEvent&)> callback) { impl_->on_event_ = std::move(callback); }
+void Scheduler::on_settled(std::function<void()> callback) { impl_->on_settled_ = std::move(callback); }
 
 }  // namespace ctflow

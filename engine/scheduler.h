@@ -52,6 +52,10 @@ class Scheduler {
   // Asks a running run to stop (as Ctrl-C does); safe from any thread.
   void cancel();
   void on_event(std::function<void(const StepEvent&)> callback);
+  // Called after each batch of changes is committed to the store: at most
+  // every 25 ms while steps change, and at the end. Progress output written
+  // here costs one write per batch instead of one per event.
+  void on_settled(std::function<void()> callback);
 
  private:
   class Impl;

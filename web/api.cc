@@ -287,7 +287,7 @@ Json Api::run_view(const std::string& id) {
     instances[step].push_back(s.value("name", ""));
   }
   Json nodes = Json::array(), edges = Json::array();
-  LoadResult parsed = parse_workflow_text(run->source, run->file);
+  LoadResult parsed = parse_workflow_text(run->source, run->file, shape_params(run->params));
   std::set<std::string> seen;
   auto add_node = [&](const Step& st, bool on_exit) {
     seen.insert(st.name);

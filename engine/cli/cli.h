@@ -30,7 +30,8 @@ std::unique_ptr<RunStore> open_store(const Global& g);
 // Resolves a run reference (id, unique prefix, @latest), printing the error on failure.
 std::optional<std::string> resolve_run(RunStore& store, const std::string& ref);
 // Loads and validates a workflow file (either frontend); prints diagnostics.
-std::optional<Workflow> load_and_validate(const std::string& file, const HostCapacity& host, bool quiet = false);
+std::optional<Workflow> load_and_validate(const std::string& file, const HostCapacity& host, bool quiet = false,
+                                          const std::vector<std::string>& params = {});
 std::string self_path();
 // Grows and tunes the heap before a big workflow file is read (see heap.cc).
 void prepare_heap(std::uintmax_t workflow_bytes);

@@ -44,10 +44,11 @@ std::string self_path() {
   return ec ? "ctflow" : p.string();
 }
 
-std::optional<Workflow> load_and_validate(const std::string& file, const HostCapacity& host, bool quiet) {
+std::optional<Workflow> load_and_validate(const std::string& file, const HostCapacity& host, bool quiet,
+                                          const std::vector<std::string>& params) {
   std::error_code ec;
   if (auto size = fs::file_size(file, ec); !ec) prepare_heap(size);
-  LoadResult r = load_workflow_file(file);
+  LoadResult r = load_workflow_file(file, shape_params(params));
   if (r.workflow) {
     PluginRegistry plugins;
     ValidateOptions opt;

@@ -11,7 +11,7 @@
 namespace ctflow::cli {
 
 int cmd_export(const ExportArgs& a) {
-  LoadResult r = load_workflow_file(a.file);
+  LoadResult r = load_workflow_file(a.file, shape_params(a.params));
   PluginRegistry plugins;
   if (r.workflow) {
     ValidateOptions opt;

@@ -29,7 +29,10 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-// Progress: a redrawn status line on a terminal, plain lines otherwise.
+// Progress: a redrawn status line on a terminal, plain lines otherwise. Lines
+// are gathered and written when the scheduler has committed a batch to the
+// store (Scheduler::on_settled, at most 25 ms apart): a 10,000-step run makes
+// a few dozen writes to stderr, not 20,000.
 class Progress {
  public:
   Progress(size_t total, bool quiet) : total_(total), quiet_(quiet), tty_(isatty(2) != 0) {}
@@ -43,25 +46,39 @@ class Progress {
       running_.erase(e.step);
       if (e.status != "Pending" && e.step.find('[') == std::string::npos) ++done_;
     }
-    if (tty_) std::fprintf(stderr, "\r\033[K");
     if (e.status != "Running" || !tty_) {
       char line[64];
-      std::snprintf(line, sizeof line, "%6.1fs  %-10s", elapsed, e.status.c_str());
-      std::string text = std::string(line) + " " + e.step;
-      if (e.cached) text += " (cached)";
-      if (e.seconds > 0 && e.status != "Running") text += " in " + fmt(e.seconds);
-      if (!e.message.empty()) text += ": " + e.message;
-      std::fprintf(stderr, "%s\n", text.c_str());
+      std::snprintf(line, sizeof line, "%6.1fs  %-10s ", elapsed, e.status.c_str());
+      pending_ += line;
+      pending_ += e.step;
+      if (e.cached) pending_ += " (cached)";
+      if (e.seconds > 0 && e.status != "Running") pending_ += " in " + fmt(e.seconds);
+      if (!e.message.empty()) pending_ += ": " + e.message;
+      pending_ += '\n';
     }
+    changed_ = true;
+  }
+  // Writes what the events since the last call changed.
+  void show() {
+    if (quiet_ || !changed_) return;
+    changed_ = false;
+    std::string out;
+    if (tty_) out = "\r\033[K";
+    out += pending_;
+    pending_.clear();
     if (tty_) {
+      double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
       std::string names;
       for (const auto& n : running_) names += (names.empty() ? "" : ", ") + n;
-      std::fprintf(stderr, "[%zu/%zu] %s  running: %s", done_, total_, fmt(elapsed).c_str(),
-                   names.empty() ? "-" : names.c_str());
+      char head[96];
+      std::snprintf(head, sizeof head, "[%zu/%zu] %s  running: ", done_, total_, fmt(elapsed).c_str());
+      out += head + (names.empty() ? std::string("-") : names);
     }
+    std::fwrite(out.data(), 1, out.size(), stderr);
     std::fflush(stderr);
   }
   void end() {
+    show();
     if (tty_ && !quiet_) std::fprintf(stderr, "\r\033[K");
   }
 
@@ -73,6 +90,8 @@ class Progress {
   }
   size_t total_, done_ = 0;
   bool quiet_, tty_;
+  bool changed_ = false;
+  std::string pending_;  // lines not yet written
   std::set<std::string> running_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
@@ -84,6 +103,7 @@ int execute(RunStore& store, const Workflow& wf, const Value& params, const std:
   Scheduler sched(wf, params, store, plugins, opt);
   Progress progress(wf.steps.size() + wf.on_exit.size(), output == "json");
   sched.on_event([&](const StepEvent& e) { progress.event(e); });
+  sched.on_settled([&] { progress.show(); });
   std::string status = sched.run(run_id);
   progress.end();
   if (output == "json") {
@@ -124,7 +144,7 @@ int cmd_run(const Global& g, const RunArgs& a) {
   // The Argo frontend reads its executor from CTFLOW_ARGO_EXECUTOR; the flag sets it.
   if (!a.executor.empty()) ::setenv("CTFLOW_ARGO_EXECUTOR", a.executor.c_str(), 1);
   HostCapacity host = host_with(a.cpus, a.gpus, a.memory);
-  auto wf = load_and_validate(a.file, host);
+  auto wf = load_and_validate(a.file, host, false, a.params);
   if (!wf) return kExitUsage;
   auto params = bind_params(*wf, a.params);
   if (!params) {
@@ -162,7 +182,7 @@ int cmd_resume(const Global& g, const std::string& ref, const std::string& outpu
     print_error("run " + *id + " already Succeeded: nothing to resume");
     return kExitUsage;
   }
-  LoadResult r = parse_workflow_text(run->source, run->file);
+  LoadResult r = parse_workflow_text(run->source, run->file, shape_params(run->params));
   if (!r.ok()) {
     std::cerr << r.diags.render();
     return kExitUsage;

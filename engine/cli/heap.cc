@@ -5,6 +5,9 @@
 // So before reading a big file the heap is grown once, by about what the
 // parse will use, that region is marked for transparent huge pages, and freed
 // memory is kept for the run instead of being handed back and faulted in again.
+// The scheduler's threads share that one heap (one malloc arena): a chain of
+// steps runs on whichever thread ran the step before, and a per-thread arena
+// would fault in fresh memory while the parse's freed memory sits unused.
 #include <malloc.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -25,6 +28,7 @@ void prepare_heap(std::uintmax_t workflow_bytes) {
   mallopt(M_TOP_PAD, static_cast<int>(want));
   mallopt(M_TRIM_THRESHOLD, static_cast<int>(want));
   mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);  // big blocks on the heap too: no mmap per block
+  mallopt(M_ARENA_MAX, 1);
   const uintptr_t lo = (reinterpret_cast<uintptr_t>(sbrk(0)) + kHuge - 1) & ~(kHuge - 1);
   void* volatile grow = std::malloc(kHuge);  // extends the heap by TOP_PAD
   const uintptr_t hi = reinterpret_cast<uintptr_t>(sbrk(0)) & ~(kHuge - 1);
