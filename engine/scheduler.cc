@@ -265,6 +265,17 @@ class Scheduler::Impl {
       asio::defer(io_, std::move(jobs_waiting_.front()));
       jobs_waiting_.pop_front();
     }
+    // A worker is free: an in-process step may start; and the job may have
+    // been the run's last work (a timed-out plugin that has now returned).
+    asio::defer(strand_, [this] {
+      try_dispatch();
+      maybe_finish();
+    });
+  }
+  // An in-process step starts only when a worker is free, so that its
+  // timeout counts from when it runs, not from when it waited for a thread.
+  static bool in_process(const Step& st) {
+    return st.kind == StepKind::Plugin && st.isolation == Isolation::None && st.image.empty();
   }
   asio::signal_set signals_;
   asio::signal_set sigchld_;
@@ -543,6 +554,7 @@ bool Scheduler::Impl::fits(const Instance& inst) const {
   int limit = opt_.parallelism > 0 ? opt_.parallelism : wf_.parallelism;
   if (limit > 0 && running_ >= limit) return false;
   if (st.parallelism > 0 && inst.step->running >= st.parallelism) return false;
+  if (in_process(st) && jobs_running_ >= kWorkers) return false;
   const Resources& r = st.resources;
   if (r.cpu > 0 && used_cpu_ > 0 && used_cpu_ + r.cpu > opt_.host.cpus + 1e-9) return false;
   if (r.gpu > 0 && used_gpu_ + r.gpu > opt_.host.gpus) return false;
@@ -576,7 +588,7 @@ void Scheduler::Impl::try_dispatch() {
 }
 
 void Scheduler::Impl::maybe_finish() {
-  if (running_ > 0 || busy_ > 0) return;
+  if (finished_ || running_ > 0 || busy_ > 0) return;
   if (!queue_.empty()) {
     if (!(cancelling_ || plan().stopped())) return;
     // Queued instances of a stopped run never start.
@@ -893,6 +905,7 @@ void Scheduler::Impl::launch_plugin_inprocess(Instance& inst, const PluginInfo& 
     asio::dispatch(strand_, [this, &inst, out = std::move(out)]() mutable {
       job_done();
       if (inst.status != NodeStatus::Running) return;  // already ended (timeout)
+      if (inst.cancelled) return attempt_ended(inst, NodeStatus::Cancelled, "cancelled by the user");
       inst.outputs = out.outputs;
       record_metrics(inst, out.metrics, out.confusions);
       if (!out.ok) return attempt_ended(inst, NodeStatus::Failed, out.error);
