@@ -1,4 +1,5 @@
-// Scheduler: drives a Plan on one boost::asio::io_context. It evaluates `when`,
+// Scheduler: drives a Plan on a boost::asio::io_context (a strand; see kWorkers
+// in scheduler.cc for the threads). It evaluates `when`,
 // expands `for_each`, grants resource slots (cpu, gpu, memory, parallelism),
 // starts attempts through the step runners, applies timeouts (SIGTERM to the
 // process group, SIGKILL after a grace period) and retries with exponential
