@@ -6,6 +6,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "store/run_store.h"
+
 namespace ctflow {
 namespace fs = std::filesystem;
 
@@ -145,7 +147,7 @@ PluginOutcome invoke_plugin(const PluginInvocation& inv) {
   ctx.work_dir = inv.work_dir.string();
   ctx.store_dir = inv.store_dir.string();
   for (const auto& p : inv.plugin->params) {
-    if (inv.params.contains(p.name)) ctx.param_text[p.name] = inv.params[p.name].dump();
+    if (inv.params.contains(p.name)) ctx.param_text[p.name] = json_text(inv.params[p.name]);
     else if (p.default_value) ctx.param_text[p.name] = p.default_value->dump();
   }
   char* error = nullptr;

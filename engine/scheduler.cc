@@ -45,7 +45,7 @@ std::string instance_dir_name(const std::string& instance) {
   return out;
 }
 
-std::string value_text(const Value& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+std::string value_text(const Value& v) { return v.is_string() ? v.get<std::string>() : json_text(v); }
 
 std::string fmt_seconds(double s) {
   char buf[32];
@@ -706,7 +706,7 @@ std::string Scheduler::Impl::cache_key(const Instance& inst, const Value& with, 
     for (const auto& [n, d] : st.output_artifacts) outs["artifact:" + n] = d.path;
     key["outputs"] = outs;
   }
-  return "sha256:" + Sha256::hex_of(key.dump());
+  return "sha256:" + Sha256::hex_of(json_text(key));
 }
 
 // ---------------------------------------------------------------- attempts
@@ -845,7 +845,7 @@ void Scheduler::Impl::start_attempt(Instance& inst) {
   if (in_process) return launch_plugin_inprocess(inst, *plugin, *with);
   if (st.kind == StepKind::Plugin) {
     fs::path spec = inst.out_dir / "params.json";
-    std::ofstream(spec) << with->dump();
+    std::ofstream(spec) << json_text(*with);
     argv = {opt_.ctflow_binary.string(), "step", "--plugin", st.uses, "--params", spec.string(),
             "--out", inst.out_dir.string(), "--work", inst.work_dir.string(), "--store", store_dir_.string(),
             "--run-id", run_id_, "--step", inst.name, "--cpus", std::to_string(cpus),
@@ -900,11 +900,14 @@ void Scheduler::Impl::launch_plugin_inprocess(Instance& inst, const PluginInfo& 
     log->write(std::string("[") + kLevels[std::clamp(level, 0, 3)] + "] " + m + "\n");
   };
   auto flag = inst.cancel_flag;
-  start_job([this, &inst, inv, flag] {
+  const int attempt = inst.attempt;
+  start_job([this, &inst, inv, flag, attempt] {
     PluginOutcome out = invoke_plugin(*inv);
-    asio::dispatch(strand_, [this, &inst, out = std::move(out)]() mutable {
+    asio::dispatch(strand_, [this, &inst, attempt, out = std::move(out)]() mutable {
       job_done();
-      if (inst.status != NodeStatus::Running) return;  // already ended (timeout)
+      // Already ended (timeout); a retry of it may be running by now, and this
+      // (old) attempt's result must not end that one.
+      if (inst.status != NodeStatus::Running || inst.attempt != attempt) return;
       if (inst.cancelled) return attempt_ended(inst, NodeStatus::Cancelled, "cancelled by the user");
       inst.outputs = out.outputs;
       record_metrics(inst, out.metrics, out.confusions);
@@ -1057,7 +1060,8 @@ void Scheduler::Impl::collect_outputs(Instance& inst, std::function<void(NodeSta
 void Scheduler::Impl::commit_artifacts(Instance& inst, std::map<std::string, fs::path> paths,
                                        std::function<void(NodeStatus, std::string)> done) {
   if (paths.empty()) return done(NodeStatus::Succeeded, "");
-  start_job([this, &inst, paths = std::move(paths), done = std::move(done)]() mutable {
+  const int attempt = inst.attempt;
+  start_job([this, &inst, attempt, paths = std::move(paths), done = std::move(done)]() mutable {
     Value arts = Value::object();
     std::string error;
     for (const auto& [name, p] : paths) {
@@ -1069,8 +1073,10 @@ void Scheduler::Impl::commit_artifacts(Instance& inst, std::map<std::string, fs:
       arts[name] = {{"digest", stored->digest}, {"size", stored->size}, {"kind", stored->kind},
                     {"path", stored->path.string()}};
     }
-    asio::dispatch(strand_, [this, &inst, arts, error, done = std::move(done)] {
+    asio::dispatch(strand_, [this, &inst, attempt, arts, error, done = std::move(done)] {
       job_done();
+      // An in-process attempt can time out while its artifacts are committed.
+      if (inst.status != NodeStatus::Running || inst.attempt != attempt) return;
       if (!error.empty()) return done(NodeStatus::Failed, error);
       inst.artifacts = arts;
       note_artifacts(arts);
@@ -1136,6 +1142,7 @@ void Scheduler::Impl::attempt_ended(Instance& inst, NodeStatus status, std::stri
       }
       queue_.push_front(&inst);
       try_dispatch();
+      maybe_finish();  // the run stopped (fail-fast) meanwhile: it never starts; end the run
     });
     return;
   }

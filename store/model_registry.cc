@@ -52,7 +52,7 @@ Result<ModelVersion> RunStore::register_model(ModelVersion m) {
     auto st = prepare(std::string("INSERT INTO models(") + kModelColumns + ") VALUES (?,?,?,?,?,?,?,?,?)");
     if (!st.ok()) return st.status();
     st->bind(1, m.name).bind(2, m.version).bind(3, m.stage).bind(4, m.run_id).bind(5, m.step);
-    st->bind(6, m.artifacts.dump()).bind(7, m.metrics.dump()).bind(8, m.params.dump()).bind(9, m.created_at);
+    st->bind(6, json_text(m.artifacts)).bind(7, json_text(m.metrics)).bind(8, json_text(m.params)).bind(9, m.created_at);
     return st->run();
   });
   if (!s) return s;

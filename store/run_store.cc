@@ -198,7 +198,7 @@ Result<std::string> RunStore::create_run(const std::string& workflow, const std:
           "VALUES (?, ?, ?, 'Running', ?, ?, ?, ?, ?)");
       if (!st.ok()) return st.status();
       int64_t now = now_ms();
-      st->bind(1, id).bind(2, workflow).bind(3, file).bind(4, params.dump()).bind(5, source).bind(6, now);
+      st->bind(1, id).bind(2, workflow).bind(3, file).bind(4, json_text(params)).bind(5, source).bind(6, now);
       st->bind(7, static_cast<int64_t>(::getpid())).bind(8, now);
       return st->run();
     }

@@ -28,6 +28,9 @@ class StatementCache;  // store/sqlite_util.h
 class Statement;
 
 using Json = nlohmann::json;
+// JSON text for the store and for plugins: bytes that are not UTF-8 (a step's
+// stdout may hold any) become U+FFFD instead of making dump() throw.
+inline std::string json_text(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 // Milliseconds since the Unix epoch.
 int64_t now_ms();

@@ -38,8 +38,8 @@ Status RunStore::upsert_step(const StepRecord& s) {
   if (!st.ok()) return st.status();
   st->bind(1, s.run_id).bind(2, s.name).bind(3, s.step.empty() ? s.name : s.step).bind(4, s.status);
   st->bind(5, s.attempts).bind(6, s.cached ? 1 : 0).bind(7, s.started_at).bind(8, s.finished_at);
-  st->bind(9, s.outputs.dump()).bind(10, s.message).bind(11, s.log_path).bind(12, s.exit_code).bind(13, s.cache_key);
-  st->bind(14, s.inputs.dump());
+  st->bind(9, json_text(s.outputs)).bind(10, s.message).bind(11, s.log_path).bind(12, s.exit_code).bind(13, s.cache_key);
+  st->bind(14, json_text(s.inputs));
   return st->run();
 }
 
@@ -245,7 +245,7 @@ Status RunStore::add_confusion(const ConfusionRecord& c) {
   auto st = prepare("INSERT INTO confusions(run_id, step, name, labels, counts) VALUES (?,?,?,?,?) "
                     "ON CONFLICT(run_id, step, name) DO UPDATE SET labels = excluded.labels, counts = excluded.counts");
   if (!st.ok()) return st.status();
-  st->bind(1, c.run_id).bind(2, c.step).bind(3, c.name).bind(4, Json(c.labels).dump()).bind(5, Json(c.counts).dump());
+  st->bind(1, c.run_id).bind(2, c.step).bind(3, c.name).bind(4, json_text(Json(c.labels))).bind(5, json_text(Json(c.counts)));
   return st->run();
 }
 
@@ -292,7 +292,7 @@ Status RunStore::cache_store(const CacheEntry& e) {
                     "ON CONFLICT(key) DO UPDATE SET run_id = excluded.run_id, step = excluded.step, "
                     "outputs = excluded.outputs, artifacts = excluded.artifacts, created_at = excluded.created_at");
   if (!st.ok()) return st.status();
-  st->bind(1, e.key).bind(2, e.run_id).bind(3, e.step).bind(4, e.outputs.dump()).bind(5, e.artifacts.dump());
+  st->bind(1, e.key).bind(2, e.run_id).bind(3, e.step).bind(4, json_text(e.outputs)).bind(5, json_text(e.artifacts));
   st->bind(6, e.created_at != 0 ? e.created_at : now_ms());
   return st->run();
 }

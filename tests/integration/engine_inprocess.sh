@@ -119,3 +119,30 @@ for i in range(20):
     assert len(lines) == 2001 and lines[-1] == "last-%d" % i and lines[0] == "line %d 1" % i, (i, len(lines), lines[-1:])
 PY
 pass "every step's whole stdout is its result"
+
+# --- a timed-out in-process attempt is retried while its plugin call still
+# returns: that late result ends neither the retry nor the run
+f=$(wf retry-timeout <<'YAML'
+apiVersion: ctflow/v1
+kind: Workflow
+metadata: {name: retry-timeout}
+steps:
+  t:
+    uses: core.sleep
+    with: {seconds: 5}
+    isolation: none
+    cache: false
+    timeout: 1s
+    retry: {limit: 2, backoff: 0s, on: [timeout, failed]}
+YAML
+)
+rc=0
+start=$SECONDS
+timeout -k 5 60 "$CTFLOW_BIN" run "$f" -o json > "$T/rt.json" 2>/dev/null || rc=$?
+assert_eq 1 "$rc" "exit code (124: the run hung)"
+[ $((SECONDS - start)) -lt 15 ] || fail "the run took $((SECONDS - start))s"
+assert_eq 3 "$(json_get "$T/rt.json" 'step(d, "t")["attempts"]')" t.attempts
+logs=$(ctflow logs @latest t)
+# each attempt timed out; none was ended by the attempt before it ("cancelled")
+assert_eq 3 "$(grep -c 'ctflow: timed out' <<< "$logs")" "timed-out attempts in the log of t: $logs"
+pass "a retry of a timed-out in-process step keeps its own result"

@@ -116,3 +116,22 @@ child=$(cat "$T/child.pid")
 state=$(awk '{print $3}' "/proc/$child/stat" 2>/dev/null || echo gone)
 [ "$state" = gone ] || [ "$state" = Z ] || fail "child $child is alive (state $state)"
 pass "timeouts kill the process group"
+
+# --- a retry that comes due after the run stopped (fail-fast) ends the run
+f=$(wf retry-after-stop <<'YAML'
+apiVersion: ctflow/v1
+kind: Workflow
+metadata: {name: retry-after-stop}
+steps:
+  bad:
+    run: [sh, -c, "exit 1"]
+  flaky:
+    retry: {limit: 2, backoff: 1s, on: [failed]}
+    run: [sh, -c, "exit 1"]
+YAML
+)
+rc=0
+timeout -k 5 60 "$CTFLOW_BIN" run "$f" -o json > "$T/ras.json" 2>/dev/null || rc=$?
+assert_eq 1 "$rc" "exit code (124: the run hung on a retry that can never start)"
+assert_eq Omitted "$(json_get "$T/ras.json" 'step(d, "flaky")["status"]')" flaky.status
+pass "a retry due after fail-fast ends the run"

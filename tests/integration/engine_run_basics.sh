@@ -217,3 +217,19 @@ assert_eq Errored "$(json_get "$T/def.json" 'step(d, "c")["status"]')" c.status
 assert_eq "steps.a.outputs.y: step 'a' Skipped and the output has no default" \
   "$(json_get "$T/def.json" 'step(d, "c")["message"]')" c.message
 pass "outputs of a Skipped step"
+
+# --- a step's stdout that is not UTF-8 is kept (invalid bytes become U+FFFD),
+# not a crash of the engine
+f=$(wf binary <<'YAML'
+apiVersion: ctflow/v1
+kind: Workflow
+metadata: {name: binary}
+steps:
+  raw: {shell: "printf 'a\\377\\376b'"}
+  next: {shell: "echo got-{{steps.raw.outputs.result}}", needs: [raw]}
+YAML
+)
+ctflow run "$f" -o json > "$T/binary.json" 2> "$T/err" || fail "binary stdout: $(cat "$T/err")"
+assert_eq "a��b" "$(json_get "$T/binary.json" 'step(d, "raw")["outputs"]["result"]')" "raw's result"
+assert_eq Succeeded "$(json_get "$T/binary.json" 'step(d, "next")["status"]')" "next.status"
+pass "stdout that is not UTF-8 is kept, with U+FFFD for the bad bytes"
