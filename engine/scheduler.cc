@@ -265,12 +265,15 @@ class Scheduler::Impl {
       asio::defer(io_, std::move(jobs_waiting_.front()));
       jobs_waiting_.pop_front();
     }
-    // A worker is free: an in-process step may start; and the job may have
-    // been the run's last work (a timed-out plugin that has now returned).
-    asio::defer(strand_, [this] {
-      try_dispatch();
-      maybe_finish();
-    });
+    // A worker is free: a queued in-process step may start; and with no step
+    // running, the job may have been the run's last work (a timed-out plugin
+    // that has now returned). Otherwise the job's own completion moves the run
+    // on, and a chain of steps costs no extra handler per step.
+    if (!queue_.empty() || running_ == 0)
+      asio::defer(strand_, [this] {
+        try_dispatch();
+        maybe_finish();
+      });
   }
   // An in-process step starts only when a worker is free, so that its
   // timeout counts from when it runs, not from when it waited for a thread.
