@@ -35,7 +35,7 @@
 #include <vector>
 
 #include "engine/ir.h"
-#include "engine/status.h"
+#include "base/status.h"
 
 namespace ctflow::expr {
 

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <mutex>
 
-#include "store/run_store.h"
+#include "base/json_text.h"
 
 namespace ctflow {
 namespace fs = std::filesystem;

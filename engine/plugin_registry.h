@@ -19,7 +19,7 @@
 
 #include "ctflow/plugin.h"
 #include "engine/ir.h"
-#include "engine/status.h"
+#include "base/status.h"
 
 namespace ctflow {
 

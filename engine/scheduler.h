@@ -14,7 +14,7 @@
 
 #include "engine/ir.h"
 #include "engine/plugin_registry.h"
-#include "engine/status.h"
+#include "base/status.h"
 #include "engine/validate.h"
 #include "store/run_store.h"
 

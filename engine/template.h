@@ -13,7 +13,7 @@
 
 #include "engine/expr.h"
 #include "engine/ir.h"
-#include "engine/status.h"
+#include "base/status.h"
 
 namespace ctflow::tmpl {
 

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <string>
 
-#include "engine/status.h"
+#include "base/status.h"
 
 namespace ctflow {
 

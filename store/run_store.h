@@ -18,7 +18,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/status.h"
+#include "base/json_text.h"
+#include "base/status.h"
+#include "base/time.h"
 
 struct sqlite3;
 
@@ -26,15 +28,6 @@ namespace ctflow {
 
 class StatementCache;  // store/sqlite_util.h
 class Statement;
-
-using Json = nlohmann::json;
-// JSON text for the store and for plugins: bytes that are not UTF-8 (a step's
-// stdout may hold any) become U+FFFD instead of making dump() throw.
-inline std::string json_text(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
-
-// Milliseconds since the Unix epoch.
-int64_t now_ms();
-std::string iso8601(int64_t ms);  // "2026-11-23T10:00:00Z" (UTC); "" for 0
 
 struct RunRecord {
   std::string id;          // "r-20261123-0001a3f9"

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "engine/status.h"
+#include "base/status.h"
 
 namespace ctflow {
 

@@ -17,6 +17,7 @@
 #include <set>
 #include <thread>
 
+#include "base/json_text.h"
 #include "engine/frontend_v1.h"
 #include "engine/validate.h"
 
@@ -27,8 +28,6 @@ using Json = nlohmann::json;
 std::string url_decode(const std::string& text);
 
 namespace {
-
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 std::vector<std::string> split_path(const std::string& path) {
   std::vector<std::string> parts;
@@ -109,7 +108,7 @@ Json param_decls(const Workflow& wf) {
 ApiResponse json_response(int status, const Json& body) {
   ApiResponse r;
   r.status = status;
-  r.body = dump(body);
+  r.body = json_text(body);
   return r;
 }
 
@@ -239,7 +238,7 @@ ApiResponse Api::get_runs(const ApiRequest& r) {
   if (list_cache_.size() > 64) list_cache_.clear();
   auto& cached = list_cache_[key];
   if (version < 0 || cached.data_version != version || now - cached.at_ms > 1000)
-    cached = {version, now, dump(runs_list(q("status"), q("workflow"), limit))};
+    cached = {version, now, json_text(runs_list(q("status"), q("workflow"), limit))};
   ApiResponse res;
   res.body = cached.body;
   return res;
@@ -318,7 +317,7 @@ ApiResponse Api::get_run(const std::string& ref) {
   if (version < 0 || cached.data_version != version || now - cached.at_ms > 1000) {
     Json doc = run_view(*id);
     if (doc.is_null()) return error_response(404, "no such run: " + ref);
-    cached = {version, now, dump(doc)};
+    cached = {version, now, json_text(doc)};
   }
   ApiResponse res;
   res.body = cached.body;

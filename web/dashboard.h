@@ -17,7 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/status.h"
+#include "base/status.h"
 
 namespace ctflow {
 class RunStore;
@@ -25,7 +25,7 @@ class RunStore;
 
 namespace ctflow::web {
 
-// Builds the run document of the CLI spec (engine/cli: run_document). The
+// Builds the run document of the CLI spec (cli/: run_document). The
 // dashboard adds the DAG and the attempts to it.
 using RunDocumentFn = std::function<nlohmann::json(RunStore&, const std::string&)>;
 

@@ -12,6 +12,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "base/json_text.h"
 #include "store/run_store.h"
 #include "web/api.h"
 #include "web/dashboard.h"
@@ -211,7 +212,7 @@ class Session : public std::enable_shared_from_this<Session> {
         auto res = std::make_shared<http::response<http::string_body>>(http::status::not_found, 11);
         common_headers(res->base());
         res->set(http::field::content_type, "application/json");
-        res->body() = Json{{"error", "no such run: " + it->second}}.dump(-1, ' ', false, Json::error_handler_t::replace);
+        res->body() = json_text(Json{{"error", "no such run: " + it->second}});
         res->keep_alive(false);
         return send(res);
       }
@@ -247,7 +248,7 @@ class Session : public std::enable_shared_from_this<Session> {
         fingerprint_ = f;
         Json data = run_id_.empty() ? Json{{"type", "runs"}} : server_.api->run_view(run_id_);
         event = std::string(run_id_.empty() ? "event: runs\n" : "event: run\n") + "data: " +
-                data.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n\n";
+                json_text(data) + "\n\n";
         idle_polls_ = 0;
       } else if (++idle_polls_ * server_.options.poll_ms >= 15000) {
         event = ": ping\n\n";

@@ -8,7 +8,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
-#include "engine/status.h"
+#include "base/status.h"
 
 namespace ctflow::web {
 

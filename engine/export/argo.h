@@ -69,7 +69,7 @@
 #include <vector>
 
 #include "engine/ir.h"
-#include "engine/status.h"
+#include "base/status.h"
 
 namespace ctflow {
 

@@ -7,7 +7,7 @@
 
 #include "engine/export/refs.h"
 #include "engine/ir.h"
-#include "engine/status.h"
+#include "base/status.h"
 
 namespace ctflow::export_detail {
 

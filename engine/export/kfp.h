@@ -41,7 +41,7 @@
 
 #include "engine/export/argo.h"
 #include "engine/ir.h"
-#include "engine/status.h"
+#include "base/status.h"
 
 namespace ctflow {
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "engine/ir.h"
-#include "engine/status.h"
+#include "base/status.h"
 
 namespace ctflow::export_detail {
 

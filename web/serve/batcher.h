@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/status.h"
+#include "base/status.h"
 #include "web/serve/handler_host.h"
 #include "web/serve/metrics.h"
 

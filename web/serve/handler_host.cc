@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/json_text.h"
 #include "store/artifact_store.h"
 #include "store/run_store.h"
 
@@ -26,7 +27,7 @@ Result<std::string> handler_config(RunStore& store, const ModelVersion& mv, int 
   }
   const nlohmann::json config = {{"artifacts", artifacts}, {"threads", threads}, {"cuda", cuda},
                                  {"params", mv.params}, {"metrics", mv.metrics}};
-  return config.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return json_text(config);
 }
 
 HandlerRegistry::HandlerRegistry(std::vector<fs::path> search_path) : path_(std::move(search_path)) {}

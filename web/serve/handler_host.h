@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "ctflow/handler.h"
-#include "engine/status.h"
+#include "base/status.h"
 
 namespace ctflow {
 class RunStore;

@@ -15,6 +15,7 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include "base/json_text.h"
 #include "engine/plugin_registry.h"
 #include "store/run_store.h"
 #include "web/dashboard.h"  // is_loopback_host
@@ -35,8 +36,6 @@ using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 Json error_doc(int code, const std::string& type, const std::string& message) {
   return {{"code", code}, {"type", type}, {"message", message}};
@@ -377,7 +376,7 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
-  void send_json(int status, const Json& j, int version = 0) { send(status, "application/json", dump(j) + "\n", version); }
+  void send_json(int status, const Json& j, int version = 0) { send(status, "application/json", json_text(j) + "\n", version); }
   void error(int status, const std::string& type, const std::string& message) {
     send_json(status, error_doc(status, type, message));
   }

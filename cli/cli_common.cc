@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "engine/cli/cli.h"
+#include "cli/cli.h"
 #include "engine/frontend_v1.h"
 #include "engine/plugin_registry.h"
 

@@ -6,7 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
-#include "engine/cli/cli.h"
+#include "cli/cli.h"
 #include "web/dashboard.h"
 #include "web/serve/serve.h"
 

@@ -2,7 +2,7 @@
 #include <fstream>
 #include <iostream>
 
-#include "engine/cli/cli.h"
+#include "cli/cli.h"
 #include "engine/export/argo.h"
 #include "engine/export/kfp.h"
 #include "engine/frontend_v1.h"

@@ -1,7 +1,7 @@
 #include <chrono>
 #include <ctime>
 
-#include "store/run_store.h"
+#include "base/time.h"
 
 namespace ctflow {
 

@@ -12,7 +12,7 @@
 #include <set>
 #include <sstream>
 
-#include "engine/cli/cli.h"
+#include "cli/cli.h"
 #include "engine/frontend_v1.h"
 #include "engine/plugin_host.h"
 #include "engine/scheduler.h"

@@ -5,7 +5,7 @@
 #include <map>
 #include <set>
 
-#include "engine/cli/cli.h"
+#include "cli/cli.h"
 
 namespace ctflow::cli {
 

@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "engine/cli/cli.h"
+#include "cli/cli.h"
 
 namespace ctflow::cli {
 

@@ -8,7 +8,7 @@
 #include <map>
 #include <thread>
 
-#include "engine/cli/cli.h"
+#include "cli/cli.h"
 #include "engine/plugin_registry.h"
 #include "store/artifact_store.h"
 
