@@ -4,9 +4,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <mutex>
 
 #include "base/json_text.h"
+#include "engine/registry_host.h"
 
 namespace ctflow {
 namespace fs = std::filesystem;
@@ -22,6 +24,7 @@ struct ctflow_ctx {
   std::map<std::string, std::string> artifact_paths;
   std::string work_dir, store_dir;
   bool work_dir_made = false;
+  std::deque<std::string> handed_out;  // strings returned to the plugin, valid until run returns
   std::mutex mu;  // plugins may call from worker threads
 };
 
@@ -107,6 +110,40 @@ int host_metric_confusion(ctflow_ctx* c, const char* name, int n, const char* co
   return 0;
 }
 
+// Keeps TEXT alive until `run` returns and hands out its characters.
+const char* hand_out(ctflow_ctx* c, std::string text) {
+  std::lock_guard<std::mutex> lock(c->mu);
+  return c->handed_out.emplace_back(std::move(text)).c_str();
+}
+
+const char* host_model_current(ctflow_ctx* c, const char* name) {
+  auto v = registry_current(c->store_dir, name ? name : "");
+  if (v) return hand_out(c, json_text(*v));
+  host_log(c, CTFLOW_LOG_ERROR, ("model registry: " + v.message()).c_str());
+  return nullptr;
+}
+
+int host_model_register_promote(ctflow_ctx* c, const char* request_json, const char** result_json) {
+  Result<Value> r = Status::Internal("model registry: unexpected failure");
+  try {  // nothing may cross the C ABI
+    Value request = Value::parse(request_json ? request_json : "", nullptr, false);
+    r = request.is_discarded() ? Result<Value>(Status::InvalidArgument("the request is not JSON text"))
+                               : registry_register_promote(c->store_dir, request, c->inv->run_id, c->inv->step);
+  } catch (const std::exception& e) {
+    r = Status::Internal(std::string("model registry: ") + e.what());
+  }
+  const char* text = hand_out(c, json_text(r ? *r : Value{{"error", r.message()}}));
+  if (result_json != nullptr) *result_json = text;
+  return r ? 0 : -1;
+}
+
+const char* host_artifact_digest(ctflow_ctx* c, const char* path) {
+  auto d = registry_file_digest(path ? path : "");
+  if (d) return hand_out(c, *d);
+  host_log(c, CTFLOW_LOG_ERROR, d.message().c_str());
+  return nullptr;
+}
+
 int host_cancelled(ctflow_ctx* c) { return c->inv->cancel != nullptr && c->inv->cancel->load() ? 1 : 0; }
 int host_cpu_threads(ctflow_ctx* c) { return std::max(1, c->inv->cpu_threads); }
 int host_gpus(ctflow_ctx* c) { return c->inv->gpus; }
@@ -115,7 +152,8 @@ const ctflow_host_api kHostApi = {
     CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_host_api), host_param,          host_set_output,
     host_artifact_path,        host_work_dir,           host_log,            host_metric_scalar,
     host_metric_series,        host_metric_confusion,   host_cancelled,      host_cpu_threads,
-    host_gpus,                 host_store_dir,          host_run_id,         host_step_name};
+    host_gpus,                 host_store_dir,          host_run_id,         host_step_name,
+    host_model_current,        host_model_register_promote, host_artifact_digest};
 
 }  // namespace
 

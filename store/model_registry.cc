@@ -26,13 +26,13 @@ ModelVersion read_model(const Statement& r) {
 }
 
 Status bad_stage(const std::string& stage) {
-  return Status::Error("invalid model stage '" + stage + "' (want None, Staging, Production or Archived)");
+  return Status::InvalidArgument("invalid model stage '" + stage + "' (want None, Staging, Production or Archived)");
 }
 
 }  // namespace
 
 Result<ModelVersion> RunStore::register_model(ModelVersion m) {
-  if (m.name.empty()) return Status::Error("a model needs a name");
+  if (m.name.empty()) return Status::InvalidArgument("a model needs a name");
   if (m.stage.empty()) m.stage = "None";
   if (!is_model_stage(m.stage)) return bad_stage(m.stage);
   if (m.created_at == 0) m.created_at = now_ms();
@@ -59,6 +59,52 @@ Result<ModelVersion> RunStore::register_model(ModelVersion m) {
   return m;
 }
 
+Result<std::optional<ModelVersion>> RunStore::production_model(const std::string& name) {
+  auto st = prepare(std::string("SELECT ") + kModelColumns +
+                    " FROM models WHERE name = ? AND stage = 'Production' ORDER BY version DESC LIMIT 1");
+  if (!st.ok()) return st.status();
+  st->bind(1, name);
+  auto row = st->next();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<ModelVersion>();
+  return std::optional<ModelVersion>(read_model(*st));
+}
+
+namespace {
+
+// RULE's verdict on CANDIDATE against the Production version PREVIOUS.
+bool beats(const Json& candidate, const std::optional<ModelVersion>& previous, const PromotionRule& rule) {
+  if (!previous) return true;
+  const Json& old = previous->metrics;
+  if (!old.is_object() || !old.contains(rule.metric) || !old[rule.metric].is_number()) return true;
+  const double a = candidate[rule.metric].get<double>(), b = old[rule.metric].get<double>();
+  return rule.higher_is_better ? a > b : a < b;
+}
+
+}  // namespace
+
+Result<Promotion> RunStore::register_and_promote(ModelVersion m, const PromotionRule& rule) {
+  if (rule.metric.empty()) return Status::InvalidArgument("a promotion rule needs a metric to compare");
+  if (!m.metrics.is_object() || !m.metrics.contains(rule.metric) || !m.metrics[rule.metric].is_number())
+    return Status::InvalidArgument("model '" + m.name + "': metrics have no number named '" + rule.metric +
+                                   "' to compare with the Production version");
+  Promotion out;
+  Status s = write([&]() -> Status {
+    auto prod = production_model(m.name);
+    if (!prod.ok()) return prod.status();
+    out.previous = std::move(*prod);
+    out.promoted = beats(m.metrics, out.previous, rule);
+    m.stage = out.promoted ? "Production" : "Staging";
+    m.version = 0;
+    auto reg = register_model(m);  // nests: a savepoint inside this transaction
+    if (!reg.ok()) return reg.status();
+    out.version = std::move(*reg);
+    return Status::Ok();
+  });
+  if (!s) return s;
+  return out;
+}
+
 Result<std::vector<ModelVersion>> RunStore::list_models(const std::string& name) {
   auto st = prepare(std::string("SELECT ") + kModelColumns +
                     " FROM models WHERE (?1 = '' OR name = ?1) ORDER BY name, version");
@@ -83,8 +129,8 @@ Result<ModelVersion> RunStore::get_model(const std::string& name, int version) {
   auto row = st->next();
   if (!row.ok()) return row.status();
   if (*row) return read_model(*st);
-  if (version == 0) return Status::Error("no model named '" + name + "' (see 'ctflow models list')");
-  return Status::Error("model '" + name + "' has no version " + std::to_string(version) +
+  if (version == 0) return Status::NotFound("no model named '" + name + "' (see 'ctflow models list')");
+  return Status::NotFound("model '" + name + "' has no version " + std::to_string(version) +
                        " (see 'ctflow models list')");
 }
 
@@ -103,7 +149,7 @@ Status RunStore::set_model_stage(const std::string& name, int version, const std
     st->bind(1, stage).bind(2, name).bind(3, version);
     if (Status s = st->run(); !s) return s;
     if (sqlite3_changes(db_) == 0)
-      return Status::Error("model '" + name + "' has no version " + std::to_string(version) +
+      return Status::NotFound("model '" + name + "' has no version " + std::to_string(version) +
                            " (see 'ctflow models list')");
     return Status::Ok();
   });

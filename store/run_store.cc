@@ -44,11 +44,11 @@ std::string new_run_id() {
 Status prepare_folder(const fs::path& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) return Status::Error("cannot create store folder " + dir.string() + ": " + ec.message());
-  if (!fs::is_directory(dir, ec)) return Status::Error("cannot use " + dir.string() + " as a store: not a folder");
+  if (ec) return Status::IoError("cannot create store folder " + dir.string() + ": " + ec.message());
+  if (!fs::is_directory(dir, ec)) return Status::FailedPrecondition("cannot use " + dir.string() + " as a store: not a folder");
   fs::path probe = dir / (".write-probe-" + std::to_string(::getpid()));
   int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::Error("store folder " + dir.string() + " is not writable: " + std::strerror(errno));
+  if (fd < 0) return Status::IoError("store folder " + dir.string() + " is not writable: " + std::strerror(errno));
   ::close(fd);
   ::unlink(probe.c_str());
   return Status::Ok();
@@ -74,11 +74,11 @@ Status check_is_ctflow_store(sqlite3* db, const fs::path& path) {
   }
   sqlite3_finalize(raw);
   if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT)
-    return Status::Error(path.string() + " is not a ctflow store: " + sqlite3_errstr(rc & 0xff));
+    return Status::FailedPrecondition(path.string() + " is not a ctflow store: " + sqlite3_errstr(rc & 0xff));
   if (rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return Status::Error("cannot read store " + path.string() + ": " + sqlite3_errmsg(db));
+    return Status::IoError("cannot read store " + path.string() + ": " + sqlite3_errmsg(db));
   if (tables > 0 && ours == 0)
-    return Status::Error(path.string() + " is not a ctflow store (no schema_migrations table)");
+    return Status::FailedPrecondition(path.string() + " is not a ctflow store (no schema_migrations table)");
   return Status::Ok();
 }
 
@@ -101,7 +101,7 @@ Result<std::unique_ptr<RunStore>> RunStore::open(const fs::path& dir, int max_mi
   for (const char* sub : {"blobs", "logs", "work"}) {
     std::error_code ec;
     fs::create_directories(dir / sub, ec);
-    if (ec) return Status::Error("cannot create " + (dir / sub).string() + ": " + ec.message());
+    if (ec) return Status::IoError("cannot create " + (dir / sub).string() + ": " + ec.message());
   }
   fs::path path = dir / "ctflow.db";
   sqlite3* raw = nullptr;
@@ -110,7 +110,7 @@ Result<std::unique_ptr<RunStore>> RunStore::open(const fs::path& dir, int max_mi
   if (rc != SQLITE_OK) {
     std::string msg = raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
     sqlite3_close_v2(raw);
-    return Status::Error("cannot open store " + path.string() + ": " + msg);
+    return Status::IoError("cannot open store " + path.string() + ": " + msg);
   }
   std::unique_ptr<RunStore> store(new RunStore(dir, raw));
   sqlite3_extended_result_codes(raw, 1);
@@ -118,7 +118,7 @@ Result<std::unique_ptr<RunStore>> RunStore::open(const fs::path& dir, int max_mi
   if (Status s = check_is_ctflow_store(raw, path); !s) return s;
   // WAL: readers never block the writer; NORMAL sync is durable across process
   // crashes and loses at most the last transactions on power loss.
-  if (Status s = exec_sql(raw, "PRAGMA journal_mode=WAL"); !s) return Status::Error(path.string() + ": " + s.message());
+  if (Status s = exec_sql(raw, "PRAGMA journal_mode=WAL"); !s) return Status::WithCode(s.code(), path.string() + ": " + s.message());
   if (Status s = exec_sql(raw, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON"); !s) return s;
   if (Status s = apply_migrations(raw, max_migration); !s) return s;
   return store;
@@ -210,7 +210,7 @@ Result<std::string> RunStore::create_run(const std::string& workflow, const std:
 
 Status RunStore::finish_run(const std::string& run_id, const std::string& status, const std::string& message) {
   if (!is_terminal_run_status(status))
-    return Status::Error("invalid final run status '" + status + "' (want Succeeded, Failed, Errored or Cancelled)");
+    return Status::InvalidArgument("invalid final run status '" + status + "' (want Succeeded, Failed, Errored or Cancelled)");
   auto st = prepare("UPDATE runs SET status = ?, message = ?, finished_at = ?, owner_pid = 0 WHERE id = ?");
   if (!st.ok()) return st.status();
   st->bind(1, status).bind(2, message).bind(3, now_ms()).bind(4, run_id);
@@ -220,7 +220,7 @@ Status RunStore::finish_run(const std::string& run_id, const std::string& status
 }
 
 Status RunStore::set_run_status(const std::string& run_id, const std::string& status) {
-  if (!is_run_status(status)) return Status::Error("invalid run status '" + status + "'");
+  if (!is_run_status(status)) return Status::InvalidArgument("invalid run status '" + status + "'");
   // Back to Running (a resume) clears the finish time.
   auto st = prepare(
       "UPDATE runs SET status = ?1, finished_at = CASE WHEN ?1 IN ('Running','Pending') THEN 0 ELSE finished_at END "
@@ -243,7 +243,7 @@ Status RunStore::claim_run(const std::string& run_id, int64_t pid) {
     int64_t owner = st->int64(0);
     int64_t age = now_ms() - st->int64(1);
     if (owner != 0 && owner != pid && age < kHeartbeatStaleMs && pid_alive(owner))
-      return Status::Error("run " + run_id + " is being run by another ctflow process (pid " + std::to_string(owner) +
+      return Status::FailedPrecondition("run " + run_id + " is being run by another ctflow process (pid " + std::to_string(owner) +
                            ", last heartbeat " + std::to_string(age / 1000) + " s ago)");
     auto claim = prepare("UPDATE runs SET owner_pid = ?, heartbeat_at = ? WHERE id = ?");
     if (!claim.ok()) return claim.status();
@@ -260,7 +260,7 @@ Status RunStore::heartbeat(const std::string& run_id, int64_t pid) {
   if (sqlite3_changes(db_) > 0) return Status::Ok();
   auto run = get_run(run_id);
   if (!run.ok()) return run.status();
-  return Status::Error("run " + run_id + " is no longer held by this process (pid " + std::to_string(pid) +
+  return Status::FailedPrecondition("run " + run_id + " is no longer held by this process (pid " + std::to_string(pid) +
                        "): owner is pid " + std::to_string(run->owner_pid));
 }
 
@@ -328,7 +328,7 @@ Result<std::string> RunStore::resolve_run_id(const std::string& ref) {
   std::string list;
   for (size_t i = 0; i < ids.size() && i < 10; ++i) list += (i ? ", " : "") + ids[i];
   if (ids.size() > 10) list += ", ...";
-  return Status::Error("run id prefix '" + ref + "' is ambiguous: it matches " + list);
+  return Status::InvalidArgument("run id prefix '" + ref + "' is ambiguous: it matches " + list);
 }
 
 Result<std::vector<RunRecord>> RunStore::list_runs(int limit, const std::string& status, const std::string& workflow) {

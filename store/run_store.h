@@ -124,6 +124,20 @@ struct ModelVersion {
   int64_t created_at = 0;
 };
 
+// How register_and_promote decides: the new version becomes Production when
+// no version is, when the Production one has no number for METRIC, or when the
+// new value is strictly better; otherwise it goes to Staging.
+struct PromotionRule {
+  std::string metric = "accuracy";
+  bool higher_is_better = true;
+};
+
+struct Promotion {
+  ModelVersion version;                 // as registered (its stage: Production or Staging)
+  std::optional<ModelVersion> previous;  // the Production version it was compared with
+  bool promoted = false;
+};
+
 class RunStore {
  public:
   // Opens (creating when missing) the store in DIR: DIR/ctflow.db, DIR/blobs/,
@@ -204,6 +218,12 @@ class RunStore {
   Result<std::vector<ModelVersion>> list_models(const std::string& name = "");
   Result<ModelVersion> get_model(const std::string& name, int version);  // version 0: the Production one, else latest
   Status set_model_stage(const std::string& name, int version, const std::string& stage);
+  // The Production version of NAME; nullopt when it has none.
+  Result<std::optional<ModelVersion>> production_model(const std::string& name);
+  // Compares VERSION with the Production version of its name by RULE, registers
+  // it and promotes it (archiving the one before) in ONE write transaction: two
+  // deploys at once, in one process or several, never promote the worse one.
+  Result<Promotion> register_and_promote(ModelVersion version, const PromotionRule& rule);
 
   // PRAGMA integrity_check: OK, or the problems it lists.
   Status check_integrity();

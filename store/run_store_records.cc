@@ -26,7 +26,7 @@ Result<std::vector<T>> collect(Statement& st, F read) {
 // --- steps and attempts ---
 
 Status RunStore::upsert_step(const StepRecord& s) {
-  if (!is_step_status(s.status)) return Status::Error("invalid step status '" + s.status + "' for step " + s.name);
+  if (!is_step_status(s.status)) return Status::InvalidArgument("invalid step status '" + s.status + "' for step " + s.name);
   auto st = prepare(
       "INSERT INTO steps(run_id, name, step, status, attempts, cached, started_at, finished_at, outputs, message, "
       "log_path, exit_code, cache_key, inputs) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
@@ -45,8 +45,8 @@ Status RunStore::upsert_step(const StepRecord& s) {
 
 Status RunStore::add_attempt(const AttemptRecord& a) {
   if (!is_step_status(a.status))
-    return Status::Error("invalid attempt status '" + a.status + "' for step " + a.step);
-  if (a.attempt < 1) return Status::Error("invalid attempt number " + std::to_string(a.attempt) + " for step " + a.step);
+    return Status::InvalidArgument("invalid attempt status '" + a.status + "' for step " + a.step);
+  if (a.attempt < 1) return Status::InvalidArgument("invalid attempt number " + std::to_string(a.attempt) + " for step " + a.step);
   auto st = prepare(
       "INSERT INTO attempts(run_id, step, attempt, status, started_at, finished_at, exit_code, message, log_path) "
       "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(run_id, step, attempt) DO UPDATE SET status = excluded.status, "
@@ -110,10 +110,10 @@ Result<std::vector<AttemptRecord>> RunStore::get_attempts(const std::string& run
 
 Status RunStore::add_artifact(const ArtifactRecord& a) {
   if (a.kind != "file" && a.kind != "dir")
-    return Status::Error("invalid artifact kind '" + a.kind + "' for " + a.name + " (want file or dir)");
+    return Status::InvalidArgument("invalid artifact kind '" + a.kind + "' for " + a.name + " (want file or dir)");
   std::string role = a.role.empty() ? "output" : a.role;
   if (role != "output" && role != "input")
-    return Status::Error("invalid artifact role '" + a.role + "' for " + a.name + " (want output or input)");
+    return Status::InvalidArgument("invalid artifact role '" + a.role + "' for " + a.name + " (want output or input)");
   return write([&]() -> Status {
     auto blob = prepare("INSERT INTO artifacts(digest, size, kind, created_at) VALUES (?,?,?,?) "
                         "ON CONFLICT(digest) DO NOTHING");
@@ -165,8 +165,8 @@ Result<std::vector<ArtifactRecord>> RunStore::artifact_uses(const std::string& d
 }
 
 Status RunStore::tag_data(const std::string& tag, const std::string& digest) {
-  if (tag.empty()) return Status::Error("a data tag must not be empty");
-  if (digest.rfind("sha256:", 0) != 0) return Status::Error("invalid digest '" + digest + "' (want sha256:<hex>)");
+  if (tag.empty()) return Status::InvalidArgument("a data tag must not be empty");
+  if (digest.rfind("sha256:", 0) != 0) return Status::InvalidArgument("invalid digest '" + digest + "' (want sha256:<hex>)");
   auto st = prepare("INSERT INTO data_tags(tag, digest, created_at) VALUES (?,?,?) "
                     "ON CONFLICT(tag) DO UPDATE SET digest = excluded.digest, created_at = excluded.created_at");
   if (!st.ok()) return st.status();
@@ -180,7 +180,7 @@ Result<std::string> RunStore::resolve_data_tag(const std::string& tag) {
   st->bind(1, tag);
   auto row = st->next();
   if (!row.ok()) return row.status();
-  if (!*row) return Status::Error("no data tagged '" + tag + "'");
+  if (!*row) return Status::NotFound("no data tagged '" + tag + "'");
   return st->text(0);
 }
 
@@ -190,7 +190,7 @@ Status RunStore::add_metrics(const std::vector<MetricPoint>& points) {
   if (points.empty()) return Status::Ok();
   for (const auto& p : points)
     if (p.kind != "scalar" && p.kind != "series")
-      return Status::Error("invalid metric kind '" + p.kind + "' for " + p.name + " (want scalar or series)");
+      return Status::InvalidArgument("invalid metric kind '" + p.kind + "' for " + p.name + " (want scalar or series)");
   int64_t now = now_ms();
   return write([&]() -> Status {
     auto series = prepare("INSERT INTO metric_series(run_id, step, name, kind) VALUES (?,?,?,?) "
@@ -240,7 +240,7 @@ Result<std::vector<MetricPoint>> RunStore::get_metrics(const std::string& run_id
 Status RunStore::add_confusion(const ConfusionRecord& c) {
   size_t n = c.labels.size();
   if (c.counts.size() != n * n)
-    return Status::Error("confusion matrix " + c.name + " has " + std::to_string(c.counts.size()) + " counts for " +
+    return Status::InvalidArgument("confusion matrix " + c.name + " has " + std::to_string(c.counts.size()) + " counts for " +
                          std::to_string(n) + " labels (want " + std::to_string(n * n) + ")");
   auto st = prepare("INSERT INTO confusions(run_id, step, name, labels, counts) VALUES (?,?,?,?,?) "
                     "ON CONFLICT(run_id, step, name) DO UPDATE SET labels = excluded.labels, counts = excluded.counts");
@@ -287,7 +287,7 @@ Result<std::optional<CacheEntry>> RunStore::cache_lookup(const std::string& key)
 }
 
 Status RunStore::cache_store(const CacheEntry& e) {
-  if (e.key.empty()) return Status::Error("a cache key must not be empty");
+  if (e.key.empty()) return Status::InvalidArgument("a cache key must not be empty");
   auto st = prepare("INSERT INTO cache(key, run_id, step, outputs, artifacts, created_at) VALUES (?,?,?,?,?,?) "
                     "ON CONFLICT(key) DO UPDATE SET run_id = excluded.run_id, step = excluded.step, "
                     "outputs = excluded.outputs, artifacts = excluded.artifacts, created_at = excluded.created_at");

@@ -95,7 +95,21 @@ Status sqlite_error(sqlite3* db, std::string_view context) {
     msg += ": ";
   }
   msg += sqlite3_errmsg(db);
-  return Status::Error(msg);
+  return Status::WithCode(sqlite_status_code(sqlite3_extended_errcode(db)), msg);
+}
+
+StatusCode sqlite_status_code(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_IOERR: case SQLITE_FULL: case SQLITE_CANTOPEN: case SQLITE_CORRUPT: case SQLITE_NOTADB:
+    case SQLITE_READONLY: case SQLITE_BUSY: case SQLITE_LOCKED: case SQLITE_PERM: case SQLITE_PROTOCOL:
+      return StatusCode::kIoError;
+    case SQLITE_CONSTRAINT:
+      return StatusCode::kInvalidArgument;
+    case SQLITE_INTERRUPT:
+      return StatusCode::kCancelled;
+    default:
+      return StatusCode::kInternal;
+  }
 }
 
 bool is_busy(int rc) { return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED; }
@@ -118,7 +132,7 @@ Status exec_sql(sqlite3* db, const char* sql) {
       busy_backoff(attempt);
       continue;
     }
-    return Status::Error("store: " + message);
+    return Status::WithCode(sqlite_status_code(rc), "store: " + message);
   }
 }
 
@@ -129,7 +143,7 @@ Status begin_immediate(sqlite3* db) {
     if (rc == SQLITE_OK) return Status::Ok();
     if (!is_busy(rc)) return sqlite_error(db, "BEGIN IMMEDIATE");
     if (std::chrono::steady_clock::now() - start >= kBusyGiveUp)
-      return Status::Error("store: the database stayed locked by another process for more than 60 s");
+      return Status::IoError("store: the database stayed locked by another process for more than 60 s");
     busy_backoff(attempt);
   }
 }

@@ -67,7 +67,11 @@ class Statement {
 };
 
 // "store: <sqlite message>" for the last error on DB, with CONTEXT when given.
+// Its code follows the SQLite result: IoError for the disk, the file or a lock
+// (IOERR, FULL, CANTOPEN, CORRUPT, NOTADB, READONLY, BUSY...), InvalidArgument
+// for a constraint, Internal for the rest.
 Status sqlite_error(sqlite3* db, std::string_view context = {});
+StatusCode sqlite_status_code(int rc);
 bool is_busy(int rc);
 // Runs SQL (may hold several statements, no parameters), retrying while busy.
 Status exec_sql(sqlite3* db, const char* sql);

@@ -32,7 +32,7 @@ bool is_model_stage(std::string_view s) {
 }
 
 Status no_run_error(const std::string& ref) {
-  return Status::Error("no run matches '" + ref + "' (see 'ctflow list')");
+  return Status::NotFound("no run matches '" + ref + "' (see 'ctflow list')");
 }
 
 nlohmann::json parse_json_column(const std::string& text) {

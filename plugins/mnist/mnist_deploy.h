@@ -1,5 +1,8 @@
-// mnist.deploy: registers a model version in the run store's model registry.
+// mnist.deploy: registers a model version in the run store's model registry
+// (through the host functions) and rolls it out to a running `ctflow serve`.
 #pragma once
+
+#include <functional>
 
 #include "mnist_io.h"
 
@@ -17,6 +20,12 @@ struct DeployOptions {
   // new version becomes Production it is loaded there, warmed up and made the
   // default. The bearer token, when the server wants one: $CTFLOW_SERVE_TOKEN.
   std::string server;
+  // The model registry, reached through the host (ctflow/plugin.h): the plugin
+  // links no store. DIGEST_FILE: the store's "sha256:<hex>" of a file.
+  // REGISTER_PROMOTE: compares with Production, registers and promotes in one
+  // transaction (model_register_promote's request and result). Both throw on error.
+  std::function<std::string(const fs::path&)> digest_file;
+  std::function<Json(const Json&)> register_promote;
 };
 // Returns {"version": N, "stage": "Production"|"Staging", "promoted": bool, "previous": {...},
 //          "served": N or null (the version the server takes traffic with)}.

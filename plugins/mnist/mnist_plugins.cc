@@ -170,6 +170,8 @@ void deploy(const Context& c) {
     o.run_id = c.run_id();
     o.step = c.step_name();
     o.server = opt_str(c, "server");
+    o.digest_file = [&c](const mn::fs::path& f) { return c.artifact_digest(f.string()); };
+    o.register_promote = [&c](const mn::Json& request) { return c.model_register_promote(request); };
     auto r = mn::deploy(o);
     c.output("version", r["version"]);
     c.output("stage", r["stage"]);

@@ -298,25 +298,76 @@ TEST_CASE("index and analyze: flat, hnsw, ivf; Kubeflow JSON") {
   }
 }
 
-TEST_CASE("deploy registers versions and promotes only a better one") {
-  auto store = temp_dir("store");
+// The registry itself (compare, register, promote in one transaction) is the
+// host's: tests/unit/registry_host_test.cc. Here: what deploy asks it and how
+// it reports the answer.
+TEST_CASE("deploy asks the registry to compare on accuracy, with digests and lineage") {
   auto model = temp_dir("model");
   write_bytes(model / "model.pt", "weights");
   write_json(model / "meta.json", {{"params", {{"epochs", 1}}}});
   auto index = temp_dir("index");
   write_bytes(index / "index.faiss", "index");
-  DeployOptions o{.store_dir = store, .model = model, .index = index, .accuracy = 0.9, .run_id = "r-1", .step = "deploy"};
-  auto a = deploy(o);
-  CHECK(a["version"] == 1);
-  CHECK(a["stage"] == "Production");
-  o.accuracy = 0.85;
-  auto b = deploy(o);
-  CHECK(b["version"] == 2);
-  CHECK(b["stage"] == "Staging");
-  CHECK(b["promoted"] == false);
-  o.accuracy = 0.95;
-  auto c = deploy(o);
-  CHECK(c["version"] == 3);
-  CHECK(c["stage"] == "Production");
-  CHECK(c["previous"]["version"] == 1);
+  std::vector<Json> requests;
+  std::vector<fs::path> hashed;
+  DeployOptions o{.model = model, .index = index, .accuracy = 0.95, .run_id = "r-1", .step = "deploy"};
+  o.digest_file = [&](const fs::path& f) {
+    hashed.push_back(f);
+    return "sha256:" + std::string(64, static_cast<char>('a' + hashed.size()));
+  };
+  o.register_promote = [&](const Json& request) {
+    requests.push_back(request);
+    return Json{{"name", request["name"]}, {"version", 3}, {"stage", "Production"}, {"promoted", true},
+                {"previous", {{"version", 1}, {"metrics", {{"accuracy", 0.9}}}}}};
+  };
+  auto out = deploy(o);
+  REQUIRE(requests.size() == 1);
+  const Json& r = requests[0];
+  CHECK(r["name"] == "mnist-embedder");
+  CHECK(r["compare"] == Json{{"metric", "accuracy"}, {"higher_is_better", true}});
+  CHECK(r["metrics"]["accuracy"] == 0.95);
+  CHECK(hashed == std::vector<fs::path>{model / "model.pt", index / "index.faiss"});  // the main file of each folder
+  CHECK(r["artifacts"] == Json{{"model", "sha256:" + std::string(64, 'b')}, {"index", "sha256:" + std::string(64, 'c')}});
+  CHECK(r["params"]["run_id"] == "r-1");
+  CHECK(r["params"]["handler"] == "mnist.knn");
+  CHECK(r["params"]["train_params"] == Json{{"epochs", 1}});
+  CHECK(out["version"] == 3);
+  CHECK(out["stage"] == "Production");
+  CHECK(out["promoted"] == true);
+  CHECK(out["previous"] == Json{{"version", 1}, {"accuracy", 0.9}});
+  CHECK(out["served"].is_null());
+}
+
+TEST_CASE("deploy takes the digest of an artifact already in the store from its path") {
+  const std::string hex(64, 'e');
+  auto blobs = temp_dir("blobs");
+  auto model = blobs / "trees" / hex;
+  fs::create_directories(model);
+  write_bytes(model / "model.pt", "weights");
+  auto index = temp_dir("index");
+  write_bytes(index / "index.faiss", "index");
+  int hashes = 0;
+  Json request;
+  DeployOptions o{.model = model, .index = index, .accuracy = 0.5, .run_id = "r-2", .step = "deploy"};
+  o.digest_file = [&](const fs::path&) { return "sha256:" + std::string(64, static_cast<char>('0' + ++hashes)); };
+  o.register_promote = [&](const Json& req) {
+    request = req;
+    return Json{{"version", 1}, {"stage", "Staging"}, {"promoted", false}, {"previous", nullptr}};
+  };
+  auto out = deploy(o);
+  CHECK(hashes == 1);  // only the index was read
+  CHECK(request["artifacts"]["model"] == "sha256:" + hex);
+  CHECK(out["stage"] == "Staging");
+  CHECK(!out.contains("previous"));
+}
+
+TEST_CASE("deploy reports a registry that refuses, and one that is missing") {
+  auto model = temp_dir("model");
+  write_bytes(model / "model.pt", "weights");
+  auto index = temp_dir("index");
+  write_bytes(index / "index.faiss", "index");
+  DeployOptions o{.model = model, .index = index, .accuracy = 0.5, .run_id = "r-3", .step = "deploy"};
+  CHECK(error_of([&] { deploy(o); }) == "mnist.deploy: no model registry to register with");
+  o.digest_file = [](const fs::path&) { return std::string("sha256:") + std::string(64, '1'); };
+  o.register_promote = [](const Json&) -> Json { throw DataError("model registry: the store is read-only"); };
+  CHECK(error_of([&] { deploy(o); }) == "model registry: the store is read-only");
 }

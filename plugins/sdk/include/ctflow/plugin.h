@@ -73,6 +73,35 @@ typedef struct ctflow_host_api {
   const char* (*run_id)(ctflow_ctx* ctx);
   const char* (*step_name)(ctflow_ctx* ctx);
   /* Append new host functions below this line only. */
+
+  /* --- Added after version 1: check CTFLOW_HOST_HAS(host, field) first. --- */
+
+  /* The model registry of the run's store. Strings returned stay valid until
+   * `run` returns. A model version as JSON is {"name", "version", "stage",
+   * "run_id", "step", "artifacts", "metrics", "params", "created_at"}. */
+
+  /* The Production version of model NAME as JSON text; "null" when NAME has no
+   * Production version; NULL when the registry cannot be read (the reason goes
+   * to the step's log). */
+  const char* (*model_current)(ctflow_ctx* ctx, const char* name);
+
+  /* Registers a new version of a model, recorded as made by this run and step,
+   * and promotes it when it beats the Production version, in ONE store
+   * transaction (two deploys at once never promote the worse one).
+   * REQUEST_JSON: {"name": "...", "artifacts": {NAME: "sha256:..."},
+   *   "metrics": {...}, "params": {...},
+   *   "compare": {"metric": "accuracy", "higher_is_better": true}}  ("compare"
+   *   may be left out: accuracy, higher is better).
+   * It becomes Production when no version is, when the Production one has no
+   * number for the metric, or when its own value is strictly better; Staging
+   * otherwise. Returns 0 and sets *RESULT_JSON to {"name", "version", "stage",
+   * "promoted", "previous": {"version", "metrics"} or null}; returns -1 and sets
+   * *RESULT_JSON to {"error": "..."} when the request is wrong or the store fails. */
+  int (*model_register_promote)(ctflow_ctx* ctx, const char* request_json, const char** result_json);
+
+  /* The content digest ("sha256:<hex>") the run's store gives the regular file
+   * at PATH, or NULL when it cannot be read (the reason goes to the step's log). */
+  const char* (*artifact_digest)(ctflow_ctx* ctx, const char* path);
 } ctflow_host_api;
 
 #define CTFLOW_HOST_HAS(host, field) \

@@ -86,6 +86,34 @@ class Context {
   std::string store_dir() const { return host_->store_dir(ctx_); }
   std::string run_id() const { return host_->run_id(ctx_); }
   std::string step_name() const { return host_->step_name(ctx_); }
+  // The model registry (host functions added after ABI version 1): each throws
+  // PluginError when the host is too old to have it or the store fails.
+  // The Production version of NAME (JSON, see ctflow/plugin.h); null when none.
+  nlohmann::json model_current(const char* name) const {
+    need(CTFLOW_HOST_HAS(host_, model_current), "model_current");
+    const char* text = host_->model_current(ctx_, name);
+    if (text == nullptr) throw PluginError(std::string("cannot read model '") + name + "' from the model registry");
+    return nlohmann::json::parse(text);
+  }
+  // Registers and, when it beats Production, promotes in one transaction.
+  nlohmann::json model_register_promote(const nlohmann::json& request) const {
+    need(CTFLOW_HOST_HAS(host_, model_register_promote), "model_register_promote");
+    const char* text = nullptr;
+    const std::string req = request.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    const int rc = host_->model_register_promote(ctx_, req.c_str(), &text);
+    nlohmann::json result = nlohmann::json::parse(text != nullptr ? text : "null", nullptr, false);
+    if (rc != 0)
+      throw PluginError("model registry: " + (result.is_object() ? result.value("error", std::string("failed"))
+                                                                 : std::string("failed")));
+    return result;
+  }
+  // The store's digest ("sha256:<hex>") of the regular file at PATH.
+  std::string artifact_digest(const std::string& path) const {
+    need(CTFLOW_HOST_HAS(host_, artifact_digest), "artifact_digest");
+    const char* d = host_->artifact_digest(ctx_, path.c_str());
+    if (d == nullptr) throw PluginError("cannot hash '" + path + "'");
+    return d;
+  }
   int cpu_threads() const { return host_->cpu_threads(ctx_); }
   int gpus() const { return host_->gpus(ctx_); }
   bool cancelled() const { return host_->cancelled(ctx_) != 0; }
@@ -106,6 +134,9 @@ class Context {
   }
 
  private:
+  static void need(bool has, const char* what) {
+    if (!has) throw PluginError(std::string("this ctflow is too old for the plugin: its host has no ") + what);
+  }
   ctflow_ctx* ctx_;
   const ctflow_host_api* host_;
 };
