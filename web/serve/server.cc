@@ -121,13 +121,18 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 Result<std::shared_ptr<Version>> Server::Impl::load_version(const std::string& name, int version) {
   const auto t0 = Clock::now();
   auto store = RunStore::open(options.store_dir);
-  if (!store) return Status::Error("cannot open the model registry in " + options.store_dir.string() + ": " + store.message());
+  if (!store)
+    return Status::WithCode(store.code(), "cannot open the model registry in " + options.store_dir.string() + ": " +
+                                              store.message());
   auto mv = (*store)->get_model(name, version);
+  if (!mv && !mv.status().is_not_found())  // the registry failed to answer: not the caller's mistake
+    return Status::WithCode(mv.code(), "cannot read the model registry in " + options.store_dir.string() + ": " +
+                                           mv.message());
   if (!mv) {
     std::string have;
     if (auto all = (*store)->list_models(name); all)
       for (const auto& m : *all) have += (have.empty() ? "" : ", ") + std::to_string(m.version) + " (" + m.stage + ")";
-    return Status::Error("the model registry in " + options.store_dir.string() + " has no " +
+    return Status::NotFound("the model registry in " + options.store_dir.string() + " has no " +
                          (version > 0 ? "version " + std::to_string(version) + " of '" + name + "'"
                                       : "model named '" + name + "'") +
                          (have.empty() ? "; run a workflow that registers it (mnist.deploy)" : "; its versions: " + have));
@@ -204,7 +209,7 @@ void Server::Impl::load_async(const std::string& name, int version, std::functio
           if (it->second.versions.empty() && it->second.loading.empty()) self->models.erase(it);
         }
       }
-      const bool missing = v.message().find("has no ") != std::string::npos;
+      const bool missing = v.status().is_not_found();
       return done(missing ? 404 : 500, error_doc(missing ? 404 : 500, missing ? "ModelNotFoundException" : "ModelLoadException",
                                                  v.message()));
     }
