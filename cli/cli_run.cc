@@ -14,6 +14,7 @@
 
 #include "cli/cli.h"
 #include "engine/frontend_v1.h"
+#include "engine/params.h"
 #include "engine/plugin_host.h"
 #include "engine/scheduler.h"
 

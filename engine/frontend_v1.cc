@@ -12,6 +12,7 @@
 
 #include "engine/expr.h"
 #include "engine/frontend_argo.h"
+#include "engine/params.h"
 #include "engine/template.h"
 #include "engine/yaml_util.h"
 
@@ -244,7 +245,7 @@ class Parser {
         if (YAML::Node desc = v["description"]) p.description = string(desc, "param description");
         p.type = type ? *type : (p.default_value ? infer_type(*p.default_value) : ParamType::String);
         if (p.default_value && type) {
-          auto coerced = coerce_param(p, *p.default_value);
+          auto coerced = coerce_param_value(p, *p.default_value);
           if (!coerced) error(v["default"], "default of param '" + name + "' " + coerced.message());
           else p.default_value = *coerced;
         }
@@ -266,7 +267,6 @@ class Parser {
 
  public:
   // Also used for -p values; see bind_params.
-  static Result<Value> coerce_param(const ParamDecl& p, const Value& v);
 
  private:
   void parse_steps(const YAML::Node& steps, const Step& defaults, std::vector<Step>& out, const std::string& section) {
@@ -531,56 +531,7 @@ class Parser {
   Diagnostics& d_;
 };
 
-Result<Value> Parser::coerce_param(const ParamDecl& p, const Value& v) {
-  auto fail = [&](const std::string& what) -> Result<Value> {
-    return Status::Error("must be " + what + "; got " + (v.is_string() ? "'" + v.get<std::string>() + "'" : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
-  };
-  switch (p.type) {
-    case ParamType::String:
-    case ParamType::Path:
-      if (v.is_string()) return v;
-      if (v.is_number() || v.is_boolean()) return Value(v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-      return fail("a string");
-    case ParamType::Int:
-      if (v.is_number_integer()) return v;
-      if (v.is_number_float() && v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>())))
-        return Value(static_cast<int64_t>(v.get<double>()));
-      if (v.is_string()) {
-        const std::string s = v.get<std::string>();
-        char* end = nullptr;
-        errno = 0;
-        long long n = std::strtoll(s.c_str(), &end, 10);
-        if (!s.empty() && *end == '\0' && errno != ERANGE) return Value(static_cast<int64_t>(n));
-      }
-      return fail("an integer");
-    case ParamType::Float:
-      if (v.is_number()) return Value(v.get<double>());
-      if (v.is_string()) {
-        const std::string s = v.get<std::string>();
-        char* end = nullptr;
-        double d = std::strtod(s.c_str(), &end);
-        if (!s.empty() && *end == '\0') return Value(d);
-      }
-      return fail("a number");
-    case ParamType::Bool:
-      if (v.is_boolean()) return v;
-      if (v == "true") return Value(true);
-      if (v == "false") return Value(false);
-      return fail("true or false");
-    case ParamType::Json:
-      if (v.is_string()) {
-        Value parsed = Value::parse(v.get<std::string>(), nullptr, false);
-        if (parsed.is_discarded()) return fail("JSON");
-        return parsed;
-      }
-      return v;
-  }
-  return v;
-}
-
 }  // namespace
-
-Result<Value> coerce_param_value(const ParamDecl& p, const Value& v) { return Parser::coerce_param(p, v); }
 
 ShapeParams shape_params(const std::vector<std::string>& assignments) {
   ShapeParams out;

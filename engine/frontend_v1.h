@@ -34,8 +34,3 @@ LoadResult parse_workflow_text(const std::string& text, const std::string& file,
 LoadResult load_workflow_file(const std::string& file, const ShapeParams& params = {});
 
 }  // namespace ctflow
-
-namespace ctflow {
-// Converts V to param P's type ("3" to 3 for an int); the error says what was expected.
-Result<Value> coerce_param_value(const ParamDecl& p, const Value& v);
-}  // namespace ctflow

@@ -4,7 +4,7 @@
 #include <functional>
 
 #include "engine/expr.h"
-#include "engine/validate.h"
+#include "engine/graph.h"
 
 namespace ctflow {
 

@@ -12,10 +12,10 @@
 
 #include <boost/graph/adjacency_list.hpp>
 #include <boost/graph/depth_first_search.hpp>
-#include <boost/graph/topological_sort.hpp>
 
 #include "engine/expr.h"
-#include "engine/frontend_v1.h"
+#include "engine/graph.h"
+#include "engine/params.h"
 #include "engine/template.h"
 
 namespace ctflow {
@@ -41,18 +41,6 @@ struct CycleFinder : boost::default_dfs_visitor {
     cycles->push_back(path);
   }
 };
-
-// The step names a depends expression refers to ("a.Succeeded" -> "a").
-std::vector<std::string> depends_steps(const std::string& text) {
-  std::vector<std::string> out;
-  auto parsed = expr::Expr::parse(text);
-  if (auto* e = std::get_if<expr::Expr>(&parsed))
-    for (const auto& ref : e->refs()) {
-      std::string step = ref.substr(0, ref.find('.'));
-      if (std::find(out.begin(), out.end(), step) == out.end()) out.push_back(step);
-    }
-  return out;
-}
 
 const std::vector<std::string> kDependsResults = {"Succeeded", "Failed",       "Errored",  "Skipped",
                                                   "Omitted",   "AnySucceeded", "AllFailed", "Daemoned"};
@@ -383,28 +371,9 @@ HostCapacity HostCapacity::detect() {
   return h;
 }
 
-std::vector<std::string> direct_dependencies(const Step& step) {
-  if (!step.depends.empty()) return depends_steps(step.depends);
-  return step.needs;
-}
-
 void validate_workflow(const Workflow& wf, const ValidateOptions& options, Diagnostics& diags) {
   Checker c{wf, options, diags, {}, {}, {}};
   c.run();
-}
-
-std::vector<std::string> topological_order(const Workflow& wf) {
-  std::map<std::string, Vertex> index;
-  for (const auto& s : wf.steps) index.emplace(s.name, index.size());
-  Graph g(index.size());
-  for (const auto& s : wf.steps)
-    for (const auto& dep : direct_dependencies(s))
-      if (index.count(dep)) boost::add_edge(index[dep], index[s.name], g);
-  std::vector<Vertex> order;
-  boost::topological_sort(g, std::back_inserter(order));
-  std::vector<std::string> out;
-  for (auto it = order.rbegin(); it != order.rend(); ++it) out.push_back(wf.steps[*it].name);
-  return out;
 }
 
 Result<Value> bind_params(const Workflow& wf, const std::vector<std::string>& assignments) {

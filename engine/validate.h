@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/diag.h"
+#include "engine/graph.h"  // topological_order, direct_dependencies: callers of validate use them too
 #include "engine/ir.h"
 #include "engine/plugin_registry.h"
 
@@ -26,13 +27,6 @@ struct ValidateOptions {
 };
 
 void validate_workflow(const Workflow& wf, const ValidateOptions& options, Diagnostics& diags);
-
-// Step names in an order where every step comes after what it depends on
-// (needs and depends). Requires a workflow without cycles.
-std::vector<std::string> topological_order(const Workflow& wf);
-
-// Names of the steps that STEP depends on directly (needs, or those named in depends).
-std::vector<std::string> direct_dependencies(const Step& step);
 
 // Resolves params: defaults, then "-p NAME=VALUE" assignments, typed. Errors
 // name the assignment and say what is expected. Missing required params are errors.

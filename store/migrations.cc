@@ -1,4 +1,4 @@
-#include "store/migrations.h"
+#include "store/migrations_internal.h"
 
 #include <iterator>
 

@@ -148,7 +148,7 @@ Status RunStore::set_model_stage(const std::string& name, int version, const std
     if (!st.ok()) return st.status();
     st->bind(1, stage).bind(2, name).bind(3, version);
     if (Status s = st->run(); !s) return s;
-    if (sqlite3_changes(db_) == 0)
+    if (sqlite3_changes(conn_->db()) == 0)
       return Status::NotFound("model '" + name + "' has no version " + std::to_string(version) +
                            " (see 'ctflow models list')");
     return Status::Ok();

@@ -12,7 +12,7 @@
 #include <ctime>
 #include <random>
 
-#include "store/migrations.h"
+#include "store/migrations_internal.h"
 #include "store/sqlite_util.h"
 #include "store/store_internal.h"
 
@@ -84,13 +84,9 @@ Status check_is_ctflow_store(sqlite3* db, const fs::path& path) {
 
 }  // namespace
 
-RunStore::RunStore(fs::path dir, sqlite3* db)
-    : dir_(std::move(dir)), db_(db), stmts_(std::make_unique<StatementCache>(db)) {}
+RunStore::RunStore(fs::path dir, std::unique_ptr<SqliteConnection> conn) : dir_(std::move(dir)), conn_(std::move(conn)) {}
 
-RunStore::~RunStore() {
-  stmts_.reset();  // finalize statements before closing
-  sqlite3_close_v2(db_);
-}
+RunStore::~RunStore() = default;  // SqliteConnection finalizes its statements, then closes
 
 int RunStore::latest_schema_version() { return ctflow::latest_schema_version(); }
 
@@ -112,7 +108,7 @@ Result<std::unique_ptr<RunStore>> RunStore::open(const fs::path& dir, int max_mi
     sqlite3_close_v2(raw);
     return Status::IoError("cannot open store " + path.string() + ": " + msg);
   }
-  std::unique_ptr<RunStore> store(new RunStore(dir, raw));
+  std::unique_ptr<RunStore> store(new RunStore(dir, std::make_unique<SqliteConnection>(raw)));
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, kBusyTimeoutMs);
   if (Status s = check_is_ctflow_store(raw, path); !s) return s;
@@ -125,17 +121,26 @@ Result<std::unique_ptr<RunStore>> RunStore::open(const fs::path& dir, int max_mi
 }
 
 int RunStore::schema_version() {
-  auto v = current_schema_version(db_);
+  auto v = current_schema_version(conn_->db());
   return v.ok() ? *v : 0;
 }
 
 Result<Statement> RunStore::prepare(std::string_view sql) {
-  sqlite3_stmt* stmt = stmts_->get(sql);
-  if (stmt == nullptr) return sqlite_error(db_);
-  return Statement(db_, stmt);
+  sqlite3_stmt* stmt = conn_->stmts().get(sql);
+  if (stmt == nullptr) return sqlite_error(conn_->db());
+  return Statement(conn_->db(), stmt);
 }
 
-Status RunStore::write(const std::function<Status()>& fn) { return with_write_transaction(db_, fn); }
+Status RunStore::write(const std::function<Status()>& fn) { return with_write_transaction(conn_->db(), fn); }
+
+Result<int64_t> RunStore::data_version() {
+  auto st = prepare("PRAGMA data_version");
+  if (!st.ok()) return st.status();
+  auto row = st->next();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::Internal("store: PRAGMA data_version returned no row");
+  return st->int64(0);
+}
 
 Status RunStore::check_integrity() {
   auto st = prepare("PRAGMA integrity_check");
@@ -155,12 +160,12 @@ Status RunStore::check_integrity() {
 // --- Transaction ---
 
 RunStore::Transaction::Transaction(RunStore& store) : store_(store) {
-  begun_ = begin_immediate(store_.db_);
+  begun_ = begin_immediate(store_.conn_->db());
   if (!begun_) done_ = true;
 }
 
 RunStore::Transaction::~Transaction() {
-  if (!done_) sqlite3_exec(store_.db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  if (!done_) sqlite3_exec(store_.conn_->db(), "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
 Status RunStore::Transaction::commit() {
@@ -168,11 +173,11 @@ Status RunStore::Transaction::commit() {
   if (done_) return Status::Error("store: transaction already finished");
   done_ = true;
   for (int attempt = 0;; ++attempt) {
-    int rc = sqlite3_exec(store_.db_, "COMMIT", nullptr, nullptr, nullptr);
+    int rc = sqlite3_exec(store_.conn_->db(), "COMMIT", nullptr, nullptr, nullptr);
     if (rc == SQLITE_OK) return Status::Ok();
     if (!is_busy(rc) || attempt > 1000) {
-      Status err = sqlite_error(store_.db_, "COMMIT");
-      if (!sqlite3_get_autocommit(store_.db_)) sqlite3_exec(store_.db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      Status err = sqlite_error(store_.conn_->db(), "COMMIT");
+      if (!sqlite3_get_autocommit(store_.conn_->db())) sqlite3_exec(store_.conn_->db(), "ROLLBACK", nullptr, nullptr, nullptr);
       return err;
     }
     busy_backoff(attempt);
@@ -215,7 +220,7 @@ Status RunStore::finish_run(const std::string& run_id, const std::string& status
   if (!st.ok()) return st.status();
   st->bind(1, status).bind(2, message).bind(3, now_ms()).bind(4, run_id);
   if (Status s = st->run(); !s) return s;
-  if (sqlite3_changes(db_) == 0) return no_run_error(run_id);
+  if (sqlite3_changes(conn_->db()) == 0) return no_run_error(run_id);
   return Status::Ok();
 }
 
@@ -228,7 +233,7 @@ Status RunStore::set_run_status(const std::string& run_id, const std::string& st
   if (!st.ok()) return st.status();
   st->bind(1, status).bind(2, run_id);
   if (Status s = st->run(); !s) return s;
-  if (sqlite3_changes(db_) == 0) return no_run_error(run_id);
+  if (sqlite3_changes(conn_->db()) == 0) return no_run_error(run_id);
   return Status::Ok();
 }
 
@@ -257,7 +262,7 @@ Status RunStore::heartbeat(const std::string& run_id, int64_t pid) {
   if (!st.ok()) return st.status();
   st->bind(1, now_ms()).bind(2, run_id).bind(3, pid);
   if (Status s = st->run(); !s) return s;
-  if (sqlite3_changes(db_) > 0) return Status::Ok();
+  if (sqlite3_changes(conn_->db()) > 0) return Status::Ok();
   auto run = get_run(run_id);
   if (!run.ok()) return run.status();
   return Status::FailedPrecondition("run " + run_id + " is no longer held by this process (pid " + std::to_string(pid) +

@@ -22,12 +22,13 @@
 #include "base/status.h"
 #include "base/time.h"
 
-struct sqlite3;
-
 namespace ctflow {
 
-class StatementCache;  // store/sqlite_util.h
+class SqliteConnection;  // store/sqlite_util.h, private to the store
 class Statement;
+namespace testing {
+struct StoreInternals;  // store/testing/store_internals.h: the store's own tests peek inside
+}
 
 struct RunRecord {
   std::string id;          // "r-20261123-0001a3f9"
@@ -227,18 +228,20 @@ class RunStore {
 
   // PRAGMA integrity_check: OK, or the problems it lists.
   Status check_integrity();
-
-  sqlite3* db() { return db_; }
+  // A number that changes whenever another connection (another process, or
+  // another RunStore) commits to the database; this connection's own writes do
+  // not change it. Cheap: for caches of what others write.
+  Result<int64_t> data_version();
 
  private:
-  RunStore(std::filesystem::path dir, sqlite3* db);
+  friend struct testing::StoreInternals;
+  RunStore(std::filesystem::path dir, std::unique_ptr<SqliteConnection> conn);
   // The cached prepared statement for SQL, ready to bind.
   Result<Statement> prepare(std::string_view sql);
   Status write(const std::function<Status()>& fn);  // one write transaction (nests)
 
   std::filesystem::path dir_;
-  sqlite3* db_ = nullptr;
-  std::unique_ptr<StatementCache> stmts_;
+  std::unique_ptr<SqliteConnection> conn_;
 };
 
 }  // namespace ctflow

@@ -33,6 +33,22 @@ class StatementCache {
   std::unordered_map<std::string, sqlite3_stmt*> stmts_;
 };
 
+// One SQLite connection and its prepared statements: the statements are
+// finalized before the connection closes.
+class SqliteConnection {
+ public:
+  explicit SqliteConnection(sqlite3* db) : owner_{db}, stmts_(db) {}
+  sqlite3* db() const { return owner_.db; }
+  StatementCache& stmts() { return stmts_; }
+
+ private:
+  struct Owner {
+    sqlite3* db;
+    ~Owner() { sqlite3_close_v2(db); }
+  } owner_;                // destroyed last
+  StatementCache stmts_;   // destroyed first
+};
+
 // A use of a cached statement: bind, step, read columns. Resets on destruction.
 class Statement {
  public:

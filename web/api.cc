@@ -3,7 +3,6 @@
 #include "web/api.h"
 
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -246,14 +245,9 @@ ApiResponse Api::get_runs(const ApiRequest& r) {
 
 int64_t Api::data_version() {
   // Changes whenever another connection commits; this one's own writes (model
-  // stages) do not touch the runs.
-  sqlite3_stmt* st = nullptr;
-  int64_t v = -1;
-  if (sqlite3_prepare_v2(store_.db(), "PRAGMA data_version", -1, &st, nullptr) == SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW)
-    v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  return v;
+  // stages) do not touch the runs. -1 when it cannot be read: no caching then.
+  auto v = store_.data_version();
+  return v.ok() ? *v : -1;
 }
 
 Json Api::run_view(const std::string& id) {

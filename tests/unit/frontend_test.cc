@@ -1,6 +1,7 @@
 // The ctflow/v1 frontend: YAML text -> IR, and the exact messages a user sees
 // for mistakes in the file (render(): FILE:LINE:COL, the line, a caret).
 #include "engine/frontend_v1.h"
+#include "engine/params.h"
 
 #include <doctest/doctest.h>
 

@@ -10,9 +10,11 @@
 
 #include "store/run_store.h"
 #include "store/testing/scratch_dir.h"
+#include "store/testing/store_internals.h"
 
 using namespace ctflow;
 using ctflow::testing::ScratchDir;
+using ctflow::testing::StoreInternals;
 namespace fs = std::filesystem;
 
 namespace {
@@ -43,10 +45,10 @@ TEST_CASE("RunStoreOpen.MigratesAnOldStoreAndKeepsItsData") {
     // Written as that older ctflow would have: only the columns of migration 1.
     std::string run_sql = "INSERT INTO runs(id, workflow, file, status, params, source, started_at) VALUES ('" + id +
                           "', 'wf', 'wf.yaml', 'Running', '{\"n\":3}', 'src', 1000)";
-    REQUIRE(sqlite3_exec((*old)->db(), run_sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(StoreInternals::db(**old), run_sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
     std::string sql = "INSERT INTO steps(run_id, name, step, status) VALUES ('" + id + "', 'train', 'train', "
                       "'Succeeded')";
-    REQUIRE(sqlite3_exec((*old)->db(), sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(StoreInternals::db(**old), sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
     // The model registry came with migration 2: not there yet.
     CHECK((*old)->register_model(ModelVersion{"m"}).message() == "store: no such table: models");
   }
@@ -64,7 +66,7 @@ TEST_CASE("RunStoreOpen.MigratesAnOldStoreAndKeepsItsData") {
   CHECK((*store)->register_model(ModelVersion{"m"}).ok());
   // Each migration is recorded once.
   sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2((*store)->db(), "SELECT COUNT(*), MIN(version), MAX(version) FROM schema_migrations",
+  REQUIRE(sqlite3_prepare_v2(StoreInternals::db(**store), "SELECT COUNT(*), MIN(version), MAX(version) FROM schema_migrations",
                              -1, &st, nullptr) == SQLITE_OK);
   REQUIRE(sqlite3_step(st) == SQLITE_ROW);
   CHECK(sqlite3_column_int(st, 0) == RunStore::latest_schema_version());
@@ -79,11 +81,11 @@ TEST_CASE("RunStoreOpen.ReopenIsIdempotentAndUsesWal") {
   auto store = RunStore::open(dir / "s");
   REQUIRE(store.ok());
   sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2((*store)->db(), "PRAGMA journal_mode", -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_prepare_v2(StoreInternals::db(**store), "PRAGMA journal_mode", -1, &st, nullptr) == SQLITE_OK);
   REQUIRE(sqlite3_step(st) == SQLITE_ROW);
   CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "wal");
   sqlite3_finalize(st);
-  REQUIRE(sqlite3_prepare_v2((*store)->db(), "PRAGMA foreign_keys", -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_prepare_v2(StoreInternals::db(**store), "PRAGMA foreign_keys", -1, &st, nullptr) == SQLITE_OK);
   REQUIRE(sqlite3_step(st) == SQLITE_ROW);
   CHECK(sqlite3_column_int(st, 0) == 1);
   sqlite3_finalize(st);

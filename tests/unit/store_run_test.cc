@@ -9,9 +9,11 @@
 
 #include "store/run_store.h"
 #include "store/testing/scratch_dir.h"
+#include "store/testing/store_internals.h"
 
 using namespace ctflow;
 using ctflow::testing::ScratchDir;
+using ctflow::testing::StoreInternals;
 
 namespace {
 
@@ -28,7 +30,7 @@ std::string new_run(RunStore& store, const std::string& workflow = "wf") {
 }
 
 void exec(RunStore& store, const std::string& sql) {
-  REQUIRE(sqlite3_exec(store.db(), sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(StoreInternals::db(store), sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
 }
 
 }  // namespace
@@ -85,9 +87,21 @@ TEST_CASE("RunStore.StatusColumnsHaveCheckConstraints") {
   auto store = open_store(dir);
   std::string id = new_run(*store);
   std::string sql = "UPDATE runs SET status = 'Bogus' WHERE id = '" + id + "'";
-  CHECK(sqlite3_exec(store->db(), sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_CONSTRAINT_CHECK);
+  CHECK(sqlite3_exec(StoreInternals::db(*store), sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_CONSTRAINT_CHECK);
   sql = "INSERT INTO models(name, version, stage, created_at) VALUES ('m', 1, 'Live', 0)";
-  CHECK(sqlite3_exec(store->db(), sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_CONSTRAINT_CHECK);
+  CHECK(sqlite3_exec(StoreInternals::db(*store), sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_CONSTRAINT_CHECK);
+}
+
+TEST_CASE("RunStore.DataVersionChangesWhenAnotherConnectionCommits") {
+  ScratchDir dir;
+  auto reader = open_store(dir);
+  auto writer = open_store(dir);
+  auto v0 = reader->data_version();
+  REQUIRE(v0.ok());
+  new_run(*reader);  // its own write: the number stays
+  CHECK(*reader->data_version() == *v0);
+  new_run(*writer);  // another connection's commit: it changes
+  CHECK(*reader->data_version() != *v0);
 }
 
 TEST_CASE("RunStore.ListRunsNewestFirstWithFilters") {
