@@ -41,6 +41,11 @@ std::variant<std::vector<Placeholder>, TemplateError> placeholders(std::string_v
   }
 }
 
+bool is_single_placeholder(std::string_view text) {
+  return text.size() > 4 && text.substr(0, 2) == "{{" && text.find("{{", 2) == std::string_view::npos &&
+         text.find("}}") == text.size() - 2;
+}
+
 Status error_status(const TemplateError& e, std::string_view text) {
   return Status::Error(e.message + " at offset " + std::to_string(e.offset) + " in '" + shorten(text) + "'");
 }

@@ -21,6 +21,7 @@
 #include "engine/diag.h"
 #include "engine/frontend_argo.h"
 #include "engine/ir.h"
+#include "engine/template.h"
 #include "engine/yaml_util.h"
 
 namespace ctflow::argo_detail {
@@ -102,10 +103,7 @@ inline std::optional<std::string> expr_literal(const std::string& s) {
   return std::nullopt;
 }
 
-inline bool is_single_ref(const std::string& s) {
-  return s.size() > 4 && s.rfind("{{", 0) == 0 && s.find("{{", 2) == std::string::npos &&
-         s.find("}}") == s.size() - 2;
-}
+inline bool is_single_ref(const std::string& s) { return tmpl::is_single_placeholder(s); }
 
 // A dependency on another IR step, with what counts as "done" for it.
 struct Dep {

@@ -33,11 +33,9 @@ Result<std::vector<Reference>> refs_in(const std::string& text) {
 }
 
 bool is_single_ref(const std::string& text) {
-  size_t b = text.find_first_not_of(" \t");
+  const size_t b = text.find_first_not_of(" \t");
   if (b == std::string::npos) return false;
-  const std::string t = text.substr(b, text.find_last_not_of(" \t") - b + 1);
-  return t.size() > 4 && t.rfind("{{", 0) == 0 && t.compare(t.size() - 2, 2, "}}") == 0 &&
-         t.find("{{", 2) == std::string::npos && t.find("}}") == t.size() - 2;
+  return tmpl::is_single_placeholder(std::string_view(text).substr(b, text.find_last_not_of(" \t") - b + 1));
 }
 
 void for_each_string(const Value& v, const std::function<void(const std::string&)>& f) {
