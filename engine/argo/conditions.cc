@@ -4,6 +4,8 @@
 
 #include <cctype>
 
+#include "engine/expr.h"
+
 namespace ctflow::argo_detail {
 
 void apply_deps(Step& s, const Deps& d) {
@@ -99,7 +101,16 @@ std::optional<std::string> Translator::when_expr(const YAML::Node& n, Ctx& c) {
       i = j;
     }
   }
-  return trim(out);
+  // What the run will read, checked now with the one expression parser.
+  std::string e = trim(out);
+  if (e.empty()) return e;  // no condition
+  auto parsed = expr::Expr::parse(e);
+  if (auto* err = std::get_if<expr::ParseError>(&parsed)) {
+    error(n, "'when' is not a condition ctflow can read (as '" + e + "': " + err->message +
+                 "): compare values with ==, !=, <, <=, >, >= and combine them with &&, || and !");
+    return std::nullopt;
+  }
+  return e;
 }
 
 std::optional<std::string> Translator::depends_expr(const YAML::Node& n, const Ctx& c) {
