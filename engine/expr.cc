@@ -14,19 +14,7 @@ namespace ctflow::expr {
 // level deep: evaluation and destruction recurse only as deep as the nesting
 // of '(' and '!', which the parser bounds by Expr::kMaxDepth.
 
-enum class Kind { Literal, Ref, Not, And, Or, Cmp, In };
-enum class CmpOp { Eq, Ne, Lt, Le, Gt, Ge };
-
-struct Node {
-  Kind kind = Kind::Literal;
-  Value literal;                             // Literal
-  std::string ref;                           // Ref
-  CmpOp op = CmpOp::Eq;                      // Cmp
-  std::vector<std::unique_ptr<Node>> kids;   // Not: 1; And/Or: n; Cmp: 2; In: lhs, then the list
-};
 using NodePtr = std::unique_ptr<Node>;
-
-namespace {
 
 const char* op_text(CmpOp op) {
   switch (op) {
@@ -39,6 +27,8 @@ const char* op_text(CmpOp op) {
   }
   return "?";
 }
+
+namespace {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -128,6 +118,7 @@ class Parser {
   }
 
   std::vector<std::string> take_refs() { return std::move(refs_); }
+  std::vector<RefSpan> take_spans() { return std::move(spans_); }
 
  private:
   [[noreturn]] void fail(size_t offset, std::string message) {
@@ -353,6 +344,7 @@ class Parser {
     n->kind = Kind::Ref;
     n->ref = token_text(cur_);
     if (seen_.insert(n->ref).second) refs_.push_back(n->ref);
+    spans_.push_back(RefSpan{cur_.offset, cur_.len});
     advance();
     return n;
   }
@@ -402,6 +394,7 @@ class Parser {
   bool prev_set_ = false;  // false until the first token is consumed
   int depth_ = 0;
   std::vector<std::string> refs_;
+  std::vector<RefSpan> spans_;
   std::unordered_set<std::string> seen_;
 };
 
@@ -548,6 +541,7 @@ std::variant<Expr, ParseError> Expr::parse(std::string_view text) {
     Expr e;
     e.text_ = std::string(text);
     e.refs_ = p.take_refs();
+    e.spans_ = p.take_spans();
     e.root_ = std::shared_ptr<const Node>(std::move(root));
     return e;
   } catch (Failure& f) {

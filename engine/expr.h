@@ -44,7 +44,29 @@ struct ParseError {
   std::string message;   // e.g. "expected a value after '&&'"
 };
 
-struct Node;  // defined in expr.cc
+// The syntax tree, for readers that print or inspect an expression (the
+// exporters): And/Or are n-ary, so `a && b && c` is one And of three; `(a &&
+// b) && c` is an And whose first operand is an And. Parentheses leave no node.
+enum class Kind { Literal, Ref, Not, And, Or, Cmp, In };
+enum class CmpOp { Eq, Ne, Lt, Le, Gt, Ge };
+
+// "==", "!=", "<", "<=", ">", ">=".
+const char* op_text(CmpOp op);
+
+struct Node {
+  Kind kind = Kind::Literal;
+  Value literal;                            // Literal
+  std::string ref;                          // Ref: the REF (without braces)
+  CmpOp op = CmpOp::Eq;                     // Cmp
+  std::vector<std::unique_ptr<Node>> kids;  // Not: 1; And/Or: n; Cmp: 2; In: lhs, then the list
+};
+
+// Where a REF is written in the text: [offset, offset + length) covers the REF
+// itself, without the braces of a `{{ REF }}`.
+struct RefSpan {
+  size_t offset = 0;
+  size_t length = 0;
+};
 
 class Expr {
  public:
@@ -66,12 +88,17 @@ class Expr {
   // "expression must be a boolean, got int 3".
   Result<bool> eval_bool(const Resolver& r) const;
 
+  // Every REF as written, each occurrence, in order (refs() has each once).
+  const std::vector<RefSpan>& ref_spans() const { return spans_; }
+
   const std::string& text() const { return text_; }
+  const Node& root() const { return *root_; }
 
  private:
   Expr() = default;
   std::string text_;
   std::vector<std::string> refs_;
+  std::vector<RefSpan> spans_;
   std::shared_ptr<const Node> root_;
 };
 

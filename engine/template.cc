@@ -6,13 +6,6 @@ namespace ctflow::tmpl {
 
 namespace {
 
-// One "{{ ref }}" in a text: [begin, end) covers the braces.
-struct Placeholder {
-  size_t begin = 0;
-  size_t end = 0;
-  std::string ref;
-};
-
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 std::string shorten(std::string_view s) {
@@ -23,7 +16,9 @@ std::string shorten(std::string_view s) {
   return std::string(s.substr(0, cut)) + "...";
 }
 
-std::variant<std::vector<Placeholder>, TemplateError> scan(std::string_view text) {
+}  // namespace
+
+std::variant<std::vector<Placeholder>, TemplateError> placeholders(std::string_view text) {
   std::vector<Placeholder> out;
   size_t i = 0;
   for (;;) {
@@ -45,6 +40,17 @@ std::variant<std::vector<Placeholder>, TemplateError> scan(std::string_view text
     i = close + 2;
   }
 }
+
+bool is_single_placeholder(std::string_view text) {
+  return text.size() > 4 && text.substr(0, 2) == "{{" && text.find("{{", 2) == std::string_view::npos &&
+         text.find("}}") == text.size() - 2;
+}
+
+Status error_status(const TemplateError& e, std::string_view text) {
+  return Status::Error(e.message + " at offset " + std::to_string(e.offset) + " in '" + shorten(text) + "'");
+}
+
+namespace {
 
 constexpr int kMaxValueDepth = 512;
 
@@ -75,7 +81,7 @@ Result<Value> render_at_depth(const Value& v, const Resolver& r, int depth) {
 }  // namespace
 
 std::variant<std::vector<std::string>, TemplateError> refs(std::string_view text) {
-  auto scanned = scan(text);
+  auto scanned = placeholders(text);
   if (auto* err = std::get_if<TemplateError>(&scanned)) return std::move(*err);
   std::vector<std::string> out;
   for (Placeholder& p : std::get<std::vector<Placeholder>>(scanned)) out.push_back(std::move(p.ref));
@@ -83,10 +89,8 @@ std::variant<std::vector<std::string>, TemplateError> refs(std::string_view text
 }
 
 Result<Value> render(const std::string& text, const Resolver& r) {
-  auto scanned = scan(text);
-  if (auto* err = std::get_if<TemplateError>(&scanned)) {
-    return Status::Error(err->message + " at offset " + std::to_string(err->offset) + " in '" + shorten(text) + "'");
-  }
+  auto scanned = placeholders(text);
+  if (auto* err = std::get_if<TemplateError>(&scanned)) return error_status(*err, text);
   const auto& holes = std::get<std::vector<Placeholder>>(scanned);
   if (holes.empty()) return Value(text);
   if (!r) return Status::Error("cannot resolve '" + holes.front().ref + "': no resolver");

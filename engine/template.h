@@ -22,6 +22,25 @@ struct TemplateError {
   std::string message;   // "unclosed '{{'", "empty reference '{{}}'", ...
 };
 
+// One "{{ REF }}" in a text: [begin, end) covers the braces; `ref` is the
+// REF without the blanks around it.
+struct Placeholder {
+  size_t begin = 0;
+  size_t end = 0;
+  std::string ref;
+};
+
+// Every placeholder in `text`, in order, or the first syntax error.
+std::variant<std::vector<Placeholder>, TemplateError> placeholders(std::string_view text);
+
+// A syntax error as a Status: "<message> at offset N in '<text>'".
+Status error_status(const TemplateError& e, std::string_view text);
+
+// True when `text` is one "{{...}}" and nothing else: it starts with "{{",
+// ends with the first "}}" and holds no other "{{". Only the braces are
+// looked at (what is between them is checked by placeholders()).
+bool is_single_placeholder(std::string_view text);
+
 // Checks the syntax (an unclosed "{{", an empty "{{}}", a REF that is not a
 // dotted identifier path) and returns every REF in order of appearance,
 // duplicates included.

@@ -16,6 +16,7 @@
 #include "engine/expr.h"
 #include "engine/graph.h"
 #include "engine/params.h"
+#include "engine/reference.h"
 #include "engine/template.h"
 
 namespace ctflow {
@@ -41,9 +42,6 @@ struct CycleFinder : boost::default_dfs_visitor {
     cycles->push_back(path);
   }
 };
-
-const std::vector<std::string> kDependsResults = {"Succeeded", "Failed",       "Errored",  "Skipped",
-                                                  "Omitted",   "AnySucceeded", "AllFailed", "Daemoned"};
 
 struct Checker {
   const Workflow& wf;
@@ -80,26 +78,29 @@ struct Checker {
           else if (!by_name.count(n) || is_exit(n) != is_exit(s.name))
             d.error(s.pos, "step '" + s.name + "' needs unknown step '" + n + "'" + did_you_mean(n, names_like(s)));
         }
-        if (!s.depends.empty()) {
-          auto parsed = expr::Expr::parse(s.depends);
-          if (auto* e = std::get_if<expr::Expr>(&parsed))
-            for (const auto& ref : e->refs()) {
-              size_t dot = ref.find('.');
-              std::string step = ref.substr(0, dot);
-              std::string result = dot == std::string::npos ? "" : ref.substr(dot + 1);
-              if (step == s.name)
-                d.error(s.depends_pos, "'depends' of step '" + s.name + "' names the step itself");
-              else if (!by_name.count(step) || is_exit(step) != is_exit(s.name))
-                d.error(s.depends_pos, "'depends' of step '" + s.name + "' names unknown step '" + step + "'" +
-                                           did_you_mean(step, names_like(s)));
-              else if (std::find(kDependsResults.begin(), kDependsResults.end(), result) == kDependsResults.end())
-                d.error(s.depends_pos, "'depends' of step '" + s.name + "': '" + ref +
-                                           "' must be STEP.RESULT with RESULT one of Succeeded, Failed, Errored, "
-                                           "Skipped, Omitted, AnySucceeded, AllFailed" +
-                                           did_you_mean(result, kDependsResults));
-            }
-        }
+        if (!s.depends.empty()) check_depends(s);
       }
+  }
+
+  // The terms of a depends expression: STEP.RESULT, STEP a step of the same graph.
+  void check_depends(const Step& s) {
+    auto parsed = expr::Expr::parse(s.depends);
+    auto* e = std::get_if<expr::Expr>(&parsed);
+    if (!e) return;  // reported by the frontend
+    const std::vector<std::string>& results = depends_results();
+    for (const auto& ref : e->refs()) {
+      const DependsTerm t = parse_depends_term(ref);
+      if (t.step == s.name)
+        d.error(s.depends_pos, "'depends' of step '" + s.name + "' names the step itself");
+      else if (!by_name.count(t.step) || is_exit(t.step) != is_exit(s.name))
+        d.error(s.depends_pos, "'depends' of step '" + s.name + "' names unknown step '" + t.step + "'" +
+                                   did_you_mean(t.step, names_like(s)));
+      else if (std::find(results.begin(), results.end(), t.result) == results.end())
+        d.error(s.depends_pos, "'depends' of step '" + s.name + "': '" + ref +
+                                   "' must be STEP.RESULT with RESULT one of Succeeded, Failed, Errored, "
+                                   "Skipped, Omitted, AnySucceeded, AllFailed" +
+                                   did_you_mean(t.result, results));
+    }
   }
 
   bool is_exit(const std::string& name) const {
@@ -172,53 +173,36 @@ struct Checker {
   }
 
   // Checks one reference (without braces) used inside step S.
-  void check_ref(const Step& s, bool in_exit, const std::string& ref, const SourcePos& pos, bool in_depends = false) {
-    if (in_depends) return;
-    std::vector<std::string> parts;
-    size_t start = 0;
-    while (true) {
-      size_t dot = ref.find('.', start);
-      parts.push_back(ref.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
-      if (dot == std::string::npos) break;
-      start = dot + 1;
+  void check_ref(const Step& s, bool in_exit, const std::string& text, const SourcePos& pos) {
+    auto ref = parse_reference(text);
+    if (!ref) {
+      d.error(pos, ref.message());
+      return;
     }
-    const std::string& root = parts[0];
-    if (root == "params") {
-      if (parts.size() != 2) {
-        d.error(pos, "'" + ref + "' should be params.NAME");
+    const Reference& r = *ref;
+    switch (r.kind) {
+      case Reference::Kind::Param:
+        if (!wf.find_param(r.name)) {
+          std::vector<std::string> names;
+          for (const auto& p : wf.params) names.push_back(p.name);
+          d.error(pos, "step '" + s.name + "' refers to unknown param '" + r.name + "'" + did_you_mean(r.name, names));
+        }
         return;
-      }
-      if (!wf.find_param(parts[1])) {
-        std::vector<std::string> names;
-        for (const auto& p : wf.params) names.push_back(p.name);
-        d.error(pos, "step '" + s.name + "' refers to unknown param '" + parts[1] + "'" + did_you_mean(parts[1], names));
-      }
-      return;
-    }
-    if (root == "item") {
-      if (!s.for_each) d.error(pos, "step '" + s.name + "' refers to '" + ref + "' but has no 'for_each'");
-      return;
-    }
-    if (root == "workflow") {
-      static const std::vector<std::string> kAll = {"name", "run_id", "status", "failures"};
-      if (parts.size() != 2 || std::find(kAll.begin(), kAll.end(), parts[1]) == kAll.end()) {
-        d.error(pos, "unknown reference '" + ref + "': use workflow.name, workflow.run_id, workflow.status or workflow.failures");
+      case Reference::Kind::Item:
+        if (!s.for_each) d.error(pos, "step '" + s.name + "' refers to '" + r.text + "' but has no 'for_each'");
         return;
-      }
-      if ((parts[1] == "status" || parts[1] == "failures") && !in_exit)
-        d.error(pos, "'" + ref + "' is only known in on_exit steps, after the run has ended");
-      return;
+      case Reference::Kind::Workflow:
+        if ((r.name == "status" || r.name == "failures") && !in_exit)
+          d.error(pos, "'" + r.text + "' is only known in on_exit steps, after the run has ended");
+        return;
+      default:
+        check_step_ref(s, in_exit, r, pos);
     }
-    if (root != "steps") {
-      d.error(pos, "unknown reference '" + ref + "': references start with params., steps., item or workflow." +
-                       did_you_mean(root, {"params", "steps", "item", "workflow"}));
-      return;
-    }
-    if (parts.size() < 3) {
-      d.error(pos, "'" + ref + "' should be steps.STEP.outputs.NAME, steps.STEP.artifacts.NAME or steps.STEP.status");
-      return;
-    }
-    const std::string& other = parts[1];
+  }
+
+  // steps.OTHER...: OTHER exists, is upstream of S and declares the output.
+  void check_step_ref(const Step& s, bool in_exit, const Reference& r, const SourcePos& pos) {
+    const std::string& other = r.name;
     auto it = by_name.find(other);
     if (it == by_name.end()) {
       std::vector<std::string> names;
@@ -232,25 +216,20 @@ struct Checker {
                        other + "' to its needs");
       return;
     }
+    if (r.kind == Reference::Kind::StepStatus) return;
     const Step& o = *it->second;
-    const std::string& what = parts[2];
-    if (what == "status") return;
-    if ((what != "outputs" && what != "artifacts") || parts.size() != 4) {
-      d.error(pos, "'" + ref + "' should be steps." + other + ".outputs.NAME, steps." + other +
-                       ".artifacts.NAME or steps." + other + ".status");
-      return;
-    }
-    const std::string& name = parts[3];
+    const bool artifact = r.kind == Reference::Kind::StepArtifact;
+    const std::string& name = r.field;
     std::vector<std::string> declared;
     bool known = true;  // unknown plugin: reported elsewhere
     if (o.kind == StepKind::Plugin) {
       const PluginInfo* p = opt.plugins ? opt.plugins->find(o.uses) : nullptr;
       if (p) {
         for (const auto& out : p->outputs)
-          if (out.artifact == (what == "artifacts")) declared.push_back(out.name);
+          if (out.artifact == artifact) declared.push_back(out.name);
         known = std::find(declared.begin(), declared.end(), name) != declared.end();
       }
-    } else if (what == "outputs") {
+    } else if (!artifact) {
       declared.push_back("result");
       for (const auto& [n, x] : o.output_params) declared.push_back(n);
       known = std::find(declared.begin(), declared.end(), name) != declared.end();
@@ -259,8 +238,8 @@ struct Checker {
       known = o.output_artifacts.count(name) > 0;
     }
     if (!known)
-      d.error(pos, "step '" + other + "' has no " + (what == "outputs" ? "output parameter" : "output artifact") +
-                       " '" + name + "'" + did_you_mean(name, declared));
+      d.error(pos, "step '" + other + "' has no " + (artifact ? "output artifact" : "output parameter") + " '" +
+                       name + "'" + did_you_mean(name, declared));
   }
 
   void check_templates(const Step& s, bool in_exit, const Value& v, const SourcePos& pos) {

@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 
+#include "engine/expr.h"
 #include "engine/export/refs.h"
 #include "engine/ir.h"
 #include "base/status.h"
@@ -46,8 +47,13 @@ extern const ConditionDialect kGovaluate;
 // are strings unless declared, so a comparison with a number converts them.
 extern const ConditionDialect kCel;
 
-// `e` as `dialect` writes it; `ref` gives a reference's text (before marking).
-Result<std::string> print_condition(const Expr& e, const ConditionDialect& dialect, const Workflow& wf,
-                                    const std::function<Result<std::string>(const Ref&)>& ref);
+// A `when` as an expression, or "in expression 'TEXT': MESSAGE at offset N".
+Result<expr::Expr> parse_condition(const std::string& text);
+
+// `e` (a parsed `when`) as `dialect` writes it; `ref` gives a reference's text
+// (before marking). An n-ary && or || is written as its left-nested pairs
+// ("(a && b) && c"), as both backends read it.
+Result<std::string> print_condition(const expr::Expr& e, const ConditionDialect& dialect, const Workflow& wf,
+                                    const RefRenderer& ref);
 
 }  // namespace ctflow::export_detail

@@ -1,7 +1,7 @@
 #include "engine/export/kfp.h"
 
-#include <cctype>
 #include <cmath>
+#include <functional>
 #include <set>
 
 #include "engine/export/common.h"
@@ -12,7 +12,7 @@
 namespace ctflow {
 namespace {
 
-using export_detail::Ref;
+using export_detail::RefRenderer;
 using Json = nlohmann::json;  // sorted keys: Kubeflow's compiler writes keys in order too
 
 constexpr const char* kOutRoot = "/ctflow/out";
@@ -44,6 +44,16 @@ const char* kfp_type(const ParamDecl& p, const Value& value) {
     case ParamType::Json: return value.is_array() ? "LIST" : "STRUCT";
     default: return "STRING";
   }
+}
+
+// Whether a depends expression can hold while an upstream step has not
+// succeeded through more than its results: a negation or a comparison
+// (`!a.Succeeded`, `a.Succeeded == false`).
+bool has_negation(const expr::Node& n) {
+  if (n.kind == expr::Kind::Not || n.kind == expr::Kind::Cmp || n.kind == expr::Kind::In) return true;
+  for (const auto& k : n.kids)
+    if (has_negation(*k)) return true;
+  return false;
 }
 
 std::string sh_quote(const std::string& s) {
@@ -139,7 +149,7 @@ class KfpCompiler {
   }
 
   // The Source a ref reads; errors for what KFP v2 cannot express.
-  Result<Source> source_of(const Step& s, bool exit_handler, const Ref& r) const {
+  Result<Source> source_of(const Step& s, bool exit_handler, const Reference& r) const {
     auto producer = [&]() -> Result<const Step*> {
       const Step* p = wf_.find_step(r.name);
       if (!p) return Status::Error("reference '" + r.text + "': there is no step '" + r.name + "'");
@@ -148,26 +158,29 @@ class KfpCompiler {
       return p;
     };
     switch (r.kind) {
-      case Ref::Kind::Param:
+      case Reference::Kind::Param:
         if (!wf_.find_param(r.name)) return Status::Error("reference '" + r.text + "': there is no param '" + r.name + "'");
         return Source{Source::Kind::Param, r.name, ""};
-      case Ref::Kind::StepOutput: {
+      case Reference::Kind::StepOutput: {
         auto p = producer();
         if (!p) return p.status();
         return Source{Source::Kind::TaskOutput, tasks_.at(r.name), r.field};
       }
-      case Ref::Kind::StepArtifact: {
+      case Reference::Kind::StepArtifact: {
         auto p = producer();
         if (!p) return p.status();
         return Source{Source::Kind::TaskArtifact, tasks_.at(r.name), r.field};
       }
-      case Ref::Kind::Item:
+      case Reference::Kind::Item:
         if (!s.for_each) return Status::Error("reference '" + r.text + "' outside a for_each step");
         return Source{Source::Kind::Item, "", r.field};
       default:
         return Status::Error("reference '" + r.text + "' has no equivalent in a Kubeflow v2 export");
     }
   }
+
+  // A templated string of the step being compiled, with its {{refs}} as task inputs.
+  using Template = std::function<Result<std::string>(const std::string&)>;
 
   struct StepInputs {
     Json params = Json::object();     // component input name -> source spec
@@ -181,8 +194,8 @@ class KfpCompiler {
     (artifact ? out_artifacts_ : out_params_)[task].insert(key);
   }
 
-  Result<std::string> render(const Step& s, bool exit_handler, int scope, StepInputs& in, const Ref& r) {
-    if (r.kind == Ref::Kind::Workflow) {
+  Result<std::string> render(const Step& s, bool exit_handler, int scope, StepInputs& in, const Reference& r) {
+    if (r.kind == Reference::Kind::Workflow) {
       if (r.name == "name" || r.name == "run_id") return std::string("{{$.pipeline_job_name}}");
       return Status::Error("reference '" + r.text + "' has no equivalent in a Kubeflow v2 export");
     }
@@ -214,7 +227,7 @@ class KfpCompiler {
   // ---- when -> CEL ---------------------------------------------------------------
 
   // A ref in a condition: a task input `inputs.parameter_values['pipelinechannel--...']`.
-  Result<std::string> condition_input(const Step& s, int scope, Json& task_inputs, Json& defs, const Ref& r) {
+  Result<std::string> condition_input(const Step& s, int scope, Json& task_inputs, Json& defs, const Reference& r) {
     auto src = source_of(s, false, r);
     if (!src) return src.status();
     if (src->kind == Source::Kind::TaskArtifact) return Status::Error("an artifact cannot be compared");
@@ -236,67 +249,14 @@ class KfpCompiler {
     int scope = outer_scope;
     std::string outer_task = task;  // the task in outer_scope that carries dependencies
     if (s.for_each) {
-      outer_task = "for-loop-" + task;
-      scope = add_scope("comp-" + outer_task, outer_scope, outer_task);
-      scopes_[static_cast<size_t>(scope)].loop_item = "pipelinechannel--" + task + "-loop-item";
-      Json loop{{"componentRef", {{"name", "comp-" + outer_task}}}, {"taskInfo", {{"name", outer_task}}}};
-      scopes_[static_cast<size_t>(scope)].input_params[scopes_[static_cast<size_t>(scope)].loop_item] =
-          Json{{"parameterType", "STRING"}};
-      const Value& fe = *s.for_each;
-      Json iterator{{"itemInput", scopes_[static_cast<size_t>(scope)].loop_item}};
-      if (fe.is_array()) {
-        iterator["items"] = Json{{"raw", fe.dump()}};
-      } else if (fe.is_string() && export_detail::is_single_ref(fe.get<std::string>())) {
-        auto refs = export_detail::refs_in(fe.get<std::string>());
-        if (!refs) return fail(s, s.for_each_pos, refs.message());
-        auto src = source_of(s, exit_handler, refs->front());
-        if (!src) return fail(s, s.for_each_pos, src.message());
-        if (src->kind == Source::Kind::TaskOutput) need_output(src->a, src->b, false);
-        const std::string name = "pipelinechannel--" + task + "-loop-items";
-        scopes_[static_cast<size_t>(scope)].input_params[name] = Json{{"parameterType", "LIST"}};
-        scopes_[static_cast<size_t>(outer_scope)].tasks[outer_task] = loop;
-        loop["inputs"]["parameters"][name] = feed(outer_scope, *src);
-        iterator["items"] = Json{{"inputParameter", name}};
-      } else {
-        return fail(s, s.for_each_pos, "for_each must be a list or one \"{{ref}}\" to a JSON list");
-      }
-      loop["parameterIterator"] = iterator;
-      if (s.parallelism > 0) loop["iteratorPolicy"] = Json{{"parallelismLimit", s.parallelism}};
-      scopes_[static_cast<size_t>(outer_scope)].tasks[outer_task] = loop;
-      task_scope_[outer_task] = outer_scope;
+      auto loop_scope = compile_loop(s, outer_scope, exit_handler, task, outer_task);
+      if (!loop_scope) return loop_scope.status();
+      scope = *loop_scope;
     }
     task_scope_[task] = scope;
 
     Json& outer = scopes_[static_cast<size_t>(outer_scope)].tasks[outer_task];
-    // Dependencies.
-    std::set<std::string> deps;  // step names
-    bool all_completed = false;
-    if (!s.depends.empty()) {
-      for (size_t i = 0; i < s.depends.size();) {
-        size_t j = i;
-        while (j < s.depends.size() && (std::isalnum(static_cast<unsigned char>(s.depends[j])) || s.depends[j] == '_' || s.depends[j] == '-'))
-          ++j;
-        if (j == i) { ++i; continue; }
-        const std::string word = s.depends.substr(i, j - i);
-        if (i == 0 || s.depends[i - 1] != '.') {
-          if (!tasks_.count(word)) return fail(s, s.depends_pos, "depends: there is no step '" + word + "'");
-          deps.insert(word);
-        }
-        i = j;
-      }
-      for (const char* k : {"Failed", "Errored", "Omitted", "AllFailed", "!"})
-        all_completed = all_completed || s.depends.find(k) != std::string::npos;
-    }
-    for (const auto& n : s.needs) {
-      if (!tasks_.count(n)) return fail(s, s.pos, "needs: there is no step '" + n + "'");
-      deps.insert(n);
-    }
-    for (const auto& d : deps) {
-      const Step* p = wf_.find_step(d);
-      const std::string dt = tasks_.at(d);
-      outer["dependentTasks"].push_back(p && p->for_each ? "for-loop-" + dt : dt);
-    }
-    if (all_completed) outer["triggerPolicy"]["strategy"] = "ALL_UPSTREAM_TASKS_COMPLETED";
+    if (auto st = compile_dependencies(s, outer); !st.ok()) return st;
 
     Json& t = scopes_[static_cast<size_t>(scope)].tasks[task];
     t["componentRef"] = Json{{"name", "comp-" + task}};
@@ -312,15 +272,94 @@ class KfpCompiler {
 
     StepInputs in;
     in.defs = Json{{"parameters", Json::object()}, {"artifacts", Json::object()}};
-    auto tmpl = [&](const std::string& text) {
-      return export_detail::rewrite(text, [&](const Ref& r) { return render(s, exit_handler, scope, in, r); });
+    const Template tmpl = [&](const std::string& text) {
+      return export_detail::rewrite(text, [&](const Reference& r) { return render(s, exit_handler, scope, in, r); });
     };
     if (exit_handler) {
       outer["dependentTasks"].push_back("exit-handler-1");
       outer["triggerPolicy"]["strategy"] = "ALL_UPSTREAM_TASKS_COMPLETED";
     }
 
-    // The executor.
+    if (auto st = compile_executor(s, task, tmpl); !st.ok()) return st;
+
+    if (auto st = compile_condition(s, scope, t, in); !st.ok()) return st;
+    if (!in.params.empty()) t["inputs"]["parameters"] = in.params;
+    if (!in.artifacts.empty()) t["inputs"]["artifacts"] = in.artifacts;
+    Json comp{{"executorLabel", "exec-" + task}};
+    if (!in.defs["parameters"].empty()) comp["inputDefinitions"]["parameters"] = in.defs["parameters"];
+    if (!in.defs["artifacts"].empty()) comp["inputDefinitions"]["artifacts"] = in.defs["artifacts"];
+    components_["comp-" + task] = comp;
+    step_of_task_[task] = &s;
+    return Status::Ok();
+  }
+
+  // A for_each step runs in a for-loop DAG of its own: returns that scope, and
+  // sets outer_task to the task that runs it in outer_scope.
+  Result<int> compile_loop(const Step& s, int outer_scope, bool exit_handler, const std::string& task,
+                           std::string& outer_task) {
+    outer_task = "for-loop-" + task;
+    const int scope = add_scope("comp-" + outer_task, outer_scope, outer_task);
+    scopes_[static_cast<size_t>(scope)].loop_item = "pipelinechannel--" + task + "-loop-item";
+    Json loop{{"componentRef", {{"name", "comp-" + outer_task}}}, {"taskInfo", {{"name", outer_task}}}};
+    scopes_[static_cast<size_t>(scope)].input_params[scopes_[static_cast<size_t>(scope)].loop_item] =
+        Json{{"parameterType", "STRING"}};
+    const Value& fe = *s.for_each;
+    Json iterator{{"itemInput", scopes_[static_cast<size_t>(scope)].loop_item}};
+    if (fe.is_array()) {
+      iterator["items"] = Json{{"raw", fe.dump()}};
+    } else if (fe.is_string() && export_detail::is_single_ref(fe.get<std::string>())) {
+      auto refs = export_detail::refs_in(fe.get<std::string>());
+      if (!refs) return fail(s, s.for_each_pos, refs.message());
+      auto src = source_of(s, exit_handler, refs->front());
+      if (!src) return fail(s, s.for_each_pos, src.message());
+      if (src->kind == Source::Kind::TaskOutput) need_output(src->a, src->b, false);
+      const std::string name = "pipelinechannel--" + task + "-loop-items";
+      scopes_[static_cast<size_t>(scope)].input_params[name] = Json{{"parameterType", "LIST"}};
+      scopes_[static_cast<size_t>(outer_scope)].tasks[outer_task] = loop;
+      loop["inputs"]["parameters"][name] = feed(outer_scope, *src);
+      iterator["items"] = Json{{"inputParameter", name}};
+    } else {
+      return fail(s, s.for_each_pos, "for_each must be a list or one \"{{ref}}\" to a JSON list");
+    }
+    loop["parameterIterator"] = iterator;
+    if (s.parallelism > 0) loop["iteratorPolicy"] = Json{{"parallelismLimit", s.parallelism}};
+    scopes_[static_cast<size_t>(outer_scope)].tasks[outer_task] = loop;
+    task_scope_[outer_task] = outer_scope;
+    return scope;
+  }
+
+  // needs and depends, as the dependentTasks (and trigger policy) of `outer`.
+  Status compile_dependencies(const Step& s, Json& outer) {
+    std::set<std::string> deps;  // step names
+    bool all_completed = false;
+    if (!s.depends.empty()) {
+      auto parsed = expr::Expr::parse(s.depends);
+      if (auto* err = std::get_if<expr::ParseError>(&parsed))
+        return fail(s, s.depends_pos, "depends: " + err->message + " at offset " + std::to_string(err->offset));
+      const expr::Expr& e = std::get<expr::Expr>(parsed);
+      for (const auto& ref : e.refs()) {
+        const DependsTerm term = parse_depends_term(ref);
+        if (!tasks_.count(term.step)) return fail(s, s.depends_pos, "depends: there is no step '" + term.step + "'");
+        deps.insert(term.step);
+        for (const char* r : {"Failed", "Errored", "Omitted", "AllFailed"}) all_completed = all_completed || term.result == r;
+      }
+      all_completed = all_completed || has_negation(e.root());
+    }
+    for (const auto& n : s.needs) {
+      if (!tasks_.count(n)) return fail(s, s.pos, "needs: there is no step '" + n + "'");
+      deps.insert(n);
+    }
+    for (const auto& d : deps) {
+      const Step* p = wf_.find_step(d);
+      const std::string dt = tasks_.at(d);
+      outer["dependentTasks"].push_back(p && p->for_each ? "for-loop-" + dt : dt);
+    }
+    if (all_completed) outer["triggerPolicy"]["strategy"] = "ALL_UPSTREAM_TASKS_COMPLETED";
+    return Status::Ok();
+  }
+
+  // The executor: image, command, env, resources.
+  Status compile_executor(const Step& s, const std::string& task, const Template& tmpl) {
     std::string image = s.image.empty() ? opt_.image : s.image;
     if (image.empty()) {
       if (s.kind == StepKind::Plugin)
@@ -395,13 +434,16 @@ class KfpCompiler {
       container["resources"] = res;
     }
     executors_["exec-" + task] = Json{{"container", container}};
+    return Status::Ok();
+  }
 
-    // when
+  // when, as the task's CEL trigger condition.
+  Status compile_condition(const Step& s, int scope, Json& t, StepInputs& in) {
     if (!s.when.empty()) {
-      auto e = export_detail::parse_expr(s.when);
+      auto e = export_detail::parse_condition(s.when);
       if (!e) return fail(s, s.when_pos, e.message());
       Json task_inputs = Json::object();
-      auto c = export_detail::print_condition(**e, export_detail::kCel, wf_, [&](const Ref& ref) {
+      auto c = export_detail::print_condition(*e, export_detail::kCel, wf_, [&](const Reference& ref) {
         return condition_input(s, scope, task_inputs, in.defs, ref);
       });
       if (!c) return fail(s, s.when_pos, c.message());
@@ -409,13 +451,6 @@ class KfpCompiler {
         in.params[it.key()] = it.value();
       t["triggerPolicy"]["condition"] = *c;
     }
-    if (!in.params.empty()) t["inputs"]["parameters"] = in.params;
-    if (!in.artifacts.empty()) t["inputs"]["artifacts"] = in.artifacts;
-    Json comp{{"executorLabel", "exec-" + task}};
-    if (!in.defs["parameters"].empty()) comp["inputDefinitions"]["parameters"] = in.defs["parameters"];
-    if (!in.defs["artifacts"].empty()) comp["inputDefinitions"]["artifacts"] = in.defs["artifacts"];
-    components_["comp-" + task] = comp;
-    step_of_task_[task] = &s;
     return Status::Ok();
   }
 

@@ -19,9 +19,10 @@ Workflow typed_params() {
 
 // `text` printed in `dialect`, a ref written as <its text>.
 Result<std::string> print(const std::string& text, const ConditionDialect& dialect) {
-  auto e = parse_expr(text);
+  auto e = parse_condition(text);
   REQUIRE_MESSAGE(e.ok(), e.message());
-  return print_condition(**e, dialect, typed_params(), [](const Ref& r) -> Result<std::string> { return "<" + r.text + ">"; });
+  return print_condition(*e, dialect, typed_params(),
+                         [](const Reference& r) -> Result<std::string> { return "<" + r.text + ">"; });
 }
 
 std::string must(const Result<std::string>& r) {
@@ -55,8 +56,23 @@ TEST_CASE("Condition.Strings") {
 TEST_CASE("Condition.Errors") {
   CHECK(print("params.s == null", kGovaluate).message() == "null cannot be compared in an Argo `when`");
   CHECK(print("params.s == null", kCel).message() == "null has no equivalent in a Kubeflow condition");
-  auto e = parse_expr("params.s == 'x'");
+  auto e = parse_condition("params.s == 'x'");
   REQUIRE(e.ok());
-  auto r = print_condition(**e, kCel, typed_params(), [](const Ref&) -> Result<std::string> { return Status::Error("no"); });
+  auto r = print_condition(*e, kCel, typed_params(), [](const Reference&) -> Result<std::string> { return Status::Error("no"); });
   CHECK(r.message() == "no");
+  // A reference the printer cannot read, and text that is not an expression.
+  CHECK(print("params.a.b == 1", kCel).message() == "'params.a.b' should be params.NAME");
+  CHECK(parse_condition("params.n >").message() == "in expression 'params.n >': expected a value after '>' at offset 10");
+}
+
+TEST_CASE("Condition.ChainsAreLeftNested") {
+  // An n-ary && or || is printed as the left-nested pairs the backends read,
+  // whether written flat or with its own parentheses.
+  CHECK(must(print("params.b && params.b && params.b", kGovaluate)) == "(<params.b> && <params.b>) && <params.b>");
+  CHECK(must(print("(params.b && params.b) && params.b", kGovaluate)) == "(<params.b> && <params.b>) && <params.b>");
+  CHECK(must(print("params.b || params.b || params.b || params.b", kCel)) ==
+        "((<params.b> || <params.b>) || <params.b>) || <params.b>");
+  CHECK(must(print("params.b && (params.b && params.b)", kGovaluate)) == "<params.b> && (<params.b> && <params.b>)");
+  CHECK(must(print("{{params.n}} == 2 || steps.a.status == 'Failed'", kGovaluate)) ==
+        "<params.n> == 2 || '<steps.a.status>' == 'Failed'");
 }

@@ -405,3 +405,30 @@ TEST_CASE("expr: long values are shortened in messages") {
   REQUIRE_FALSE(r.ok());
   CHECK(r.message().find("(string) with 1 (int) using <") != std::string::npos);
 }
+
+TEST_CASE("expr: the syntax tree and where each reference is written") {
+  using ctflow::expr::CmpOp;
+  using ctflow::expr::Kind;
+  auto e = parse_ok("a.Succeeded && {{ params.n }} >= 2 && (b || a.Succeeded) && x in [1, 'y']");
+  const auto& root = e.root();
+  REQUIRE(root.kind == Kind::And);
+  REQUIRE(root.kids.size() == 4);  // one && of four, the parenthesized || inside it
+  CHECK(root.kids[0]->kind == Kind::Ref);
+  CHECK(root.kids[0]->ref == "a.Succeeded");
+  CHECK(root.kids[1]->kind == Kind::Cmp);
+  CHECK(root.kids[1]->op == CmpOp::Ge);
+  CHECK(std::string(ctflow::expr::op_text(root.kids[1]->op)) == ">=");
+  CHECK(root.kids[1]->kids[0]->ref == "params.n");
+  CHECK(root.kids[1]->kids[1]->literal == Value(2));
+  CHECK(root.kids[2]->kind == Kind::Or);
+  CHECK(root.kids[3]->kind == Kind::In);
+  CHECK(root.kids[3]->kids.size() == 3);  // x, then the list
+  // Every occurrence, in order, as offsets into the text (braces excluded).
+  std::vector<std::string> spans;
+  for (const auto& s : e.ref_spans()) spans.push_back(e.text().substr(s.offset, s.length));
+  CHECK(spans == std::vector<std::string>{"a.Succeeded", "params.n", "b", "a.Succeeded", "x"});
+  CHECK(e.refs() == std::vector<std::string>{"a.Succeeded", "params.n", "b", "x"});
+  // Parentheses group without a node of their own.
+  CHECK(parse_ok("((a))").root().kind == Kind::Ref);
+  CHECK(parse_ok("(a && b) && c").root().kids.size() == 2);
+}

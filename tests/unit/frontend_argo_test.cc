@@ -161,6 +161,19 @@ TEST_CASE("FrontendArgoTest.ReferenceToNothing") {
         "10:16: input parameter 'message' of template 'bad' gets no value: pass it in arguments.parameters\n");
 }
 
+TEST_CASE("FrontendArgoTest.WhenThatIsNoCondition") {
+  // A `when` that translates to no expression is an error at its place when
+  // the file is read, not a step that errors at run time.
+  CHECK(messages(dag("      - {name: A, template: echo, arguments: {parameters: [{name: message, value: a}]}}\n"
+                     "      - {name: B, template: echo, depends: A, when: \"{{tasks.A.outputs.result}} ==\",\n"
+                     "         arguments: {parameters: [{name: message, value: b}]}}\n")) ==
+        "11:53: 'when' is not a condition ctflow can read (as '{{steps.A.outputs.result}} ==': expected a value "
+        "after '=='): compare values with ==, !=, <, <=, >, >= and combine them with &&, || and !\n");
+  auto r = parse(dag("      - {name: A, template: echo, when: \"\", arguments: {parameters: [{name: message, value: a}]}}\n"));
+  CHECK(r.diags.empty());
+  CHECK(step(r, "A").when.empty());
+}
+
 TEST_CASE("FrontendArgoTest.ContainerWithoutCommand") {
   CHECK(messages(dag("      - {name: A, template: say}\n",
                      "  - name: say\n"

@@ -170,3 +170,25 @@ TEST_CASE("template: render_value leaves scalars alone") {
   CHECK(tmpl::render_value(Value(nullptr), nullptr)->is_null());
   CHECK(*tmpl::render_value(Value::array(), nullptr) == Value::array());
 }
+
+TEST_CASE("template: placeholders and single placeholders") {
+  auto p = tmpl::placeholders("a {{ params.n }} b {{item}}");
+  REQUIRE(std::holds_alternative<std::vector<tmpl::Placeholder>>(p));
+  const auto& holes = std::get<std::vector<tmpl::Placeholder>>(p);
+  REQUIRE(holes.size() == 2);
+  CHECK(holes[0].begin == 2);
+  CHECK(holes[0].end == 16);
+  CHECK(holes[0].ref == "params.n");
+  CHECK(holes[1].ref == "item");
+  auto bad = tmpl::placeholders("x {{ a..b }}");
+  REQUIRE(std::holds_alternative<tmpl::TemplateError>(bad));
+  CHECK(tmpl::error_status(std::get<tmpl::TemplateError>(bad), "x {{ a..b }}").message() ==
+        "invalid reference 'a..b': expected a dotted name like params.x or steps.s.outputs.y at offset 5 in "
+        "'x {{ a..b }}'");
+  CHECK(tmpl::is_single_placeholder("{{steps.a.outputs.xs}}"));
+  CHECK(tmpl::is_single_placeholder("{{ item }}"));
+  CHECK_FALSE(tmpl::is_single_placeholder("n={{params.n}}"));
+  CHECK_FALSE(tmpl::is_single_placeholder("{{params.n}}{{params.n}}"));
+  CHECK_FALSE(tmpl::is_single_placeholder("{{params.n}} "));
+  CHECK_FALSE(tmpl::is_single_placeholder("{{}}"));
+}

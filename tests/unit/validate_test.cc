@@ -217,6 +217,20 @@ TEST_CASE("ValidateTest.WorkflowAndItemReferences") {
         "mean 'params'?)\n");
 }
 
+TEST_CASE("ValidateTest.MalformedStepReferences") {
+  // The shapes the run cannot resolve are refused at lint, each with how to write it.
+  CHECK(messages(wf("steps:\n"
+                    "  a: {run: [echo]}\n"
+                    "  b:\n"
+                    "    needs: [a]\n"
+                    "    run: [echo, \"{{steps.a.status.code}}\", \"{{steps.a}}\", \"{{params.a.b}}\"]\n"
+                    "    when: steps.a.result == 'x'\n")) ==
+        "8:10: 'steps.a.status.code' should be steps.a.outputs.NAME, steps.a.artifacts.NAME or steps.a.status\n"
+        "8:10: 'steps.a' should be steps.STEP.outputs.NAME, steps.STEP.artifacts.NAME or steps.STEP.status\n"
+        "8:10: 'params.a.b' should be params.NAME\n"
+        "9:11: 'steps.a.result' should be steps.a.outputs.NAME, steps.a.artifacts.NAME or steps.a.status\n");
+}
+
 TEST_CASE("ValidateTest.UnknownPlugin") {
   auto c = check(wf("steps:\n"
                     "  a:\n"

@@ -1,0 +1,239 @@
+// The Argo Workflow document: kind, metadata, spec.arguments, the entrypoint
+// call and spec.onExit; and the frontend's interface (engine/frontend_argo.h).
+#include "engine/argo/translator.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+namespace ctflow::argo_detail {
+
+std::optional<Workflow> Translator::run(const YAML::Node& root) {
+  wf_.file = file_;
+  wf_.api_version = "argoproj.io/v1alpha1";
+  std::string kind = scalar(root["kind"]);
+  if (kind == "CronWorkflow") {
+    unsupported(root["kind"], "CronWorkflow (schedules); run its workflowSpec as a Workflow");
+    return wf_;
+  }
+  if (kind != "Workflow" && kind != "WorkflowTemplate" && kind != "ClusterWorkflowTemplate") {
+    error(root["kind"] ? root["kind"] : root, "unsupported kind '" + kind + "': ctflow runs an Argo 'Workflow'");
+    return wf_;
+  }
+  YAML::Node md = path(root, {"metadata"});
+  std::string name = scalar(md["name"]);
+  if (name.empty()) name = scalar(md["generateName"]);
+  while (!name.empty() && name.back() == '-') name.pop_back();
+  wf_.name = name.empty() ? "argo" : name;
+  wf_.description = scalar(path(md, {"annotations", "workflows.argoproj.io/description"}));
+  YAML::Node spec = path(root, {"spec"});
+  if (!spec || !spec.IsMap()) {
+    if (root["steps"])
+      error(root["apiVersion"], "an Argo Workflow needs a 'spec' with 'entrypoint' and 'templates'; this file has "
+                                "ctflow/v1 'steps': write 'apiVersion: ctflow/v1'");
+    else
+      error(root, "an Argo Workflow needs a 'spec' with 'entrypoint' and 'templates'");
+    return wf_;
+  }
+  check_keys(spec, kSpecHandled, kSpecIgnored, "spec.");
+  defaults_ = spec["templateDefaults"];
+  if (YAML::Node v = spec["volumeClaimTemplates"])
+    for (const auto& pvc : v) volumes_.insert(scalar(path(pvc, {"metadata", "name"})));
+  if (YAML::Node p = spec["parallelism"]) {
+    Value v = val(p);
+    if (v.is_number_integer() && v.get<int64_t>() > 0) wf_.parallelism = static_cast<int>(v.get<int64_t>());
+    else error(p, "spec.parallelism must be a positive integer");
+  }
+  read_parameters(path(spec, {"arguments"}));
+  if (!read_templates(spec)) return wf_;
+  if (!run_entrypoint(spec)) return wf_;
+  run_on_exit(spec);
+  check_fixed_params();
+  return wf_;
+}
+
+// spec.arguments.parameters as the workflow's params, and the value each has
+// when the file is read.
+void Translator::read_parameters(const YAML::Node& args) {
+  if (YAML::Node ps = args["parameters"]) {
+    for (const auto& p : ps) {
+      ParamDecl d;
+      d.name = scalar(p["name"]);
+      d.pos = pos(p["name"] ? p["name"] : p);
+      d.type = ParamType::String;
+      if (p["valueFrom"]) unsupported(p["valueFrom"], "parameters from valueFrom (configMap)");
+      if (YAML::Node v = p["value"] ? p["value"] : p["default"]) {
+        // Argo's parameters are text; a number stays a number here, so that
+        // `when` compares it as Argo's govaluate does after substitution.
+        std::string txt = text_of(val(v));
+        Value typed = yaml_to_value(YAML::Node(txt));
+        if (typed.is_number_integer()) d.type = ParamType::Int;
+        else if (typed.is_number_float()) d.type = ParamType::Float;
+        d.default_value = d.type == ParamType::String ? Value(txt) : typed;
+      }
+      d.description = scalar(p["description"]);
+      if (d.name.empty()) error(p, "a workflow parameter needs a 'name'");
+      else wf_.params.push_back(d);
+    }
+  }
+  // Each parameter's value as the run will render {{params.NAME}}: the -p value
+  // where the caller gave it (as bind_params types it), else its default.
+  for (const auto& d : wf_.params) {
+    auto given = opt_.params.find(d.name);
+    if (given != opt_.params.end()) {
+      const std::string& v = given->second;
+      std::string t = v;
+      if (d.type == ParamType::Int && std::regex_match(v, std::regex("[-+]?[0-9]{1,18}"))) t = std::to_string(std::stoll(v));
+      else if (d.type == ParamType::Float && is_number(v)) t = Value(std::stod(v)).dump();
+      load_values_[d.name] = t;
+    } else if (d.default_value) {
+      load_values_[d.name] = text_of(*d.default_value);
+    }
+  }
+}
+
+bool Translator::read_templates(const YAML::Node& spec) {
+  YAML::Node ts = path(spec, {"templates"});
+  if (!ts || !ts.IsSequence()) {
+    error(spec, "spec.templates must be a list of templates");
+    return false;
+  }
+  for (const auto& t : ts) {
+    std::string n = scalar(t["name"]);
+    if (n.empty()) {
+      error(t, "a template needs a 'name'");
+      continue;
+    }
+    if (templates_.count(n)) error(t["name"], "duplicate template name '" + n + "'");
+    templates_[n] = YAML::Node(t);
+    template_names_.push_back(n);
+  }
+  return true;
+}
+
+// The entrypoint's inputs come from spec.arguments: a call with those arguments.
+bool Translator::run_entrypoint(const YAML::Node& spec) {
+  YAML::Node entry = path(spec, {"entrypoint"});
+  if (!entry) {
+    error(spec, "missing spec.entrypoint: name the template to run");
+    return false;
+  }
+  const YAML::Node* t = find_template(scalar(entry));
+  if (!t) {
+    error(entry, "unknown template '" + scalar(entry) + "'" + did_you_mean(scalar(entry), template_names_));
+    return false;
+  }
+  Ctx top;
+  top.tmpl = "spec.arguments";
+  Ctx callee;
+  callee.tmpl = scalar((*t)["name"]);
+  YAML::Node call;
+  call["name"] = callee.tmpl;
+  for (const auto& p : path((*t), {"inputs", "parameters"})) {
+    std::string pn = scalar(p["name"]);
+    if (!wf_.find_param(pn)) continue;
+    YAML::Node a;
+    a["name"] = pn;
+    a["value"] = "{{workflow.parameters." + pn + "}}";
+    call["arguments"]["parameters"].push_back(a);
+  }
+  if (YAML::Node as = path(spec, {"arguments", "artifacts"})) call["arguments"]["artifacts"] = as;
+  if (!bind_inputs(*t, call, top, callee)) return false;
+  std::vector<Step> main;
+  expand(*t, callee, (*t)["dag"] || (*t)["steps"] ? "" : callee.tmpl, (*t)["name"], Deps{}, "", std::nullopt, main,
+         true);
+  wf_.steps = std::move(main);
+  return true;
+}
+
+void Translator::run_on_exit(const YAML::Node& spec) {
+  YAML::Node on_exit = path(spec, {"onExit"});
+  if (!on_exit) on_exit = path(spec, {"hooks", "exit", "template"});
+  if (YAML::Node hooks = spec["hooks"])
+    for (const auto& kv : hooks)
+      if (scalar(kv.first) != "exit") unsupported(kv.first, "workflow hooks other than 'exit'");
+  if (!on_exit) return;
+  YAML::Node exit_call;
+  exit_call["name"] = "onExit";
+  exit_call["template"] = scalar(on_exit);
+  if (path(spec, {"hooks", "exit", "arguments"})) exit_call["arguments"] = path(spec, {"hooks", "exit", "arguments"});
+  Ctx c;
+  c.tmpl = "spec.onExit";
+  std::vector<Step> ex;
+  const YAML::Node* et = find_template(scalar(on_exit));
+  if (et && ((*et)["steps"] || (*et)["dag"])) {
+    // A steps/dag exit handler: its steps are the on_exit steps, by their own names.
+    Ctx exit_ctx;
+    exit_ctx.tmpl = scalar(on_exit);
+    if (bind_inputs(*et, exit_call, c, exit_ctx)) expand(*et, exit_ctx, "", on_exit, Deps{}, "", std::nullopt, ex, true);
+  } else {
+    invoke(exit_call, "onExit", c, Deps{}, ex);
+  }
+  for (auto& s : ex) {
+    if (s.pos.line == 0) s.pos = pos(on_exit);
+    wf_.on_exit.push_back(std::move(s));
+  }
+}
+
+void Translator::check_fixed_params() {
+  std::vector<std::string> checks;
+  for (const auto& [name, f] : fixed_) {
+    // A value with "{{" would be read as a reference by the run's templating.
+    if (f.value.find("{{") != std::string::npos) continue;
+    std::string what;
+    for (const auto& w : f.what) what += (what.empty() ? "" : ", ") + w;
+    checks.insert(checks.end(),
+                  {"param",
+                   "ctflow-argo: workflow parameter '" + name + "' shaped this workflow when it was read (" + what +
+                       "), with the value '" + f.value + "'; this run gives it another value (-p), which cannot "
+                       "reshape the workflow here: change it in spec.arguments instead",
+                   f.value, "{{params." + name + "}}"});
+  }
+  if (checks.empty()) return;
+  for (auto* list : {&wf_.steps, &wf_.on_exit})
+    for (auto& s : *list)
+      if (s.run.size() >= 4 && s.run[2] == kPrologue) s.run.insert(s.run.begin() + 4, checks.begin(), checks.end());
+}
+
+const YAML::Node* Translator::find_template(const std::string& name) {
+  auto it = templates_.find(name);
+  return it == templates_.end() ? nullptr : &it->second;
+}
+
+}  // namespace ctflow::argo_detail
+
+namespace ctflow {
+
+using argo_detail::path;
+using argo_detail::Translator;
+
+ArgoOptions ArgoOptions::from_env() {
+  ArgoOptions o;
+  if (const char* e = std::getenv("CTFLOW_ARGO_EXECUTOR")) o.executor = e;
+  if (const char* b = std::getenv("CTFLOW_BINARY")) o.ctflow_binary = b;
+  if (o.ctflow_binary.empty()) {
+    std::error_code ec;
+    std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) o.ctflow_binary = self.string();
+  }
+  return o;
+}
+
+bool is_argo_document(const YAML::Node& root) {
+  if (!root.IsMap()) return false;
+  YAML::Node api = path(root, {"apiVersion"});
+  return api && api.IsScalar() && api.Scalar().rfind("argoproj.io/", 0) == 0;
+}
+
+std::optional<Workflow> parse_argo_workflow(const YAML::Node& root, const std::string& file, Diagnostics& diags,
+                                            const ArgoOptions& options) {
+  if (!root.IsMap()) return std::nullopt;
+  if (!options.executor.empty() && options.executor != "host" && options.executor != "podman" &&
+      options.executor != "docker") {
+    diags.error({file, 0, 0}, "unknown executor '" + options.executor + "': use host, podman or docker");
+    return std::nullopt;
+  }
+  Translator t(file, diags, options);
+  return t.run(root);
+}
+
+}  // namespace ctflow
