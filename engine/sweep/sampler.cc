@@ -1,6 +1,7 @@
 #include "engine/sweep/sampler.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "engine/sweep/tpe.h"
 
@@ -36,6 +37,17 @@ Result<std::unique_ptr<Sampler>> make_sampler(const SweepSpec& spec) {
     }
   }
   return Status::InvalidArgument("unknown sweep method");
+}
+
+std::optional<size_t> best_trial(const std::vector<TrialRecord>& history, SweepGoal goal) {
+  std::optional<size_t> best;
+  for (size_t i = 0; i < history.size(); ++i) {
+    const auto& t = history[i];
+    if (t.status != TrialStatus::Succeeded || !t.objective || std::isnan(*t.objective)) continue;
+    const double v = *t.objective, b = best ? *history[*best].objective : 0;
+    if (!best || (goal == SweepGoal::Maximize ? v > b : v < b)) best = i;
+  }
+  return best;
 }
 
 Result<uint64_t> trial_budget(const SweepSpec& spec) {

@@ -59,6 +59,11 @@ class RandomSampler : public Sampler {
 // way (a grid over a float range without step or count).
 Result<std::unique_ptr<Sampler>> make_sampler(const SweepSpec& spec);
 
+// The trial a sweep reports as its best: the Succeeded trial with the best
+// objective for GOAL (the first of equals); a Stopped trial's value is not
+// final and does not count. None when no trial succeeded with an objective.
+std::optional<size_t> best_trial(const std::vector<TrialRecord>& history, SweepGoal goal);
+
 // How many trials SPEC runs: `trials`, or for a grid every combination
 // (capped by `trials` when given).
 Result<uint64_t> trial_budget(const SweepSpec& spec);

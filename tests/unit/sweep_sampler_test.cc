@@ -296,3 +296,17 @@ TEST_CASE("SweepSampler.ParzenIsADensityOverTheRange") {
     CHECK(x <= 1);
   }
 }
+
+TEST_CASE("SweepSampler.BestTrialIsTheBestThatSucceeded") {
+  const std::vector<TrialRecord> h = {
+      {Value::object(), 0.7, TrialStatus::Succeeded},
+      {Value::object(), 0.9, TrialStatus::Stopped},    // stopped early: not final
+      {Value::object(), std::nullopt, TrialStatus::Failed},
+      {Value::object(), 0.8, TrialStatus::Succeeded},
+      {Value::object(), 0.8, TrialStatus::Succeeded},  // equal: the first stays
+      {Value::object(), 0.95, TrialStatus::Running},
+  };
+  CHECK(best_trial(h, SweepGoal::Maximize) == 3);
+  CHECK(best_trial(h, SweepGoal::Minimize) == 0);
+  CHECK_FALSE(best_trial({h[1], h[2], h[5]}, SweepGoal::Maximize).has_value());
+}
