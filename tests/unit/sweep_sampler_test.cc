@@ -134,6 +134,7 @@ TEST_CASE("SweepSampler.GridPointsOfRanges") {
 TEST_CASE("SweepSampler.GridOverAFloatRangeNeedsStepOrCount") {
   auto r = grid_values(range("margin", 0.1, 0.5));
   REQUIRE_FALSE(r.ok());
+  CHECK(r.code() == StatusCode::kInvalidArgument);
   CHECK(r.message() == "parameter 'margin': a grid over a float range needs 'step' or 'count', e.g. step: 0.1 or count: 5");
   auto lg = grid_values(range("lr", 1e-4, 1e-2, true));
   REQUIRE_FALSE(lg.ok());
