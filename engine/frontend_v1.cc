@@ -13,6 +13,7 @@
 #include "engine/expr.h"
 #include "engine/frontend_argo.h"
 #include "engine/params.h"
+#include "engine/sweep/spec_parse.h"
 #include "engine/template.h"
 #include "engine/yaml_util.h"
 
@@ -36,7 +37,7 @@ const std::vector<std::string> kParamKeys = {"type", "default", "description"};
 const std::vector<std::string> kStepKeys = {"uses",     "run",         "shell",   "image",   "network",
                                             "with",     "needs",       "depends", "when",    "for_each",
                                             "parallelism", "outputs",  "retry",   "timeout", "resources",
-                                            "cache",    "isolation",   "env"};
+                                            "cache",    "isolation",   "env",     "sweep"};
 const std::vector<std::string> kDefaultsKeys = {"timeout", "retry", "resources", "cache", "isolation", "image"};
 const std::vector<std::string> kRetryKeys = {"limit", "backoff", "factor", "max_backoff", "on"};
 const std::vector<std::string> kResourceKeys = {"cpu", "gpu", "memory"};
@@ -423,6 +424,19 @@ class Parser {
     }
     if (YAML::Node out = m["outputs"]) parse_outputs(out, s);
     parse_step_settings(n, s, "step '" + s.name + "'");
+    if (YAML::Node sw = m["sweep"]) parse_sweep(sw, s);
+  }
+
+  void parse_sweep(const YAML::Node& sw, Step& s) {
+    const size_t before = d_.size();
+    if (s.for_each) error(sw, "step '" + s.name + "' has both 'sweep' and 'for_each': a sweep makes its own instances, "
+                                  "one per trial; use one of them");
+    s.sweep = sweep::parse_sweep_block(sw, file_, d_);
+    // Until the scheduler runs trials, a sweep that reads well stops here,
+    // before anything starts.
+    if (d_.size() == before)
+      d_.error(s.pos, "step '" + s.name + "' has a sweep: sweep steps are not run yet by this ctflow (the 'sweep' "
+                      "block is valid; remove it to run the step once)");
   }
 
   void parse_outputs(const YAML::Node& out, Step& s) {

@@ -66,6 +66,45 @@ struct OutputArtifactDecl {
   std::string path;  // file or directory, relative to the step's working dir
 };
 
+// A hyperparameter sweep on a step (`sweep:`): the step runs as trials
+// tune[0], tune[1], ..., each with parameters drawn from the search space
+// (engine/sweep/ samples them and decides early stops).
+struct SweepParam {
+  enum class Kind { Float, Int, Categorical };
+  std::string name;
+  SourcePos pos;
+  Kind kind = Kind::Float;
+  double min = 0, max = 0;     // Float, Int: the closed range
+  bool log = false;            // scale: log (min > 0)
+  double step = 0;             // grid: spacing on a linear scale; 0: not given
+  int count = 0;               // grid: points from min to max inclusive; 0: not given
+  std::vector<Value> values;   // Categorical
+};
+
+enum class SweepMethod { Grid, Random, Tpe };
+enum class SweepGoal { Maximize, Minimize };
+enum class EarlyStopMethod { Median, Asha };
+
+struct EarlyStopSpec {
+  EarlyStopMethod method = EarlyStopMethod::Asha;
+  int min_steps = 1;         // no trial is stopped before this step; ASHA's first rung
+  int reduction = 3;         // ASHA: rungs at min_steps * reduction^k, top 1/reduction go on
+  int warmup_trials = 5;     // median: other trials needed at a step before it judges there
+  SourcePos pos;
+};
+
+struct SweepSpec {
+  std::vector<SweepParam> parameters;  // file order: the grid's order (the last varies fastest)
+  SweepMethod method = SweepMethod::Random;
+  int trials = 0;                      // 0: not given (grid: every combination)
+  int parallelism = 0;                 // trials at once; 0: as resource slots allow
+  uint64_t seed = 0;
+  std::string metric;                  // objective
+  SweepGoal goal = SweepGoal::Maximize;
+  std::optional<EarlyStopSpec> early_stop;
+  SourcePos pos;                       // where `sweep:` was written
+};
+
 struct Step {
   std::string name;
   SourcePos pos;
@@ -95,6 +134,7 @@ struct Step {
   std::optional<bool> cache;        // unset: true for plugins, false for run/shell
   Isolation isolation = Isolation::Process;
   std::map<std::string, std::string> env;  // extra environment (Argo importer)
+  std::optional<SweepSpec> sweep;   // a hyperparameter sweep over this step
 
   bool cache_enabled() const { return cache.value_or(kind == StepKind::Plugin); }
 };
