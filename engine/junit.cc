@@ -107,7 +107,10 @@ std::string junit_xml(const RunRecord& run, const std::vector<StepRecord>& steps
               s.status + "\">" + xml_escape(log_tail(s), false) + "</" + tag + ">\n";
     } else {
       ++skipped;
-      std::string why = s.status == "Pending" || s.status == "Running" ? "not run (" + s.status + ")" : outcome_message(s);
+      // The store's own words ("skipped: when ... is false", "not run: depends ..."), or the status.
+      std::string why = s.status == "Pending" || s.status == "Running" ? "not run (" + s.status + ")"
+                        : s.message.empty()                             ? s.status
+                                                                        : s.message;
       body += "      <skipped message=\"" + xml_escape(why, true) + "\"/>\n";
     }
     body += "    </testcase>\n";
