@@ -165,6 +165,10 @@ Status write_junit(RunStore& store, const std::string& run_id, const std::string
   namespace fs = std::filesystem;
   const fs::path dest(out);
   const fs::path tmp = dest.parent_path() / ("." + dest.filename().string() + ".tmp" + std::to_string(::getpid()));
+  if (!dest.parent_path().empty()) {
+    std::error_code ec;
+    fs::create_directories(dest.parent_path(), ec);  // a failure shows as the write's error below
+  }
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     f << xml;

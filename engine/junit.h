@@ -30,7 +30,8 @@ std::string junit_xml(const RunRecord& run, const std::vector<StepRecord>& steps
 std::string log_tail(const std::string& path, size_t max_lines = 40, size_t max_bytes = 8192);
 
 // Reads RUN_ID's rows from the store and writes the XML to OUT atomically (a
-// temporary file in OUT's folder, then a rename): a reader never sees half a file.
+// temporary file in OUT's folder, then a rename): a reader never sees half a
+// file. Missing folders on OUT's path are created.
 Status write_junit(RunStore& store, const std::string& run_id, const std::string& out);
 
 }  // namespace ctflow
