@@ -156,33 +156,56 @@ std::string log_tail(const std::string& path, size_t max_lines, size_t max_bytes
   return lines < max_lines ? text : text.substr(pos + 1);
 }
 
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path temp_beside(const fs::path& dest) {
+  return dest.parent_path() / ("." + dest.filename().string() + ".tmp" + std::to_string(::getpid()));
+}
+
+// Writes TEXT to a temporary file beside OUT; its path, or an error.
+Result<fs::path> write_temp(const std::string& out, const std::string& text) {
+  const fs::path dest(out);
+  if (dest.filename().empty()) return Status::Error("--junit " + out + ": name a file, not a folder");
+  std::error_code ec;
+  if (!dest.parent_path().empty()) fs::create_directories(dest.parent_path(), ec);
+  if (ec)
+    return Status::Error("--junit " + out + ": cannot create the folder " + dest.parent_path().string() + ": " +
+                         ec.message());
+  const fs::path tmp = temp_beside(dest);
+  std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+  f << text;
+  f.flush();
+  if (!f) {
+    fs::remove(tmp, ec);
+    return Status::Error("--junit " + out + ": cannot write in " +
+                         (dest.parent_path().empty() ? std::string("the current folder") : dest.parent_path().string()));
+  }
+  return tmp;
+}
+
+}  // namespace
+
+Status check_junit_path(const std::string& out) {
+  auto tmp = write_temp(out, "");
+  if (!tmp) return tmp.status();
+  std::error_code ec;
+  fs::remove(*tmp, ec);
+  return Status::Ok();
+}
+
 Status write_junit(RunStore& store, const std::string& run_id, const std::string& out) {
   auto run = store.get_run(run_id);
   if (!run) return run.status();
   auto steps = store.get_steps(run_id);
   if (!steps) return steps.status();
-  const std::string xml = junit_xml(*run, *steps, [](const StepRecord& s) { return log_tail(s.log_path); });
-  namespace fs = std::filesystem;
-  const fs::path dest(out);
-  const fs::path tmp = dest.parent_path() / ("." + dest.filename().string() + ".tmp" + std::to_string(::getpid()));
-  if (!dest.parent_path().empty()) {
-    std::error_code ec;
-    fs::create_directories(dest.parent_path(), ec);  // a failure shows as the write's error below
-  }
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f << xml;
-    f.flush();
-    if (!f) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      return Status::Error("--junit " + out + ": cannot write " + tmp.string() + " (does the folder exist and is it writable?)");
-    }
-  }
+  auto tmp = write_temp(out, junit_xml(*run, *steps, [](const StepRecord& s) { return log_tail(s.log_path); }));
+  if (!tmp) return tmp.status();
   std::error_code ec;
-  fs::rename(tmp, dest, ec);
+  fs::rename(*tmp, out, ec);
   if (ec) {
-    fs::remove(tmp, ec);
+    fs::remove(*tmp, ec);
     return Status::Error("--junit " + out + ": cannot rename the temporary file into place: " + ec.message());
   }
   return Status::Ok();

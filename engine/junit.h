@@ -29,6 +29,10 @@ std::string junit_xml(const RunRecord& run, const std::vector<StepRecord>& steps
 // "" when it cannot be read.
 std::string log_tail(const std::string& path, size_t max_lines = 40, size_t max_bytes = 8192);
 
+// Before a run: an error when OUT cannot be written (its folder cannot be made,
+// or a file cannot be created there), so that nothing runs for a lost report.
+Status check_junit_path(const std::string& out);
+
 // Reads RUN_ID's rows from the store and writes the XML to OUT atomically (a
 // temporary file in OUT's folder, then a rename): a reader never sees half a
 // file. Missing folders on OUT's path are created.

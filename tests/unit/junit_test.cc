@@ -72,3 +72,17 @@ TEST_CASE("Junit.LogTailKeepsTheLastLines") {
   CHECK(log_tail("/nonexistent/log") == "");
   std::filesystem::remove(path);
 }
+
+TEST_CASE("Junit.CheckPathMakesFoldersAndRefusesWhatCannotBeWritten") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("ctflow-junit-dir-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  CHECK(check_junit_path((dir / "a" / "b" / "r.xml").string()).ok());
+  CHECK(fs::is_directory(dir / "a" / "b"));
+  CHECK(fs::is_empty(dir / "a" / "b"));  // no file is left behind
+  std::ofstream(dir / "file") << "x";
+  Status st = check_junit_path((dir / "file" / "r.xml").string());
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.message().find("--junit " + (dir / "file" / "r.xml").string() + ": cannot create the folder") == 0);
+  fs::remove_all(dir);
+}
