@@ -56,6 +56,22 @@ std::string xml_escape(const std::string& s, bool attribute) {
   return out;
 }
 
+// Text without the colour and cursor codes of a terminal (ESC [ ... final byte).
+std::string strip_ansi(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\x1b' && i + 1 < s.size() && s[i + 1] == '[') {
+      size_t j = i + 2;
+      while (j < s.size() && !(s[j] >= 0x40 && s[j] <= 0x7E)) ++j;
+      i = j;
+      continue;
+    }
+    out += s[i];
+  }
+  return out;
+}
+
 std::string seconds(int64_t from_ms, int64_t to_ms) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3f", from_ms > 0 && to_ms >= from_ms ? (to_ms - from_ms) / 1000.0 : 0.0);
@@ -104,7 +120,7 @@ std::string junit_xml(const RunRecord& run, const std::vector<StepRecord>& steps
       ++(failed ? failures : errors);
       const char* tag = failed ? "failure" : "error";
       body += std::string("      <") + tag + " message=\"" + xml_escape(outcome_message(s), true) + "\" type=\"" +
-              s.status + "\">" + xml_escape(log_tail(s), false) + "</" + tag + ">\n";
+              s.status + "\">" + xml_escape(strip_ansi(log_tail(s)), false) + "</" + tag + ">\n";
     } else {
       ++skipped;
       // The store's own words ("skipped: when ... is false", "not run: depends ..."), or the status.
