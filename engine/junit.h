@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/status.h"
+#include "base/status.h"
 #include "store/run_store.h"
 
 namespace ctflow {

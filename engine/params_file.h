@@ -16,7 +16,7 @@
 
 #include "engine/diag.h"
 #include "engine/ir.h"
-#include "engine/status.h"
+#include "base/status.h"
 
 namespace ctflow {
 
