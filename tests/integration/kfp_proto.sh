@@ -58,7 +58,18 @@ for wf in "$CTFLOW_SOURCE_DIR"/workflows/*.yaml "$CTFLOW_SOURCE_DIR"/workflows/e
   grep -Eq ':[0-9]+:[0-9]+: error: ' "$T/err" || { cat "$T/err"; fail "$rel: export failed without a position"; }
   echo "note $rel: $(head -1 "$T/err")"
 done
-[ -f "$T/kfp/tests_integration_fixtures_kfp-every-field.yaml" ] || fail "kfp-every-field.yaml did not export"
+every="$T/kfp/tests_integration_fixtures_kfp-every-field.yaml"
+[ -f "$every" ] || fail "kfp-every-field.yaml did not export"
+# A plugin's declared outputs are published even when no step reads them
+# (the KFP UI shows a step's outputs; mlpipeline-metrics is one).
+"$PY" - "$every" <<'PY'
+import sys, yaml
+spec = yaml.safe_load(open(sys.argv[1]))
+outs = spec["components"]["comp-greet"].get("outputDefinitions", {}).get("parameters", {})
+assert "message" in outs, "core.echo's output 'message' is not declared: %r" % outs
+cmd = spec["deploymentSpec"]["executors"]["exec-greet"]["container"]["command"]
+assert "--publish-param" in cmd, cmd
+PY
 [ "${#exported[@]}" -ge 6 ] || fail "only ${#exported[@]} workflows exported"
 check "${exported[@]}"
 pass "${#exported[@]} exports parse under the KFP v2 proto"
