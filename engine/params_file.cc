@@ -91,6 +91,9 @@ Result<Value> bind_params(const Workflow& wf, const ParamsFile& file, const std:
                   ? Value::parse(e.value.get<std::string>(), nullptr, false)
                   : e.value;
     if (v.is_discarded()) v = e.value;
+    // Argo's --parameter-file gives a list or map to a (string) Argo parameter as its JSON text.
+    if (e.structured && p->type == ParamType::String && wf.api_version != "ctflow/v1")
+      v = e.value.dump(-1, ' ', false, Value::error_handler_t::replace);
     auto typed = coerce_param_value(*p, v);
     if (!typed) {
       d.error(e.value_pos, "param '" + e.name + "' is " + to_string(p->type) + " and " + typed.message());

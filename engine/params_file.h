@@ -7,7 +7,8 @@
 //
 // Values are typed by the workflow's param declarations, as -p values are
 // (`who: 007` for a string param is "007"); a json param takes a list or map as
-// it is written. -p NAME=VALUE wins over the file.
+// it is written (and an Argo workflow's parameter its JSON text, as Argo does).
+// -p NAME=VALUE wins over the file.
 #pragma once
 
 #include <optional>

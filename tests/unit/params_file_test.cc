@@ -117,3 +117,29 @@ TEST_CASE("ParamsFile.RequiredParamStillRequired") {
   REQUIRE_FALSE(v.ok());
   CHECK(v.message().find("param 'need' is required") != std::string::npos);
 }
+
+TEST_CASE("ParamsFile.ArgoParameterTakesAListAsItsJsonText") {
+  LoadResult r = parse_workflow_text(R"(apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: pf-}
+spec:
+  entrypoint: main
+  arguments:
+    parameters:
+    - name: items
+      value: "[]"
+  templates:
+  - name: main
+    container:
+      image: alpine
+      command: [echo, "{{workflow.parameters.items}}"]
+)", "argo.yaml");
+  REQUIRE_MESSAGE(r.ok(), r.diags.render());
+  Diagnostics d;
+  auto f = read_params_file(file_with("argo.yaml", "items: [1, two]\n"), d);
+  REQUIRE(f);
+  auto v = bind_params(*r.workflow, *f, {}, d);
+  const std::string why = v.message() + "\n" + d.render();
+  REQUIRE_MESSAGE(v.ok(), why);
+  CHECK((*v)["items"] == "[1,\"two\"]");
+}
