@@ -21,7 +21,7 @@ steps:
     run: [echo, "{{item}}"]
   bad:
     needs: [good]
-    shell: 'for i in $(seq 1 60); do echo "noise $i"; done; echo "the <real> & final reason" >&2; exit 3'
+    shell: 'for i in $(seq 1 60); do echo "noise $i"; done; echo "the <real> & final reason"; exit 3'
   maybe:
     needs: [good]
     when: params.gate > 5
