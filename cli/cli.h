@@ -32,6 +32,9 @@ std::optional<std::string> resolve_run(RunStore& store, const std::string& ref);
 // Loads and validates a workflow file (either frontend); prints diagnostics.
 std::optional<Workflow> load_and_validate(const std::string& file, const HostCapacity& host, bool quiet = false,
                                           const std::vector<std::string>& params = {});
+// lint of one file: its errors and warnings, printed; false when it has errors,
+// or (strict) warnings.
+bool lint_file(const std::string& file, const HostCapacity& host, bool strict);
 std::string self_path();
 // Grows and tunes the heap before a big workflow file is read (see heap.cc).
 void prepare_heap(std::uintmax_t workflow_bytes);
@@ -40,6 +43,8 @@ void print_error(const std::string& message);  // "ctflow: error: MESSAGE" on st
 struct RunArgs {
   std::string file;
   std::vector<std::string> params;
+  std::string params_file;  // -f: a YAML/JSON mapping of param -> value; -p wins over it
+  std::string junit;        // --junit: JUnit XML of the step instances, written when the run ends
   int parallelism = 0;
   double cpus = 0;
   int gpus = -1;
@@ -50,7 +55,7 @@ struct RunArgs {
 };
 int cmd_run(const Global& g, const RunArgs& a);
 int cmd_resume(const Global& g, const std::string& run, const std::string& output);
-int cmd_lint(const std::vector<std::string>& files, double cpus, int gpus);
+int cmd_lint(const std::vector<std::string>& files, double cpus, int gpus, bool strict);
 
 struct StepArgs {
   std::string plugin, params_file, params_json, out, work, store, run_id, step;

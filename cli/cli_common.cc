@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "engine/frontend_v1.h"
+#include "engine/lint.h"
 #include "engine/plugin_registry.h"
 
 namespace ctflow::cli {
@@ -44,8 +45,9 @@ std::string self_path() {
   return ec ? "ctflow" : p.string();
 }
 
-std::optional<Workflow> load_and_validate(const std::string& file, const HostCapacity& host, bool quiet,
-                                          const std::vector<std::string>& params) {
+namespace {
+
+LoadResult load_checked(const std::string& file, const HostCapacity& host, const std::vector<std::string>& params) {
   std::error_code ec;
   if (auto size = fs::file_size(file, ec); !ec) prepare_heap(size);
   LoadResult r = load_workflow_file(file, shape_params(params));
@@ -56,11 +58,26 @@ std::optional<Workflow> load_and_validate(const std::string& file, const HostCap
     opt.host = host;
     validate_workflow(*r.workflow, opt, r.diags);
   }
+  return r;
+}
+
+}  // namespace
+
+std::optional<Workflow> load_and_validate(const std::string& file, const HostCapacity& host, bool quiet,
+                                          const std::vector<std::string>& params) {
+  LoadResult r = load_checked(file, host, params);
   if (!r.diags.empty()) {
     if (!quiet) std::cerr << r.diags.render();
     return std::nullopt;
   }
   return std::move(r.workflow);
+}
+
+bool lint_file(const std::string& file, const HostCapacity& host, bool strict) {
+  LoadResult r = load_checked(file, host, {});
+  if (r.workflow && r.diags.empty()) lint_warnings(*r.workflow, r.diags);  // warnings are about valid workflows
+  std::cerr << r.diags.render();
+  return r.diags.empty() && (!strict || r.diags.warnings().empty());
 }
 
 }  // namespace ctflow::cli

@@ -61,6 +61,7 @@ int cmd_export(const ExportArgs& a) {
   } else {
     KfpExportOptions opt;
     if (!a.image.empty()) opt.image = a.image;
+    opt.plugins = outs;  // every declared output, also those no step reads (mlpipeline-metrics for the KFP UI)
     text = export_kfp(*r.workflow, params, opt);
   }
   if (!text) {

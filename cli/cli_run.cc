@@ -14,7 +14,9 @@
 
 #include "cli/cli.h"
 #include "engine/frontend_v1.h"
+#include "engine/junit.h"
 #include "engine/params.h"
+#include "engine/params_file.h"
 #include "engine/plugin_host.h"
 #include "engine/scheduler.h"
 
@@ -131,11 +133,11 @@ HostCapacity host_with(double cpus, int gpus, const std::string& memory) {
 
 }  // namespace
 
-int cmd_lint(const std::vector<std::string>& files, double cpus, int gpus) {
+int cmd_lint(const std::vector<std::string>& files, double cpus, int gpus, bool strict) {
   HostCapacity host = host_with(cpus, gpus, "");
   int rc = kExitOk;
   for (const auto& f : files) {
-    if (!load_and_validate(f, host)) rc = kExitUsage;
+    if (!lint_file(f, host, strict)) rc = kExitUsage;
     else std::cerr << f << ": ok\n";
   }
   return rc;
@@ -145,13 +147,32 @@ int cmd_run(const Global& g, const RunArgs& a) {
   // The Argo frontend reads its executor from CTFLOW_ARGO_EXECUTOR; the flag sets it.
   if (!a.executor.empty()) ::setenv("CTFLOW_ARGO_EXECUTOR", a.executor.c_str(), 1);
   HostCapacity host = host_with(a.cpus, a.gpus, a.memory);
-  auto wf = load_and_validate(a.file, host, false, a.params);
+  // -f: its values first, -p after them (and so winning).
+  Diagnostics file_diags;
+  std::optional<ParamsFile> file;
+  std::vector<std::string> assignments = a.params;
+  if (!a.params_file.empty()) {
+    file = read_params_file(a.params_file, file_diags);
+    if (!file) {
+      std::cerr << file_diags.render();
+      return kExitUsage;
+    }
+    assignments = file->assignments();
+    assignments.insert(assignments.end(), a.params.begin(), a.params.end());
+  }
+  auto wf = load_and_validate(a.file, host, false, assignments);
   if (!wf) return kExitUsage;
-  auto params = bind_params(*wf, a.params);
+  auto params = file ? bind_params(*wf, *file, a.params, file_diags) : bind_params(*wf, a.params);
   if (!params) {
-    print_error(params.message());
+    if (!file_diags.empty()) std::cerr << file_diags.render();
+    else print_error(params.message());
     return kExitUsage;
   }
+  if (!a.junit.empty())
+    if (auto st = check_junit_path(a.junit); !st.ok()) {
+      print_error(st.message());
+      return kExitUsage;
+    }
   auto store = open_store(g);
   if (!store) return kExitUsage;
   auto run_id = store->create_run(wf->name, a.file, *params, read_file(a.file));
@@ -166,7 +187,13 @@ int cmd_run(const Global& g, const RunArgs& a) {
   opt.host = host;
   opt.parallelism = a.parallelism;
   opt.no_cache = a.no_cache;
-  return execute(*store, *wf, *params, *run_id, opt, a.output);
+  int rc = execute(*store, *wf, *params, *run_id, opt, a.output);
+  if (!a.junit.empty())
+    if (auto st = write_junit(*store, *run_id, a.junit); !st.ok()) {
+      print_error(st.message());
+      if (rc == kExitOk) rc = kExitUsage;  // the run went well, but the report CI waits for is lost
+    }
+  return rc;
 }
 
 int cmd_resume(const Global& g, const std::string& ref, const std::string& output) {

@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   auto* c_run = app.add_subcommand("run", "validate, then run a workflow locally");
   c_run->add_option("file", run.file, "the workflow YAML")->required();
   c_run->add_option("-p,--param", run.params, "NAME=VALUE, a workflow param")->take_all()->allow_extra_args(false);
+  c_run->add_option("-f,--params-file", run.params_file, "a YAML or JSON mapping of param to value (-p wins over it)");
+  c_run->add_option("--junit", run.junit, "write JUnit XML here when the run ends: one test case per step instance");
   c_run->add_option("--parallelism", run.parallelism, "at most N steps at once");
   c_run->add_option("--cpus", run.cpus, "CPU cores this host offers (default: detected)");
   c_run->add_option("--gpus", run.gpus, "GPUs this host offers (default: detected)");
@@ -36,11 +38,13 @@ int main(int argc, char** argv) {
   std::vector<std::string> lint_files;
   double lint_cpus = 0;
   int lint_gpus = -1;
+  bool lint_strict = false;
   auto* c_lint = app.add_subcommand("lint", "validate workflows without running them");
   c_lint->add_option("files", lint_files, "workflow files")->required();
   c_lint->add_option("--cpus", lint_cpus, "CPU cores to check resources against");
   c_lint->add_option("--gpus", lint_gpus, "GPUs to check resources against");
-  c_lint->callback([&] { rc = cmd_lint(lint_files, lint_cpus, lint_gpus); });
+  c_lint->add_flag("--strict", lint_strict, "warnings are errors (exit 2), for pre-merge checks");
+  c_lint->callback([&] { rc = cmd_lint(lint_files, lint_cpus, lint_gpus, lint_strict); });
 
   std::string output, status_filter, workflow_filter;
   auto* c_list = app.add_subcommand("list", "runs, newest first");

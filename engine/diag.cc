@@ -39,13 +39,14 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 
 std::string Diagnostics::render() const {
   std::vector<Diagnostic> sorted = items_;
+  sorted.insert(sorted.end(), warnings_.begin(), warnings_.end());
   std::stable_sort(sorted.begin(), sorted.end(), [](const Diagnostic& a, const Diagnostic& b) {
     return std::tie(a.pos.line, a.pos.col) < std::tie(b.pos.line, b.pos.col);
   });
   std::ostringstream out;
   for (const auto& d : sorted) {
     if (d.pos.line > 0) {
-      out << d.pos.file << ':' << d.pos.line << ':' << d.pos.col << ": error: " << d.message << '\n';
+      out << d.pos.file << ':' << d.pos.line << ':' << d.pos.col << (d.warning ? ": warning: " : ": error: ") << d.message << '\n';
       std::string text = line_of(source_, d.pos.line);
       if (!text.empty()) {
         out << "  " << text << '\n';
@@ -55,7 +56,7 @@ std::string Diagnostics::render() const {
         out << "^\n";
       }
     } else {
-      out << (d.pos.file.empty() ? "ctflow" : d.pos.file) << ": error: " << d.message << '\n';
+      out << (d.pos.file.empty() ? "ctflow" : d.pos.file) << (d.warning ? ": warning: " : ": error: ") << d.message << '\n';
     }
   }
   return out.str();
@@ -63,6 +64,7 @@ std::string Diagnostics::render() const {
 
 void Diagnostics::append(const Diagnostics& other) {
   items_.insert(items_.end(), other.items_.begin(), other.items_.end());
+  warnings_.insert(warnings_.end(), other.warnings_.begin(), other.warnings_.end());
 }
 
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates) {

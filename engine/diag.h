@@ -3,6 +3,8 @@
 //     the offending line
 //     ^
 // All problems in a file are collected; none stops the frontend early.
+// Warnings (FILE:LINE:COL: warning: MESSAGE) are kept apart: they never make a
+// workflow invalid, except under `ctflow lint --strict`.
 #pragma once
 
 #include <string>
@@ -15,24 +17,28 @@ namespace ctflow {
 struct Diagnostic {
   SourcePos pos;
   std::string message;
+  bool warning = false;
 };
 
 class Diagnostics {
  public:
   explicit Diagnostics(std::string source = "") : source_(std::move(source)) {}
   void error(const SourcePos& pos, std::string message) { items_.push_back({pos, std::move(message)}); }
-  bool empty() const { return items_.empty(); }
+  void warning(const SourcePos& pos, std::string message) { warnings_.push_back({pos, std::move(message), true}); }
+  bool empty() const { return items_.empty(); }  // no errors (warnings do not count)
   size_t size() const { return items_.size(); }
   const std::vector<Diagnostic>& items() const { return items_; }
+  const std::vector<Diagnostic>& warnings() const { return warnings_; }
   void set_source(std::string source) { source_ = std::move(source); }
   const std::string& source() const { return source_; }
-  // Each diagnostic in file order, with its line and a caret.
+  // Each error and warning in file order, with its line and a caret.
   std::string render() const;
   void append(const Diagnostics& other);
 
  private:
   std::string source_;
   std::vector<Diagnostic> items_;
+  std::vector<Diagnostic> warnings_;
 };
 
 // The closest candidate within a small edit distance, or "" when none is close.

@@ -25,6 +25,7 @@ if (( want_test )); then
     podman runc catatonit             # container steps (catatonit: podman run --init)
     chromium                          # dashboard tests (driven by npm playwright-core)
     ninja-build snakemake hyperfine wrk  # benchmark peers
+    protobuf-compiler python3-protobuf  # the Kubeflow proto check (tests/kfp_proto_check.py; python3-yaml is above)
   )
 fi
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)

@@ -60,6 +60,19 @@ std::string go_duration(double seconds) {
   return std::to_string(static_cast<long long>(std::llround(seconds * 1000))) + "ms";
 }
 
+std::string proto_duration(double seconds) {
+  const long long nanos_total = std::llround(std::fabs(seconds) * 1e9);
+  std::string out = (seconds < 0 && nanos_total > 0 ? "-" : "") + std::to_string(nanos_total / 1000000000LL);
+  if (long long nanos = nanos_total % 1000000000LL; nanos > 0) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%09lld", nanos);
+    std::string frac = buf;
+    while (frac.back() == '0') frac.pop_back();
+    out += "." + frac;
+  }
+  return out + "s";
+}
+
 std::map<std::string, Value> param_values(const Workflow& wf, const Value& resolved_params) {
   std::map<std::string, Value> out;
   for (const auto& p : wf.params)

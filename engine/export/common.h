@@ -42,6 +42,11 @@ std::string memory_quantity(int64_t bytes);
 // Go durations as Argo reads them: 2 -> "2s", 90 -> "90s", 0.5 -> "500ms".
 std::string go_duration(double seconds);
 
+// google.protobuf.Duration in the proto3 JSON mapping (what Kubeflow's API server
+// reads): seconds with up to 9 fractional digits and an "s": 0.5 -> "0.5s",
+// 2 -> "2s", 0.001 -> "0.001s". Never "500ms".
+std::string proto_duration(double seconds);
+
 // A number as short text: 2 -> "2", 1.5 -> "1.5".
 std::string number_text(double v);
 

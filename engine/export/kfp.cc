@@ -264,9 +264,9 @@ class KfpCompiler {
     t["cachingOptions"] = s.cache_enabled() ? Json{{"enableCache", true}} : Json::object();
     if (s.retry.limit > 0) {
       Json rp{{"maxRetryCount", s.retry.limit},
-              {"backoffDuration", export_detail::go_duration(s.retry.backoff_s)},
+              {"backoffDuration", export_detail::proto_duration(s.retry.backoff_s)},
               {"backoffFactor", s.retry.factor}};
-      if (s.retry.max_backoff_s > 0) rp["backoffMaxDuration"] = export_detail::go_duration(s.retry.max_backoff_s);
+      if (s.retry.max_backoff_s > 0) rp["backoffMaxDuration"] = export_detail::proto_duration(s.retry.max_backoff_s);
       t["retryPolicy"] = rp;
     }
 

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <yaml-cpp/yaml.h>
 
+#include "engine/export/common.h"
 #include "engine/export/kfp.h"
 #include "golden/export_fixtures.h"
 
@@ -64,4 +65,17 @@ TEST_CASE("KfpExport.WorkflowStatusIsAnErrorWithPosition") {
 TEST_CASE("KfpExport.IsDeterministic") {
   CHECK(must(export_kfp(mnist_ct_for_kfp(), Value::object(), {})) ==
         must(export_kfp(mnist_ct_for_kfp(), Value::object(), {})));
+}
+
+TEST_CASE("KfpExport.DurationsInProtoJson") {
+  // google.protobuf.Duration as protojson reads it: seconds and an "s", never "ms".
+  CHECK(export_detail::proto_duration(0.5) == "0.5s");
+  CHECK(export_detail::proto_duration(2) == "2s");
+  CHECK(export_detail::proto_duration(0) == "0s");
+  CHECK(export_detail::proto_duration(90.25) == "90.25s");
+  CHECK(export_detail::proto_duration(0.001) == "0.001s");
+  CHECK(export_detail::proto_duration(1e-9) == "0.000000001s");
+  CHECK(export_detail::proto_duration(-1.5) == "-1.5s");
+  YAML::Node doc = YAML::Load(must(export_kfp(export_fixtures::edge_cases(), Value::object(), {})));
+  CHECK(doc["root"]["dag"]["tasks"]["gen"]["retryPolicy"]["backoffDuration"].as<std::string>() == "0.5s");
 }
