@@ -121,6 +121,7 @@ class Scheduler::Impl final : public JobPool {
 
   // --- plan driving (scheduler_plan.cc) ---
   void pump();
+  void record_omitted();
   void begin_step(StepState& s);
   Status check_when(StepState& s, bool& run);
   Result<Value> fan_out_items(StepState& s);

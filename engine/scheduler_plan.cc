@@ -14,22 +14,27 @@ bool is_failure(NodeStatus s) { return s == NodeStatus::Failed || s == NodeStatu
 }  // namespace
 
 void Scheduler::Impl::pump() {
-  for (auto& [name, message] : plan().take_omitted()) {
-    StepState& s = steps_[name];
-    guarded(nullptr, &s, [&] {
-      s.status = plan().status(name);
-      s.message = message;
-      s.finished_at = clock_.now_ms();
-      record_step(s);
-      emit(name, s.status, message, 0, false);
-    });
-  }
+  record_omitted();
   for (const auto& name : plan().take_ready()) {
     StepState& s = steps_[name];
     guarded(nullptr, &s, [&] { begin_step(s); });
   }
   try_dispatch();
   maybe_finish();
+}
+
+// Records the steps the plan has Omitted (or Cancelled) since the last call.
+void Scheduler::Impl::record_omitted() {
+  for (const auto& omitted : plan().take_omitted()) {
+    StepState& s = steps_[omitted.first];
+    guarded(nullptr, &s, [&] {
+      s.status = plan().status(omitted.first);
+      s.message = omitted.second;
+      s.finished_at = clock_.now_ms();
+      record_step(s);
+      emit(omitted.first, s.status, omitted.second, 0, false);
+    });
+  }
 }
 
 // Evaluates the step's `when`: RUN says whether it runs; an error when it cannot be evaluated.
@@ -170,6 +175,10 @@ void Scheduler::Impl::maybe_finish() {
   }
   if (waiting_retry_ > 0) return;
   if (!plan().done()) return;
+  // What the plan Omitted last (a fail-fast stop in this very handler) is
+  // recorded before the plan is left behind: a pump deferred now would read
+  // the next one.
+  record_omitted();
   if (!exit_phase_) {
     main_status_ = plan_->run_status();
     if (!wf_.on_exit.empty() && !cancelling_) return start_exit_phase();

@@ -498,3 +498,24 @@ TEST_CASE("the journal gets batched writes, and the run is claimed and finished"
   CHECK(h.journal.transactions < 10);  // one commit per batch, not one per step
   CHECK(h.journal.run_status["r-1"] == "Succeeded");
 }
+
+TEST_CASE("a step Omitted by the last step of the DAG to end still gets its row before on_exit runs") {
+  // Found by fuzz_scheduler: `bad` Errors as it begins, its dependent is
+  // Omitted in the same handler that sees the DAG done and starts on_exit;
+  // that row was never written.
+  Harness h;
+  auto wf = workflow(R"(
+steps:
+  a: {shell: x}
+  bad: {needs: [a], when: "steps.a.outputs.nope == 1", shell: x}
+  c: {needs: [bad], shell: x}
+on_exit:
+  bye: {shell: x}
+)");
+  CHECK(h.run(wf) == "Errored");
+  CHECK(h.journal.status("bad") == "Errored");
+  CHECK(h.journal.step("bad").message.find("when 'steps.a.outputs.nope == 1': ") == 0);
+  CHECK(h.journal.status("c") == "Omitted");
+  CHECK(h.journal.status("bye") == "Succeeded");
+  CHECK(all_terminal(h.journal));
+}
