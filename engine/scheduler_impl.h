@@ -24,6 +24,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "base/json_text.h"
 #include "engine/plan.h"
 #include "engine/run/clock.h"
 #include "engine/run/journal.h"

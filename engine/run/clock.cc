@@ -2,7 +2,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
-#include "store/run_store.h"
+#include "base/time.h"
 
 namespace ctflow {
 namespace {

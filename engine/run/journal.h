@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/status.h"
+#include "base/status.h"
 #include "store/artifact_store.h"
 #include "store/run_store.h"
 
