@@ -102,31 +102,32 @@ void Scheduler::Impl::loop() {
   if (clock_.is_virtual()) {
     // One thread, no sleeping: run what is ready, else move time to the next timer.
     auto work = asio::make_work_guard(io_);
-    while (!finished_) {
+    while (!finished_ && run_error_.empty()) {
       if (io_.poll() > 0) continue;
-      if (finished_ || !clock_.advance()) break;
+      if (finished_ || !run_error_.empty() || !clock_.advance()) break;
     }
-    if (!finished_) close_unfinished("the run stalled: nothing runs and no step can start (an engine bug)");
-    return;
+  } else {
+    auto run_io = [this] {
+      try {
+        io_.run();
+      } catch (const std::exception& e) {  // a handler is guarded; this is a last resort
+        std::lock_guard<std::mutex> lock(worker_error_mu_);
+        if (worker_error_.empty()) worker_error_ = e.what();
+        io_.stop();
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(worker_error_mu_);
+        if (worker_error_.empty()) worker_error_ = "an unknown exception";
+        io_.stop();
+      }
+    };
+    for (int i = 0; i < kWorkers; ++i) workers_.emplace_back(run_io);
+    run_io();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+    if (!worker_error_.empty() && run_error_.empty()) run_error_ = "internal error: " + worker_error_;
   }
-  auto run_io = [this] {
-    try {
-      io_.run();
-    } catch (const std::exception& e) {  // a handler is guarded; this is a last resort
-      std::lock_guard<std::mutex> lock(worker_error_mu_);
-      if (worker_error_.empty()) worker_error_ = e.what();
-      io_.stop();
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(worker_error_mu_);
-      if (worker_error_.empty()) worker_error_ = "an unknown exception";
-      io_.stop();
-    }
-  };
-  for (int i = 0; i < kWorkers; ++i) workers_.emplace_back(run_io);
-  run_io();
-  for (auto& t : workers_) t.join();
-  workers_.clear();
-  if (!worker_error_.empty()) close_unfinished("internal error: " + worker_error_);
+  if (!run_error_.empty()) close_unfinished(run_error_);
+  else if (!finished_) close_unfinished("the run stalled: nothing runs and no step can start (an engine bug)");
 }
 
 // Ends what is not over when the run stops without its plan's say.
@@ -138,6 +139,7 @@ void Scheduler::Impl::close_unfinished(const std::string& why) {
     for (auto& inst : s.instances)
       if (!is_terminal(inst->status)) {
         detach(*inst);
+        if (inst->running) inst->running->kill();  // an engine that gives up leaves no process behind
         inst->status = NodeStatus::Errored;
         inst->message = why;
         inst->finished_at = clock_.now_ms();
@@ -193,9 +195,9 @@ void Scheduler::Impl::handler_failed(Instance* inst, StepState* s, const std::st
     if (s && !is_terminal(s->status)) return fail_step(*s, msg);
   } catch (...) {
   }
-  // Not a step's (the run's own handlers), or ending the step failed too: the run ends Errored.
+  // Not a step's (the run's own handlers), or ending the step failed too:
+  // the run stops, and what is not over ends Errored (loop()).
   if (run_error_.empty()) run_error_ = msg;
-  finished_ = true;
   io_.stop();
 }
 

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -109,6 +110,7 @@ class FakeJournal final : public RunJournal {
     return Status::Ok();
   }
   Status heartbeat(const std::string&, int64_t) override {
+    if (!throw_on_heartbeat.empty()) throw std::runtime_error(throw_on_heartbeat);
     ++heartbeats;
     return Status::Ok();
   }
@@ -154,6 +156,7 @@ class FakeJournal final : public RunJournal {
   }
   Result<std::vector<ArtifactRecord>> artifacts(const std::string&) override { return artifact_rows; }
   Result<std::optional<CacheEntry>> cache_lookup(const std::string& key) override {
+    if (!throw_on_cache_lookup.empty()) throw std::runtime_error(throw_on_cache_lookup);
     auto it = cache.find(key);
     if (it == cache.end()) return std::optional<CacheEntry>();
     return std::optional<CacheEntry>(it->second);
@@ -190,6 +193,8 @@ class FakeJournal final : public RunJournal {
   std::map<std::string, CacheEntry> cache;
   std::map<std::string, StoredArtifact> blobs;
   int transactions = 0, heartbeats = 0;
+  // Faults to inject: what a call throws (a bug, or a library that throws).
+  std::string throw_on_heartbeat, throw_on_cache_lookup;
 };
 
 // What a fake attempt does.

@@ -519,3 +519,36 @@ on_exit:
   CHECK(h.journal.status("bye") == "Succeeded");
   CHECK(all_terminal(h.journal));
 }
+
+TEST_CASE("an exception while handling a step ends that step Errored, and the run goes on by its rules") {
+  Harness h;
+  h.journal.throw_on_cache_lookup = "disk on fire";
+  auto wf = workflow(R"(
+fail_fast: false
+steps:
+  cached: {cache: true, shell: x}
+  plain: {shell: x}
+  after: {needs: [cached], shell: x}
+)");
+  CHECK(h.run(wf) == "Errored");
+  CHECK(h.journal.status("cached") == "Errored");
+  CHECK(h.journal.step("cached").message == "internal error: disk on fire");
+  CHECK(h.runner.of("cached").empty());
+  CHECK(h.journal.status("plain") == "Succeeded");
+  CHECK(h.journal.status("after") == "Omitted");
+  CHECK(all_terminal(h.journal));
+}
+
+TEST_CASE("an exception outside any step ends the run Errored, with every step ended") {
+  Harness h;
+  h.journal.throw_on_heartbeat = "database is gone";  // the first heartbeat is at 2s
+  h.runner.script = [](const AttemptSpec&) { return prints("", 5); };
+  auto wf = workflow("steps:\n  a: {shell: sleep 5}\n  b: {needs: [a], shell: x}\n");
+  CHECK(h.run(wf) == "Errored");
+  CHECK(h.journal.run_status["r-1"] == "Errored");
+  CHECK(h.journal.run_message["r-1"] == "internal error: database is gone");
+  CHECK(h.journal.status("a") == "Errored");
+  CHECK(h.journal.step("a").message == "internal error: database is gone");
+  CHECK(h.journal.status("b") == "Errored");
+  CHECK(all_terminal(h.journal));
+}
