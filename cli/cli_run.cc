@@ -48,7 +48,8 @@ class Progress {
       running_.insert(e.step);
     } else {
       running_.erase(e.step);
-      if (e.status != "Pending" && e.step.find('[') == std::string::npos) ++done_;
+      // Fan-out instances and the steps of called templates are not in the total.
+      if (e.status != "Pending" && e.step.find_first_of("[/") == std::string::npos) ++done_;
     }
     if (e.status != "Running" || !tty_) {
       char line[64];

@@ -14,7 +14,7 @@ namespace {
 std::string instance_dir_name(const std::string& instance) {
   std::string out;
   for (char c : instance) {
-    if (c == '[') out += '.';
+    if (c == '[' || c == '/') out += '.';  // caller[2]/child -> caller.2.child
     else if (c != ']') out += c;
   }
   return out;

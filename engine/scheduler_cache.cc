@@ -64,29 +64,34 @@ void Scheduler::Impl::load_previous() {
   if (!recs) return;
   for (auto& r : *recs) previous_[r.name] = r;
   auto arts = journal_.artifacts(run_id_);
-  std::map<std::string, Value> art_by_step;
   if (arts)
     for (const auto& a : *arts)
       if (a.role == "output")
-        art_by_step[a.step][a.name] = {{"digest", a.digest}, {"size", a.size}, {"kind", a.kind}, {"path", a.path}};
-  for (auto& [name, st] : steps_) {
-    if (st.exit_handler) continue;
-    auto it = previous_.find(name);
-    if (it == previous_.end() || (it->second.status != "Succeeded" && it->second.status != "Skipped")) continue;
-    bool fan = st.step->for_each.has_value();
-    st.status = *node_status_from_string(it->second.status);
-    st.message = it->second.message;
-    st.outputs = it->second.outputs;
-    st.started_at = it->second.started_at;
-    st.finished_at = it->second.finished_at;
-    if (!fan) {
-      st.result = st.outputs.contains("result") ? value_text(st.outputs["result"]) : "";
-      st.artifacts = art_by_step[name];
-      note_artifacts(st.artifacts);
-    }
-    plan_->restore(name, st.status);
-    emit(name, st.status, "kept from the earlier attempt of this run", 0, it->second.cached);
+        previous_artifacts_[a.step][a.name] = {{"digest", a.digest}, {"size", a.size}, {"kind", a.kind}, {"path", a.path}};
+  for (auto& [name, st] : steps_)
+    if (!st.exit_handler) keep_previous_step(st);
+}
+
+// Resume: ST keeps its result when it Succeeded (or was Skipped) before. Also
+// for the steps of a template expanded again (docs/dag-growth.md).
+bool Scheduler::Impl::keep_previous_step(StepState& st) {
+  const std::string& name = st.step->name;
+  auto it = previous_.find(name);
+  if (it == previous_.end() || (it->second.status != "Succeeded" && it->second.status != "Skipped")) return false;
+  bool fan = st.step->for_each.has_value();
+  st.status = *node_status_from_string(it->second.status);
+  st.message = it->second.message;
+  st.outputs = it->second.outputs;
+  st.started_at = it->second.started_at;
+  st.finished_at = it->second.finished_at;
+  if (!fan) {
+    st.result = st.outputs.contains("result") ? value_text(st.outputs["result"]) : "";
+    st.artifacts = previous_artifacts_[name];
+    note_artifacts(st.artifacts);
   }
+  plan().restore(name, st.status);
+  emit(name, st.status, "kept from the earlier attempt of this run", 0, it->second.cached);
+  return true;
 }
 
 // Resume: an instance of a fan-out that Succeeded before keeps its result.

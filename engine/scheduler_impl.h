@@ -6,6 +6,7 @@
 //   scheduler_refs.cc       reference resolution ({{steps.x.outputs.y}}, params, item)
 //   scheduler_cache.cc      the step cache and resume from an earlier attempt
 //   scheduler_record.cc     recording: batched journal writes
+//   scheduler_call.cc       call steps: a template expanded when the step starts
 // Private to the engine.
 #pragma once
 
@@ -57,6 +58,17 @@ class Scheduler::Impl final : public JobPool {
 
  private:
   struct StepState;
+  struct Instance;
+  // One expansion of a template by a call step's instance (docs/dag-growth.md).
+  struct CallScope {
+    std::string prefix;            // "caller/" or "caller[2]/": its steps' names start with it
+    Value params;                  // the template's params, bound
+    int depth = 1;                 // 1 for a call from the workflow's own steps
+    std::string chain;             // the templates called on the way here: "a -> b -> b"
+    const TemplateDef* tmpl = nullptr;
+    Instance* caller = nullptr;
+    int left = 0;                  // its steps not yet ended
+  };
   struct Instance {
     std::string name;
     StepState* step = nullptr;
@@ -81,6 +93,7 @@ class Scheduler::Impl final : public JobPool {
     int gpu = 0;
     int64_t mem = 0;
     bool holds_slot = false;
+    std::shared_ptr<CallScope> call;  // a call step's expansion
   };
   struct StepState {
     const Step* step = nullptr;
@@ -95,6 +108,8 @@ class Scheduler::Impl final : public JobPool {
     Value outputs = Value::object();
     Value artifacts = Value::object();
     std::string result;
+    std::shared_ptr<CallScope> scope;  // the expansion it is part of; null for the workflow's own steps
+    bool counted = false;              // its end was counted in scope->left
   };
 
   // --- the run loop (scheduler.cc) ---
@@ -135,6 +150,12 @@ class Scheduler::Impl final : public JobPool {
   void do_cancel(const std::string& why);
   Plan& plan() { return exit_phase_ ? *exit_plan_ : *plan_; }
 
+  // --- call steps (scheduler_call.cc) ---
+  void start_call(Instance& inst);
+  Result<Value> call_params(StepState& s, Instance& inst, const TemplateDef& t);
+  void child_ended(StepState& s);
+  void end_call(Instance& inst);
+
   // --- resources and jobs (scheduler_slots.cc) ---
   bool fits(const Instance& inst) const;
   void try_dispatch();
@@ -166,7 +187,8 @@ class Scheduler::Impl final : public JobPool {
 
   // --- references (scheduler_refs.cc) ---
   Result<Value> resolve(const StepState& s, const Instance* inst, const std::string& ref);
-  Result<Value> resolve_step(const std::string& ref, const std::string& rest);
+  Result<Value> resolve_in(const CallScope* scope, const Instance* inst, const std::string& ref);
+  Result<Value> resolve_step(const std::string& ref, const std::string& rest, const std::string& prefix);
   Result<Value> render(const StepState& s, const Instance* inst, const Value& v);
 
   // --- the step cache and resume (scheduler_cache.cc) ---
@@ -174,6 +196,7 @@ class Scheduler::Impl final : public JobPool {
   bool use_cached(Instance& inst);
   void store_in_cache(const Instance& inst);
   void load_previous();
+  bool keep_previous_step(StepState& st);
   bool keep_previous(Instance& inst);
 
   // --- recording (scheduler_record.cc) ---
@@ -231,6 +254,7 @@ class Scheduler::Impl final : public JobPool {
   std::string main_status_;
   std::string run_error_;  // why the run ended Errored without its plan's say (an internal error)
   std::map<std::string, StepState> steps_;
+  std::deque<Step> grown_;  // the steps of expanded templates (a deque: Plan and StepState point at them)
   std::deque<Instance*> queue_;
   std::filesystem::path run_work_dir_, run_logs_dir_;  // this run's folders under the store, made once
   int running_ = 0;
@@ -252,6 +276,7 @@ class Scheduler::Impl final : public JobPool {
   static constexpr std::chrono::milliseconds kFlushEvery{25};
   std::chrono::steady_clock::time_point last_flush_{};
   std::map<std::string, StepRecord> previous_;  // resume: records of the earlier attempt
+  std::map<std::string, Value> previous_artifacts_;  // resume: step -> its output artifacts then
   std::map<std::string, Value> artifact_by_path_;  // blob path -> {digest, size, kind}: inputs for lineage
 };
 

@@ -33,6 +33,7 @@ void Scheduler::Impl::record_omitted() {
       s.finished_at = clock_.now_ms();
       record_step(s);
       emit(omitted.first, s.status, omitted.second, 0, false);
+      child_ended(s);
     });
   }
 }
@@ -86,6 +87,8 @@ void Scheduler::Impl::begin_step(StepState& s) {
   }
   s.remaining = static_cast<int>(s.instances.size());
   record_step(s);
+  if (step.kind == StepKind::Call)
+    for (size_t i = 0; i < s.instances.size(); ++i) start_call(*s.instances[i]);
 }
 
 void Scheduler::Impl::add_instance(StepState& s, int index, Value item) {
@@ -94,7 +97,7 @@ void Scheduler::Impl::add_instance(StepState& s, int index, Value item) {
   inst->index = index;
   inst->item = std::move(item);
   inst->name = index < 0 ? s.step->name : s.step->name + "[" + std::to_string(index) + "]";
-  queue_.push_back(inst.get());
+  if (s.step->kind != StepKind::Call) queue_.push_back(inst.get());  // a call expands instead (start_call)
   s.instances.push_back(std::move(inst));
 }
 
@@ -127,6 +130,7 @@ void Scheduler::Impl::finish_step(StepState& s, NodeStatus status, const std::st
   if (s.fan_out || s.instances.empty())
     emit(s.step->name, status, message, (s.finished_at - s.started_at) / 1000.0, false);
   defer(nullptr, nullptr, [this] { pump(); });
+  child_ended(s);
 }
 
 void Scheduler::Impl::finish_instance(Instance& inst, NodeStatus status, std::string message) {
@@ -137,7 +141,7 @@ void Scheduler::Impl::finish_instance(Instance& inst, NodeStatus status, std::st
   if (inst.started_at == 0) inst.started_at = inst.finished_at;
   StepState& s = *inst.step;
   if (status == NodeStatus::Succeeded) store_in_cache(inst);
-  if (s.step->kind != StepKind::Plugin && status == NodeStatus::Succeeded && !inst.outputs.contains("result") && s.fan_out)
+  if (s.step->kind != StepKind::Plugin && s.step->kind != StepKind::Call && status == NodeStatus::Succeeded && !inst.outputs.contains("result") && s.fan_out)
     inst.outputs["result"] = inst.result;
   record_instance(inst);
   emit(inst.name, status, inst.message, (inst.finished_at - inst.started_at) / 1000.0, inst.cached);

@@ -91,7 +91,8 @@ void Scheduler::Impl::record_instance(const Instance& inst) {
   r.started_at = inst.started_at;
   r.finished_at = is_terminal(inst.status) ? inst.finished_at : 0;
   r.outputs = inst.outputs;
-  if (inst.step->step->kind != StepKind::Plugin && inst.status == NodeStatus::Succeeded) r.outputs["result"] = inst.result;
+  const StepKind kind = inst.step->step->kind;
+  if (kind != StepKind::Plugin && kind != StepKind::Call && inst.status == NodeStatus::Succeeded) r.outputs["result"] = inst.result;
   r.message = inst.message;
   r.log_path = inst.log_path;
   r.exit_code = inst.exit_code;

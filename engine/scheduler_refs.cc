@@ -9,13 +9,18 @@ Result<Value> Scheduler::Impl::render(const StepState& s, const Instance* inst, 
 }
 
 Result<Value> Scheduler::Impl::resolve(const StepState& s, const Instance* inst, const std::string& ref) {
-  (void)s;
+  return resolve_in(s.scope.get(), inst, ref);
+}
+
+// Inside a template (SCOPE), params are the template's and step names its own.
+Result<Value> Scheduler::Impl::resolve_in(const CallScope* scope, const Instance* inst, const std::string& ref) {
   auto dot = ref.find('.');
   std::string root = ref.substr(0, dot);
   std::string rest = dot == std::string::npos ? "" : ref.substr(dot + 1);
   if (root == "params") {
-    if (!params_.contains(rest)) return Status::Error("unknown param '" + rest + "'");
-    return params_[rest];
+    const Value& params = scope ? scope->params : params_;
+    if (!params.contains(rest)) return Status::Error("unknown param '" + rest + "'");
+    return params[rest];
   }
   if (root == "item") {
     if (!inst || inst->index < 0) return Status::Error("'" + ref + "' is only known inside a for_each step");
@@ -36,16 +41,16 @@ Result<Value> Scheduler::Impl::resolve(const StepState& s, const Instance* inst,
     }
     return Status::Error("unknown reference '" + ref + "'");
   }
-  if (root == "steps") return resolve_step(ref, rest);
+  if (root == "steps") return resolve_step(ref, rest, scope ? scope->prefix : "");
   return Status::Error("unknown reference '" + ref + "'");
 }
 
 // steps.NAME.status, steps.NAME.outputs.KEY, steps.NAME.artifacts.KEY (REST is without "steps.").
-Result<Value> Scheduler::Impl::resolve_step(const std::string& ref, const std::string& rest) {
+Result<Value> Scheduler::Impl::resolve_step(const std::string& ref, const std::string& rest, const std::string& prefix) {
   auto d2 = rest.find('.');
   std::string name = rest.substr(0, d2);
   std::string what = d2 == std::string::npos ? "" : rest.substr(d2 + 1);
-  auto it = steps_.find(name);
+  auto it = steps_.find(prefix + name);
   if (it == steps_.end()) return Status::Error("unknown step '" + name + "'");
   const StepState& o = it->second;
   if (what == "status") return Value(to_string(o.status));
