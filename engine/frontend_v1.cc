@@ -355,14 +355,8 @@ class Parser {
     }
   }
 
-  void parse_step(const YAML::Node& n, Step& s) {
-    const std::string where = "in step '" + s.name + "'";
-    if (!n.IsMap()) {
-      error(n, "step '" + s.name + "' must be a map with one of uses, run, shell or call; got " + yaml_kind(n));
-      return;
-    }
-    check_keys(n, kStepKeys, where);
-    const MapView m(n);
+  // uses, run, shell or call: exactly one says what the step runs.
+  void parse_kind(const YAML::Node& n, const MapView& m, Step& s) {
     int kinds = 0;
     std::vector<std::string> kind_keys;
     for (const char* k : {"uses", "run", "shell", "call"})
@@ -409,6 +403,17 @@ class Parser {
       s.shell = string(sh, "'shell'");
       check_template(sh, s.shell);
     }
+  }
+
+  void parse_step(const YAML::Node& n, Step& s) {
+    const std::string where = "in step '" + s.name + "'";
+    if (!n.IsMap()) {
+      error(n, "step '" + s.name + "' must be a map with one of uses, run, shell or call; got " + yaml_kind(n));
+      return;
+    }
+    check_keys(n, kStepKeys, where);
+    const MapView m(n);
+    parse_kind(n, m, s);
     if (YAML::Node net = m["network"]) s.network = boolean(net, "'network'");
     if (YAML::Node w = m["with"]) {
       if (expect_map(w, "'with'")) {
