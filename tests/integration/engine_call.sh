@@ -96,3 +96,45 @@ assert_eq Succeeded "$(json_get "$T/fix.json" 'd["status"]')" "status after resu
 assert_eq Succeeded "$(json_get "$T/fix.json" 'step(d, "c/b")["status"]')" "c/b after resume"
 assert_eq 1 "$(wc -l < "$T/a.count" | tr -d ' ')" "runs of c/a"
 pass "resume re-expands a call and keeps its steps that Succeeded"
+
+# --- resume after SIGKILL: the run is left Running; resume expands the call
+# again, keeps the step that Succeeded and runs the one the kill cut short
+f=$(wf killed <<YAML
+apiVersion: ctflow/v1
+kind: Workflow
+metadata: {name: killed}
+templates:
+  t:
+    params: {i: {type: int}}
+    steps:
+      a:
+        shell: echo "{{params.i}}" >> "$T/k.count"
+      b:
+        needs: [a]
+        shell: touch "$T/b.started.{{params.i}}"; test -e "$T/go" || exec sleep 60; echo done
+    outputs: {out: "{{steps.b.outputs.result}}"}
+steps:
+  c: {for_each: [0, 1], call: t, with: {i: "{{item}}"}}
+YAML
+)
+setsid "$CTFLOW_BIN" run "$f" > "$T/killed.out" 2> "$T/killed.err" &
+engine=$!
+_BG_PIDS+=("$engine")
+wait_for 20 test -e "$T/b.started.0" -a -e "$T/b.started.1" || fail "the b steps did not start: $(cat "$T/killed.err")"
+set +e
+{
+  kill -KILL -- "-$engine"
+  pkill -KILL -s "$engine"
+  wait "$engine"
+} 2> /dev/null
+set -e
+id=$(ctflow list -o json | json_get - '[r["id"] for r in d if r["workflow"] == "killed"][0]')
+assert_eq Running "$(ctflow get "$id" -o json | json_get - 'd["status"]')" "a killed run is left Running"
+touch "$T/go"
+run_rc rc resume "$id" > /dev/null 2> "$T/err"
+assert_eq 0 "$rc" "exit code of resume after SIGKILL: $(cat "$T/err")"
+ctflow get "$id" -o json > "$T/killed.json"
+assert_eq Succeeded "$(json_get "$T/killed.json" 'd["status"]')" "status after resume"
+assert_eq '["done", "done"]' "$(json_get "$T/killed.json" 'step(d, "c")["outputs"]["out"]')" "c's outputs after resume"
+assert_eq 2 "$(wc -l < "$T/k.count" | tr -d ' ')" "runs of the a steps (kept across the kill)"
+pass "resume after SIGKILL keeps what Succeeded inside a call"
