@@ -309,3 +309,29 @@ steps:
   REQUIRE(h.runner.of("end").size() == 1);
   CHECK(h.runner.of("end")[0].argv[1] == R"(ba1 ["ba0","ba1"])");
 }
+
+TEST_CASE("cancel inside a call: its running step is stopped, the rest of the template Cancelled, and the caller") {
+  Harness h;
+  h.runner.script = [](const AttemptSpec&) { return prints("", 10); };
+  h.on_event = [](Scheduler& s, const StepEvent& e) {
+    if (e.step == "c/a" && e.status == "Running") s.cancel("cancelled by the user (Ctrl-C)");
+  };
+  auto wf = workflow(R"(
+templates:
+  t:
+    steps:
+      a: {run: [a]}
+      b: {needs: [a], run: [b]}
+steps:
+  c: {call: t}
+  after: {needs: [c], run: [after]}
+)");
+  CHECK(h.run(wf) == "Cancelled");
+  CHECK(h.journal.status("c/a") == "Cancelled");
+  CHECK(h.runner.of("c/a")[0].end == doctest::Approx(0));
+  CHECK(h.journal.status("c/b") == "Cancelled");
+  CHECK(h.runner.of("c/b").empty());
+  CHECK(h.journal.status("c") == "Cancelled");
+  CHECK(h.journal.status("after") == "Cancelled");
+  CHECK(h.runner.of("after").empty());
+}
