@@ -11,6 +11,10 @@
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 
 #include "cli/cli.h"
 #include "engine/frontend_v1.h"
@@ -47,7 +51,8 @@ class Progress {
       running_.insert(e.step);
     } else {
       running_.erase(e.step);
-      if (e.status != "Pending" && e.step.find('[') == std::string::npos) ++done_;
+      // Fan-out instances and the steps of called templates are not in the total.
+      if (e.status != "Pending" && e.step.find_first_of("[/") == std::string::npos) ++done_;
     }
     if (e.status != "Running" || !tty_) {
       char line[64];
@@ -99,6 +104,36 @@ class Progress {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
+// Ctrl-C (SIGINT) and SIGTERM while a run goes on: the first cancels the run
+// (steps get SIGTERM, then SIGKILL after the grace period), a second kills
+// what runs at once. The library installs no signal handler of its own.
+class RunSignals {
+ public:
+  explicit RunSignals(Scheduler& sched) : signals_(io_, SIGINT, SIGTERM) {
+    signals_.async_wait([this, &sched](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      sched.cancel("cancelled by the user (Ctrl-C)");
+      signals_.async_wait([&sched](const boost::system::error_code& ec2, int) {
+        if (!ec2) sched.kill_now();
+      });
+    });
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~RunSignals() {
+    boost::system::error_code ignored;
+    signals_.cancel(ignored);
+    io_.stop();
+    thread_.join();
+  }
+  RunSignals(const RunSignals&) = delete;
+  RunSignals& operator=(const RunSignals&) = delete;
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::signal_set signals_;
+  std::thread thread_;
+};
+
 int execute(RunStore& store, const Workflow& wf, const Value& params, const std::string& run_id, RunOptions opt,
             const std::string& output) {
   PluginRegistry plugins;
@@ -107,7 +142,11 @@ int execute(RunStore& store, const Workflow& wf, const Value& params, const std:
   Progress progress(wf.steps.size() + wf.on_exit.size(), output == "json");
   sched.on_event([&](const StepEvent& e) { progress.event(e); });
   sched.on_settled([&] { progress.show(); });
-  std::string status = sched.run(run_id);
+  std::string status;
+  {
+    RunSignals signals(sched);
+    status = sched.run(run_id);
+  }
   progress.end();
   if (output == "json") {
     std::cout << run_document(store, run_id).dump(2) << "\n";

@@ -31,10 +31,12 @@ bool is_step_name(const std::string& n) {
 const std::regex kParamName("[A-Za-z_][A-Za-z0-9_]*");
 
 const std::vector<std::string> kTopKeys = {"apiVersion", "kind",     "metadata", "params", "defaults",
-                                           "parallelism", "fail_fast", "steps",   "on_exit"};
+                                           "parallelism", "fail_fast", "steps",   "on_exit",
+                                           "templates", "max_depth"};
 const std::vector<std::string> kMetadataKeys = {"name", "description", "labels", "annotations"};
 const std::vector<std::string> kParamKeys = {"type", "default", "description"};
-const std::vector<std::string> kStepKeys = {"uses",     "run",         "shell",   "image",   "network",
+const std::vector<std::string> kTemplateKeys = {"params", "steps", "outputs"};
+const std::vector<std::string> kStepKeys = {"uses",     "run",         "shell",   "call",    "image",   "network",
                                             "with",     "needs",       "depends", "when",    "for_each",
                                             "parallelism", "outputs",  "retry",   "timeout", "resources",
                                             "cache",    "isolation",   "env",     "sweep"};
@@ -74,7 +76,7 @@ class Parser {
       error(kind, "unsupported kind '" + (kind.IsScalar() ? kind.Scalar() : yaml_kind(kind)) +
                       "': a ctflow/v1 file holds a 'Workflow'");
     parse_metadata(root["metadata"], root, wf);
-    if (YAML::Node params = root["params"]) parse_params(params, wf);
+    if (YAML::Node params = root["params"]) parse_params(params, wf.params);
     Step defaults;
     if (YAML::Node dn = root["defaults"]) {
       if (expect_map(dn, "'defaults'")) {
@@ -84,6 +86,8 @@ class Parser {
     }
     if (YAML::Node p = root["parallelism"]) wf.parallelism = positive_int(p, "parallelism", true);
     if (YAML::Node f = root["fail_fast"]) wf.fail_fast = boolean(f, "fail_fast");
+    if (YAML::Node md = root["max_depth"]) wf.max_depth = positive_int(md, "max_depth");
+    if (YAML::Node t = root["templates"]) parse_templates(t, defaults, wf);
     YAML::Node steps = root["steps"];
     if (!steps) error(root, "missing 'steps': a workflow needs at least one step");
     else parse_steps(steps, defaults, wf.steps, "steps");
@@ -210,7 +214,7 @@ class Parser {
     if (YAML::Node desc = md["description"]) wf.description = string(desc, "metadata.description");
   }
 
-  void parse_params(const YAML::Node& params, Workflow& wf) {
+  void parse_params(const YAML::Node& params, std::vector<ParamDecl>& out) {
     if (!expect_map(params, "'params'")) return;
     check_duplicates(params, "in 'params'");
     std::set<std::string> seen;
@@ -254,7 +258,7 @@ class Parser {
         p.default_value = yaml_to_value(v);
         p.type = infer_type(*p.default_value);
       }
-      wf.params.push_back(std::move(p));
+      out.push_back(std::move(p));
     }
   }
 
@@ -294,6 +298,38 @@ class Parser {
     }
   }
 
+  // templates: {NAME: {params: {...}, steps: {...}, outputs: {NAME: "{{steps.x.outputs.y}}"}}}
+  void parse_templates(const YAML::Node& n, const Step& defaults, Workflow& wf) {
+    if (!expect_map(n, "'templates'")) return;
+    check_duplicates(n, "in 'templates'");
+    for (const auto& kv : n) {
+      if (!kv.first.IsScalar() || wf.templates.count(kv.first.Scalar())) continue;
+      TemplateDef t;
+      t.name = kv.first.Scalar();
+      t.pos = pos(kv.first);
+      const std::string where = "template '" + t.name + "'";
+      if (!is_step_name(t.name) || t.name.size() > 63)
+        error(kv.first, "bad template name '" + t.name + "': use lower-case letters, digits, '-' and '_'");
+      const YAML::Node& v = kv.second;
+      if (!v.IsMap()) {
+        error(v, where + " must be a map with 'steps' (and optional 'params', 'outputs'); got " + yaml_kind(v));
+        continue;
+      }
+      check_keys(v, kTemplateKeys, "in " + where + " (allowed: params, steps, outputs)");
+      if (YAML::Node p = v["params"]) parse_params(p, t.params);
+      YAML::Node st = v["steps"];
+      if (!st || (st.IsMap() && st.size() == 0)) error(st ? st : v, where + " has no steps: add 'steps:' with at least one");
+      else parse_steps(st, defaults, t.steps, "templates." + t.name + ".steps");
+      if (YAML::Node o = v["outputs"]; o && expect_map(o, "'outputs' of " + where))
+        for (const auto& out : o) {
+          t.outputs[out.first.Scalar()] = string(out.second, "output '" + out.first.Scalar() + "' of " + where);
+          t.output_pos[out.first.Scalar()] = pos(out.second);
+          check_template(out.second, t.outputs[out.first.Scalar()]);
+        }
+      wf.templates.emplace(t.name, std::move(t));
+    }
+  }
+
   void check_template(const YAML::Node& n, const std::string& text) {
     auto r = tmpl::refs(text);
     if (auto* e = std::get_if<tmpl::TemplateError>(&r)) {
@@ -320,26 +356,21 @@ class Parser {
     }
   }
 
-  void parse_step(const YAML::Node& n, Step& s) {
-    const std::string where = "in step '" + s.name + "'";
-    if (!n.IsMap()) {
-      error(n, "step '" + s.name + "' must be a map with one of uses, run or shell; got " + yaml_kind(n));
-      return;
-    }
-    check_keys(n, kStepKeys, where);
-    const MapView m(n);
+  // uses, run, shell or call: exactly one says what the step runs.
+  void parse_kind(const YAML::Node& n, const MapView& m, Step& s) {
     int kinds = 0;
     std::vector<std::string> kind_keys;
-    for (const char* k : {"uses", "run", "shell"})
+    for (const char* k : {"uses", "run", "shell", "call"})
       if (m[k]) {
         ++kinds;
         kind_keys.push_back(k);
       }
     if (kinds == 0) {
-      error(n, "step '" + s.name + "' says nothing to run: add one of 'uses: PLUGIN', 'run: [argv...]' or 'shell: SCRIPT'");
+      error(n, "step '" + s.name + "' says nothing to run: add one of 'uses: PLUGIN', 'run: [argv...]', 'shell: SCRIPT' "
+               "or 'call: TEMPLATE'");
     } else if (kinds > 1) {
       error(m[kind_keys[1]], "step '" + s.name + "' has both '" + kind_keys[0] + "' and '" + kind_keys[1] +
-                                 "': a step runs exactly one of uses, run or shell");
+                                 "': a step runs exactly one of uses, run, shell or call");
     }
     if (YAML::Node u = m["uses"]) {
       s.kind = StepKind::Plugin;
@@ -362,12 +393,28 @@ class Parser {
         error(r, "'run' takes a list (argv), e.g. run: [python3, train.py, \"{{params.epochs}}\"]; "
                  "for a shell command line use 'shell:'");
       }
+    } else if (YAML::Node c = m["call"]) {
+      s.kind = StepKind::Call;
+      s.kind_pos = pos(c);
+      s.call = string(c, "'call'");
+      if (m["image"]) error(m["image"], "step '" + s.name + "' calls a template: its own steps say where they run, not 'image'");
     } else if (YAML::Node sh = m["shell"]) {
       s.kind = StepKind::Shell;
       s.kind_pos = pos(sh);
       s.shell = string(sh, "'shell'");
       check_template(sh, s.shell);
     }
+  }
+
+  void parse_step(const YAML::Node& n, Step& s) {
+    const std::string where = "in step '" + s.name + "'";
+    if (!n.IsMap()) {
+      error(n, "step '" + s.name + "' must be a map with one of uses, run, shell or call; got " + yaml_kind(n));
+      return;
+    }
+    check_keys(n, kStepKeys, where);
+    const MapView m(n);
+    parse_kind(n, m, s);
     if (YAML::Node net = m["network"]) s.network = boolean(net, "'network'");
     if (YAML::Node w = m["with"]) {
       if (expect_map(w, "'with'")) {
@@ -441,7 +488,9 @@ class Parser {
 
   void parse_outputs(const YAML::Node& out, Step& s) {
     if (!expect_map(out, "'outputs'")) return;
-    if (s.kind == StepKind::Plugin)
+    if (s.kind == StepKind::Call)
+      error(out, "a call step's outputs are its template's: declare them under 'templates." + s.call + ".outputs'");
+    else if (s.kind == StepKind::Plugin)
       error(out, "a plugin declares its own outputs: 'outputs' is for run and shell steps (see 'ctflow plugins " +
                      s.uses + "')");
     check_keys(out, kOutputsKeys, "in 'outputs'");

@@ -33,6 +33,7 @@ const char* to_string(StepKind k) {
     case StepKind::Plugin: return "plugin";
     case StepKind::Run: return "run";
     case StepKind::Shell: return "shell";
+    case StepKind::Call: return "call";
   }
   return "?";
 }
@@ -53,6 +54,12 @@ const Step* Workflow::find_step(const std::string& n) const {
 }
 
 const ParamDecl* Workflow::find_param(const std::string& n) const {
+  for (const auto& p : params)
+    if (p.name == n) return &p;
+  return nullptr;
+}
+
+const ParamDecl* TemplateDef::find_param(const std::string& n) const {
   for (const auto& p : params)
     if (p.name == n) return &p;
   return nullptr;

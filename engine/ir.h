@@ -34,7 +34,7 @@ struct ParamDecl {
   SourcePos pos;
 };
 
-enum class StepKind { Plugin, Run, Shell };
+enum class StepKind { Plugin, Run, Shell, Call };
 const char* to_string(StepKind k);
 
 enum class Isolation { Process, None };
@@ -110,6 +110,7 @@ struct Step {
   SourcePos pos;
   StepKind kind = StepKind::Run;
   std::string uses;                 // Plugin
+  std::string call;                 // Call: the template it expands (docs/dag-growth.md)
   std::vector<std::string> run;     // Run: argv, each element templated alone
   std::string shell;                // Shell: script for /bin/sh -c
   std::string image;                // optional: run in this OCI image
@@ -139,6 +140,19 @@ struct Step {
   bool cache_enabled() const { return cache.value_or(kind == StepKind::Plugin); }
 };
 
+// A group of steps a `call` step expands when it starts (docs/dag-growth.md).
+// Its steps refer to {{params.X}} (the template's params) and to each other.
+struct TemplateDef {
+  std::string name;
+  SourcePos pos;
+  std::vector<ParamDecl> params;
+  std::vector<Step> steps;                          // in file order
+  std::map<std::string, std::string> outputs;       // NAME -> "{{steps.x.outputs.y}}"
+  std::map<std::string, SourcePos> output_pos;
+
+  const ParamDecl* find_param(const std::string& name) const;
+};
+
 struct Workflow {
   std::string file;            // where it was read from (for messages)
   std::string api_version = "ctflow/v1";
@@ -149,6 +163,8 @@ struct Workflow {
   bool fail_fast = true;
   std::vector<Step> steps;     // in file order
   std::vector<Step> on_exit;   // run after the DAG, whatever its outcome
+  std::map<std::string, TemplateDef> templates;  // what `call` steps expand
+  int max_depth = 10;          // how deep calls may nest
 
   const Step* find_step(const std::string& name) const;
   const ParamDecl* find_param(const std::string& name) const;

@@ -41,20 +41,71 @@ Plan::Plan(const std::vector<Step>& steps, bool fail_fast) : fail_fast_(fail_fas
     nodes_[i].step = &steps[i];
     index_[steps[i].name] = i;
   }
-  for (size_t i = 0; i < steps.size(); ++i) {
-    for (const auto& dep : direct_dependencies(steps[i])) {
-      auto it = index_.find(dep);
-      if (it == index_.end() || it->second == i) continue;
+  link(0);
+}
+
+void Plan::link(size_t first) {
+  for (size_t i = first; i < nodes_.size(); ++i) {
+    const Step& st = *nodes_[i].step;
+    for (const auto& dep : direct_dependencies(st)) {
+      auto it = index_.find(nodes_[i].scope + dep);
+      if (it == index_.end() || it->second == i || it->second < first) continue;
       nodes_[i].deps.push_back(it->second);
       nodes_[it->second].dependents.push_back(i);
-      if (!steps[i].depends.empty()) handled_by_depends_.insert(it->second);
+      if (!st.depends.empty()) handled_by_depends_.insert(it->second);
     }
   }
-  for (size_t i = 0; i < nodes_.size(); ++i)
+  for (size_t i = first; i < nodes_.size(); ++i)
     if (nodes_[i].deps.empty()) {
       nodes_[i].queued = true;
       ready_.push_back(i);
     }
+}
+
+void Plan::add_steps(const std::string& parent, const std::string& scope, const std::vector<const Step*>& steps) {
+  auto p = index_.find(parent);
+  const size_t first = nodes_.size();
+  nodes_.resize(first + steps.size());
+  for (size_t k = 0; k < steps.size(); ++k) {
+    Node& n = nodes_[first + k];
+    n.step = steps[k];
+    n.scope = scope;
+    n.parent = p == index_.end() ? kNoParent : p->second;
+    index_[steps[k]->name] = first + k;
+  }
+  link(first);
+  if (!stopped_) return;
+  ready_.clear();
+  for (size_t i = first; i < nodes_.size(); ++i) {
+    set_status(i, cancelled_ ? NodeStatus::Cancelled : NodeStatus::Omitted);
+    nodes_[i].message = stop_message_;
+    omitted_.emplace_back(nodes_[i].step->name, stop_message_);
+  }
+}
+
+Plan::ScopeEnd Plan::scope_status(const std::string& scope) const {
+  ScopeEnd end;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    const Node& n = nodes_[i];
+    if (n.scope != scope) continue;
+    if (n.status == NodeStatus::Cancelled) return {NodeStatus::Cancelled, "", n.message};
+    if (is_failure(n.status) && end.step.empty() && !handled(i)) {
+      end.status = n.status;
+      end.step = n.step->name;
+    }
+    if (n.status == NodeStatus::Omitted && stopped_ && n.message == stop_message_ && end.step.empty()) {
+      end.status = NodeStatus::Omitted;
+      end.message = n.message;
+    }
+  }
+  return end;
+}
+
+bool Plan::handled_up(size_t i) const {
+  for (;; i = nodes_[i].parent) {
+    if (handled_by_depends_.count(i)) return true;
+    if (nodes_[i].parent == kNoParent) return false;
+  }
 }
 
 std::vector<std::string> Plan::take_ready() {
@@ -122,7 +173,7 @@ void Plan::settle(size_t i) {
     if (auto* e = std::get_if<expr::Expr>(&parsed)) {
       auto r = e->eval_bool([&](const std::string& ref) -> Result<Value> {
         size_t dot = ref.find('.');
-        auto it = index_.find(ref.substr(0, dot));
+        auto it = index_.find(n.scope + ref.substr(0, dot));
         if (it == index_.end() || dot == std::string::npos) return Status::Error("unknown step in '" + ref + "'");
         const Node& dn = nodes_[it->second];
         const std::string what = ref.substr(dot + 1);
@@ -160,7 +211,7 @@ void Plan::finish(const std::string& step, NodeStatus status, const std::vector<
   set_status(it->second, status);
   n.instances = instances;
   // fail_fast looks ahead: a failure that some `depends` names may be handled.
-  if (is_failure(status) && fail_fast_ && !handled_by_depends_.count(it->second) && !stopped_)
+  if (is_failure(status) && fail_fast_ && !handled_up(it->second) && !stopped_)
     stop("not started: fail_fast stopped the run after step '" + step + "' " + to_string(status), false);
   release_dependents(it->second);
 }
@@ -232,8 +283,8 @@ const std::string& Plan::message(const std::string& step) const {
 
 std::vector<std::string> Plan::failures() const {
   std::vector<std::string> out;
-  for (size_t i = 0; i < nodes_.size(); ++i)
-    if (is_failure(nodes_[i].status) && !handled(i)) out.push_back(nodes_[i].step->name);
+  for (size_t i = 0; i < nodes_.size(); ++i)  // a sub-DAG's failures count through its caller
+    if (nodes_[i].scope.empty() && is_failure(nodes_[i].status) && !handled(i)) out.push_back(nodes_[i].step->name);
   return out;
 }
 
@@ -242,6 +293,7 @@ std::string Plan::run_status() const {
   bool failed = false, errored = false;
   for (size_t i = 0; i < nodes_.size(); ++i) {
     NodeStatus st = nodes_[i].status;
+    if (!nodes_[i].scope.empty()) continue;  // counted through its caller
     // handled() walks the graph: ask it only of the statuses that count.
     if (!is_failure(st) && st != NodeStatus::Cancelled) continue;
     if (handled(i)) continue;

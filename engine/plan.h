@@ -9,6 +9,11 @@
 // says so. As in Argo's assessDAGPhase, a failure fails the run unless every
 // path after it reaches a step that ran (a `depends` that handled it); fail_fast
 // does not stop the run for a failure that some `depends` names.
+//
+// The plan grows while it runs (docs/dag-growth.md): add_steps() adds the
+// steps of a called template as a sub-DAG of the running call step. A sub-DAG's
+// failures count through its caller (whose status the Scheduler sets from
+// scope_status()), so fail_fast and the run's status look up the call chain.
 #pragma once
 
 #include <map>
@@ -43,6 +48,18 @@ class Plan {
   void stop(const std::string& message, bool cancelled);
   // Marks STEP as already finished before this run started (resume).
   void restore(const std::string& step, NodeStatus status);
+  // Adds STEPS, a sub-DAG of the running step PARENT, while the run goes on.
+  // Each step's name is its full name (SCOPE + its name in the template); its
+  // needs and depends name its siblings by their names in the template.
+  void add_steps(const std::string& parent, const std::string& scope, const std::vector<const Step*>& steps);
+  // What the sub-DAG under SCOPE ended as, once all of it has ended, by the
+  // rules of a run: an unhandled failure (STEP names it), a stop, or Succeeded.
+  struct ScopeEnd {
+    NodeStatus status = NodeStatus::Succeeded;
+    std::string step;     // the failed step, for Failed and Errored
+    std::string message;  // the stop's message, for Omitted and Cancelled
+  };
+  ScopeEnd scope_status(const std::string& scope) const;
 
   bool done() const;
   bool stopped() const { return stopped_; }
@@ -64,7 +81,12 @@ class Plan {
     size_t deps_ended = 0;  // how many of deps have released this node
     bool released = false;  // release_dependents ran for this node
     std::string message;
+    std::string scope;              // "" for the workflow's own steps, "caller/" in a sub-DAG
+    size_t parent = kNoParent;      // the call step a sub-DAG's node belongs to
   };
+  static constexpr size_t kNoParent = static_cast<size_t>(-1);
+  void link(size_t first);         // deps and dependents of nodes [first, end), and which are ready
+  bool handled_up(size_t i) const;  // a depends handles the failure of I or of a caller above it
   void set_status(size_t i, NodeStatus s);  // keeps ended_ in step
   void settle(size_t i);           // decide a pending node whose deps have all ended
   void omit(size_t i, std::string message);

@@ -1,10 +1,19 @@
 // Scheduler: drives a Plan on a boost::asio::io_context (a strand; see kWorkers
-// in scheduler.cc for the threads). It evaluates `when`,
-// expands `for_each`, grants resource slots (cpu, gpu, memory, parallelism),
-// starts attempts through the step runners, applies timeouts (SIGTERM to the
-// process group, SIGKILL after a grace period) and retries with exponential
-// backoff, runs `on_exit` steps, handles Ctrl-C, and records everything in the
-// RunStore as it happens.
+// in scheduler_impl.h for the threads). It evaluates `when`, expands
+// `for_each`, grants resource slots (cpu, gpu, memory, parallelism), starts
+// attempts through a StepRunner, applies timeouts and retries with
+// exponential backoff, runs `on_exit` steps, and records everything in a
+// RunJournal as it happens. Time comes from a Clock.
+//
+// The runner, the journal and the clock are injected (SchedulerServices): the
+// real ones run processes, write the SQLite store and wait on asio timers; a
+// unit test's fakes do none of that, and under a virtual clock the whole run
+// is single-threaded and deterministic.
+//
+// Signals are the caller's: the CLI turns Ctrl-C into cancel() and a second
+// one into kill_now(). Nothing a step does (bytes that are not UTF-8, a value
+// that cannot be rendered, a store write that fails) makes the scheduler throw
+// or abort: the step ends Errored with a message and the run goes on by its rules.
 #pragma once
 
 #include <filesystem>
@@ -19,6 +28,10 @@
 #include "store/run_store.h"
 
 namespace ctflow {
+
+class Clock;
+class RunJournal;
+class StepRunner;
 
 struct RunOptions {
   HostCapacity host = HostCapacity::detect();
@@ -40,9 +53,19 @@ struct StepEvent {
   bool cached = false;
 };
 
+// What the scheduler works through; it owns none of them.
+struct SchedulerServices {
+  RunJournal* journal = nullptr;
+  StepRunner* runner = nullptr;
+  Clock* clock = nullptr;
+  std::function<const PluginInfo*(const std::string& name)> find_plugin;  // nullptr: unknown
+};
+
 class Scheduler {
  public:
+  // The real services: the store, child processes and plugins, the system clock.
   Scheduler(const Workflow& wf, Value params, RunStore& store, PluginRegistry& plugins, RunOptions options);
+  Scheduler(const Workflow& wf, Value params, SchedulerServices services, RunOptions options);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -50,8 +73,12 @@ class Scheduler {
   // Runs the workflow as run RUN_ID (already created in the store) to its end
   // and returns the run's final status: Succeeded, Failed, Errored or Cancelled.
   std::string run(const std::string& run_id);
-  // Asks a running run to stop (as Ctrl-C does); safe from any thread.
-  void cancel();
+  // Asks a running run to stop (as Ctrl-C does): steps are told to stop
+  // (SIGTERM, SIGKILL after the grace period), steps not started are
+  // Cancelled with WHY; safe from any thread.
+  void cancel(const std::string& why = "cancelled by the user");
+  // Kills what runs at once (SIGKILL), as a second Ctrl-C does; safe from any thread.
+  void kill_now();
   void on_event(std::function<void(const StepEvent&)> callback);
   // Called after each batch of changes is committed to the store: at most
   // every 25 ms while steps change, and at the end. Progress output written

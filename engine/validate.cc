@@ -18,6 +18,7 @@
 #include "engine/params.h"
 #include "engine/reference.h"
 #include "engine/template.h"
+#include "engine/validate_call.h"
 
 namespace ctflow {
 namespace {
@@ -53,6 +54,8 @@ struct Checker {
   // would be quadratic in a long chain).
   std::map<std::string, size_t> number;
   std::vector<std::vector<size_t>> deps;
+  const Workflow* whole = nullptr;       // the whole workflow: its templates (wf is a template's steps when tmpl)
+  const TemplateDef* tmpl = nullptr;
 
   void run() {
     for (const auto& s : wf.steps) by_name[s.name] = &s;
@@ -185,7 +188,9 @@ struct Checker {
         if (!wf.find_param(r.name)) {
           std::vector<std::string> names;
           for (const auto& p : wf.params) names.push_back(p.name);
-          d.error(pos, "step '" + s.name + "' refers to unknown param '" + r.name + "'" + did_you_mean(r.name, names));
+          d.error(pos, "step '" + s.name + "' refers to unknown param '" + r.name + "'" + did_you_mean(r.name, names) +
+                           (tmpl ? " (inside template '" + tmpl->name + "', params are the template's: declare it "
+                                   "under 'templates." + tmpl->name + ".params')" : ""));
         }
         return;
       case Reference::Kind::Item:
@@ -204,6 +209,11 @@ struct Checker {
   void check_step_ref(const Step& s, bool in_exit, const Reference& r, const SourcePos& pos) {
     const std::string& other = r.name;
     auto it = by_name.find(other);
+    if (it == by_name.end() && tmpl && whole->find_step(other)) {
+      d.error(pos, "step '" + s.name + "' of template '" + tmpl->name + "' refers to step '" + other +
+                       "' outside the template: declare a param and pass the value in the call's 'with'");
+      return;
+    }
     if (it == by_name.end()) {
       std::vector<std::string> names;
       for (const auto& [n, p] : by_name) names.push_back(n);
@@ -222,7 +232,9 @@ struct Checker {
     const std::string& name = r.field;
     std::vector<std::string> declared;
     bool known = true;  // unknown plugin: reported elsewhere
-    if (o.kind == StepKind::Plugin) {
+    if (o.kind == StepKind::Call) {
+      known = !artifact && call_output_known(*whole, o, name, declared);
+    } else if (o.kind == StepKind::Plugin) {
       const PluginInfo* p = opt.plugins ? opt.plugins->find(o.uses) : nullptr;
       if (p) {
         for (const auto& out : p->outputs)
@@ -267,6 +279,7 @@ struct Checker {
         for (const auto& ref : e->refs()) check_ref(s, in_exit, ref, s.when_pos);
     }
     check_plugin(s);
+    if (s.kind == StepKind::Call) check_call(*whole, s, d);
     check_resources(s);
   }
 
@@ -351,8 +364,19 @@ HostCapacity HostCapacity::detect() {
 }
 
 void validate_workflow(const Workflow& wf, const ValidateOptions& options, Diagnostics& diags) {
-  Checker c{wf, options, diags, {}, {}, {}};
+  Checker c{wf, options, diags, {}, {}, {}, &wf, nullptr};
   c.run();
+  // Each template's steps are checked as a workflow of their own, with the template's params.
+  for (const auto& [name, t] : wf.templates) {
+    Workflow tw;
+    tw.file = wf.file;
+    tw.name = wf.name;
+    tw.params = t.params;
+    tw.steps = t.steps;
+    Checker tc{tw, options, diags, {}, {}, {}, &wf, &t};
+    tc.run();
+    check_template_outputs(t, diags);
+  }
 }
 
 Result<Value> bind_params(const Workflow& wf, const std::vector<std::string>& assignments) {

@@ -284,7 +284,9 @@ Json Api::run_view(const std::string& id) {
   std::set<std::string> seen;
   auto add_node = [&](const Step& st, bool on_exit) {
     seen.insert(st.name);
-    std::string kind = st.kind == StepKind::Plugin ? st.uses : (st.kind == StepKind::Shell ? "shell" : "run");
+    std::string kind = st.kind == StepKind::Plugin ? st.uses
+                       : st.kind == StepKind::Call ? "call " + st.call
+                                                   : (st.kind == StepKind::Shell ? "shell" : "run");
     nodes.push_back({{"id", st.name}, {"kind", kind}, {"on_exit", on_exit},
                      {"status", node_status(instance_status[st.name])}, {"instances", instances[st.name]},
                      {"with", st.with}, {"when", st.when}, {"depends", st.depends}});

@@ -11,6 +11,7 @@ namespace export_detail {
 
 Result<std::string> ArgoCompiler::compile() {
   if (wf_.steps.empty()) return export_detail::error_at({}, wf_.file, "the workflow has no steps");
+  if (auto st = export_detail::no_calls(wf_, "Argo"); !st.ok()) return st;
   for (const auto& s : wf_.steps) add_step(s, false);
   for (const auto& s : wf_.on_exit) add_step(s, true);
   entry_ = names_.allocate(wf_.name.empty() ? "main" : wf_.name);

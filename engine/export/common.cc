@@ -82,4 +82,14 @@ std::map<std::string, Value> param_values(const Workflow& wf, const Value& resol
   return out;
 }
 
+Status no_calls(const Workflow& wf, const std::string& target) {
+  for (const auto* list : {&wf.steps, &wf.on_exit})
+    for (const auto& s : *list)
+      if (s.kind == StepKind::Call)
+        return error_at(s.kind_pos, wf.file,
+                        "step '" + s.name + "' calls template '" + s.call + "': a call is expanded when it runs, " +
+                            "which the " + target + " export does not translate yet; run it with 'ctflow run'");
+  return Status::Ok();
+}
+
 }  // namespace ctflow::export_detail

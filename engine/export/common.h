@@ -32,6 +32,9 @@ class NameAllocator {
 // else as compact JSON (1, 0.5, true, [1,2], {"a":1}).
 std::string value_text(const Value& v);
 
+// An error for the first `call` step (docs/dag-growth.md): TARGET has no equivalent yet.
+Status no_calls(const Workflow& wf, const std::string& target);
+
 // CTFLOW_PARAM_<NAME>: upper-cased, anything but [A-Z0-9_] becomes '_'.
 std::string param_env_name(const std::string& with_key);
 

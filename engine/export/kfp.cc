@@ -72,6 +72,7 @@ class KfpCompiler {
 
   Result<std::string> compile() {
     if (wf_.steps.empty()) return export_detail::error_at({}, wf_.file, "the workflow has no steps");
+    if (auto st = export_detail::no_calls(wf_, "Kubeflow"); !st.ok()) return st;
     scopes_.push_back(Scope{});
     int main_scope = 0;
     if (!wf_.on_exit.empty()) {

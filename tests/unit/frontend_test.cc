@@ -248,13 +248,13 @@ TEST_CASE("FrontendTest.StepKinds") {
                            "  both:\n"
                            "    run: [echo]\n"
                            "    shell: echo\n")) ==
-        "wf.yaml:7:12: error: step 'both' has both 'run' and 'shell': a step runs exactly one of uses, run or shell\n"
+        "wf.yaml:7:12: error: step 'both' has both 'run' and 'shell': a step runs exactly one of uses, run, shell or call\n"
         "      shell: echo\n"
         "             ^\n");
   CHECK(messages(with_header("steps:\n"
                              "  none:\n"
                              "    needs: []\n")) ==
-        "6:5: step 'none' says nothing to run: add one of 'uses: PLUGIN', 'run: [argv...]' or 'shell: SCRIPT'\n");
+        "6:5: step 'none' says nothing to run: add one of 'uses: PLUGIN', 'run: [argv...]', 'shell: SCRIPT' or 'call: TEMPLATE'\n");
   CHECK(messages(with_header("steps:\n"
                              "  s:\n"
                              "    run: echo hi\n")) ==

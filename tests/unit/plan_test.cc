@@ -451,3 +451,118 @@ TEST_CASE("PlanTest.NodeStatusNames") {
   CHECK_FALSE(ctflow::is_terminal(NodeStatus::Running));
   CHECK(ctflow::is_terminal(NodeStatus::Skipped));
 }
+
+// ---- a plan that grows while it runs (docs/dag-growth.md)
+
+namespace {
+// Template steps as the Scheduler adds them: full names, needs/depends by the names in the template.
+Step child(const std::string& scope, std::string name, std::vector<std::string> deps = {}) {
+  Step s = needs(std::move(name), std::move(deps));
+  s.name = scope + s.name;
+  return s;
+}
+}  // namespace
+
+TEST_CASE("PlanTest.AddStepsGrowsARunningPlanAndItsChildrenRunInOrder") {
+  std::vector<Step> steps = {needs("call"), needs("after", {"call"})};
+  Plan p(steps, true);
+  CHECK(p.take_ready() == Names{"call"});
+  std::vector<Step> kids = {child("call/", "a"), child("call/", "b", {"a"})};
+  p.add_steps("call", "call/", {&kids[0], &kids[1]});
+  CHECK_FALSE(p.done());
+  CHECK(p.take_ready() == Names{"call/a"});
+  p.finish("call/a", NodeStatus::Succeeded);
+  CHECK(p.take_ready() == Names{"call/b"});
+  p.finish("call/b", NodeStatus::Succeeded);
+  CHECK(p.take_ready().empty());  // `after` waits for the caller, which the Scheduler ends
+  CHECK(p.scope_status("call/").status == NodeStatus::Succeeded);
+  p.finish("call", NodeStatus::Succeeded);
+  CHECK(p.take_ready() == Names{"after"});
+  p.finish("after", NodeStatus::Succeeded);
+  CHECK(p.done());
+  CHECK(p.run_status() == "Succeeded");
+}
+
+TEST_CASE("PlanTest.AddedDependsNameSiblingsInTheirScope") {
+  std::vector<Step> steps = {needs("a"), needs("x")};  // a top-level `a` the template's `a` must not mean
+  Plan p(steps, false);
+  CHECK(p.take_ready() == Names{"a", "x"});
+  std::vector<Step> kids = {child("x/", "a"), depends("x/h", "a.Failed")};
+  p.add_steps("x", "x/", {&kids[0], &kids[1]});
+  CHECK(p.take_ready() == Names{"x/a"});
+  p.finish("a", NodeStatus::Succeeded);
+  CHECK(p.take_ready().empty());
+  p.finish("x/a", NodeStatus::Failed);
+  CHECK(p.take_ready() == Names{"x/h"});  // the failure is handled inside the template
+  p.finish("x/h", NodeStatus::Succeeded);
+  CHECK(p.scope_status("x/").status == NodeStatus::Succeeded);
+}
+
+TEST_CASE("PlanTest.AFailureInsideATemplateFailsItsScopeAndCountsThroughTheCaller") {
+  std::vector<Step> steps = {needs("call"), needs("other")};
+  Plan p(steps, true);
+  CHECK(p.take_ready() == Names{"call", "other"});
+  std::vector<Step> kids = {child("call/", "a"), child("call/", "b", {"a"})};
+  p.add_steps("call", "call/", {&kids[0], &kids[1]});
+  CHECK(p.take_ready() == Names{"call/a"});
+  p.finish("call/a", NodeStatus::Failed);
+  // fail_fast: nothing new starts, inside the template or out.
+  CHECK(p.status("call/b") == NodeStatus::Omitted);
+  auto end = p.scope_status("call/");
+  CHECK(end.status == NodeStatus::Failed);
+  CHECK(end.step == "call/a");
+  p.finish("call", NodeStatus::Failed);
+  p.finish("other", NodeStatus::Succeeded);
+  CHECK(p.done());
+  CHECK(p.run_status() == "Failed");
+  CHECK(p.failures() == Names{"call"});  // the caller carries its children's failure
+}
+
+TEST_CASE("PlanTest.FailFastSparesAChildFailureWhoseCallerIsHandled") {
+  std::vector<Step> steps = {needs("call"), depends("rescue", "call.Failed")};
+  Plan p(steps, true);
+  CHECK(p.take_ready() == Names{"call"});
+  std::vector<Step> kids = {child("call/", "a"), child("call/", "b")};
+  p.add_steps("call", "call/", {&kids[0], &kids[1]});
+  CHECK(p.take_ready() == Names{"call/a", "call/b"});
+  p.finish("call/a", NodeStatus::Failed);
+  CHECK_FALSE(p.stopped());
+  p.finish("call/b", NodeStatus::Succeeded);
+  CHECK(p.scope_status("call/").status == NodeStatus::Failed);
+  p.finish("call", NodeStatus::Failed);
+  CHECK(p.take_ready() == Names{"rescue"});
+  p.finish("rescue", NodeStatus::Succeeded);
+  CHECK(p.run_status() == "Succeeded");
+}
+
+TEST_CASE("PlanTest.StepsAddedToAStoppedPlanAreOmittedWithItsMessage") {
+  std::vector<Step> steps = {needs("call")};
+  Plan p(steps, true);
+  CHECK(p.take_ready() == Names{"call"});
+  p.stop("cancelled by the user", true);
+  std::vector<Step> kids = {child("call/", "a")};
+  p.add_steps("call", "call/", {&kids[0]});
+  CHECK(p.take_ready().empty());
+  CHECK(p.status("call/a") == NodeStatus::Cancelled);
+  CHECK(p.take_omitted() == Omissions{{"call/a", "cancelled by the user"}});
+  CHECK(p.scope_status("call/").status == NodeStatus::Cancelled);
+}
+
+TEST_CASE("PlanTest.NestedScopesAreTheirOwn") {
+  std::vector<Step> steps = {needs("c")};
+  Plan p(steps, true);
+  CHECK(p.take_ready() == Names{"c"});
+  std::vector<Step> kids = {child("c/", "d")};
+  p.add_steps("c", "c/", {&kids[0]});
+  CHECK(p.take_ready() == Names{"c/d"});
+  std::vector<Step> grand = {child("c/d/", "e")};
+  p.add_steps("c/d", "c/d/", {&grand[0]});
+  CHECK(p.take_ready() == Names{"c/d/e"});
+  p.finish("c/d/e", NodeStatus::Errored);
+  CHECK(p.scope_status("c/d/").status == NodeStatus::Errored);
+  CHECK(p.scope_status("c/").status == NodeStatus::Succeeded);  // c/d has not ended yet: nothing failed in c/
+  p.finish("c/d", NodeStatus::Errored);
+  CHECK(p.scope_status("c/").step == "c/d");
+  p.finish("c", NodeStatus::Errored);
+  CHECK(p.run_status() == "Errored");
+}

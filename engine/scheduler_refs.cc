@@ -1,0 +1,79 @@
+// References in templates and `when`: params, item, workflow and steps.
+#include "engine/scheduler_impl.h"
+#include "engine/template.h"
+
+namespace ctflow {
+
+Result<Value> Scheduler::Impl::render(const StepState& s, const Instance* inst, const Value& v) {
+  return tmpl::render_value(v, [&](const std::string& ref) { return resolve(s, inst, ref); });
+}
+
+Result<Value> Scheduler::Impl::resolve(const StepState& s, const Instance* inst, const std::string& ref) {
+  return resolve_in(s.scope.get(), inst, ref);
+}
+
+// Inside a template (SCOPE), params are the template's and step names its own.
+Result<Value> Scheduler::Impl::resolve_in(const CallScope* scope, const Instance* inst, const std::string& ref) {
+  auto dot = ref.find('.');
+  std::string root = ref.substr(0, dot);
+  std::string rest = dot == std::string::npos ? "" : ref.substr(dot + 1);
+  if (root == "params") {
+    const Value& params = scope ? scope->params : params_;
+    if (!params.contains(rest)) return Status::Error("unknown param '" + rest + "'");
+    return params[rest];
+  }
+  if (root == "item") {
+    if (!inst || inst->index < 0) return Status::Error("'" + ref + "' is only known inside a for_each step");
+    if (rest.empty()) return inst->item;
+    if (!inst->item.is_object() || !inst->item.contains(rest))
+      return Status::Error("item " + json_text(inst->item) + " has no key '" + rest + "'");
+    return inst->item[rest];
+  }
+  if (root == "workflow") {
+    if (rest == "name") return Value(wf_.name);
+    if (rest == "run_id") return Value(run_id_);
+    if (rest == "status") return Value(main_status_.empty() ? "Running" : main_status_);
+    if (rest == "failures") {
+      Value list = Value::array();
+      for (const auto& f : plan_->failures())
+        list.push_back({{"step", f}, {"status", to_string(plan_->status(f))}, {"message", steps_[f].message}});
+      return list;
+    }
+    return Status::Error("unknown reference '" + ref + "'");
+  }
+  if (root == "steps") return resolve_step(ref, rest, scope ? scope->prefix : "");
+  return Status::Error("unknown reference '" + ref + "'");
+}
+
+// steps.NAME.status, steps.NAME.outputs.KEY, steps.NAME.artifacts.KEY (REST is without "steps.").
+Result<Value> Scheduler::Impl::resolve_step(const std::string& ref, const std::string& rest, const std::string& prefix) {
+  auto d2 = rest.find('.');
+  std::string name = rest.substr(0, d2);
+  std::string what = d2 == std::string::npos ? "" : rest.substr(d2 + 1);
+  auto it = steps_.find(prefix + name);
+  if (it == steps_.end()) return Status::Error("unknown step '" + name + "'");
+  const StepState& o = it->second;
+  if (what == "status") return Value(to_string(o.status));
+  auto d3 = what.find('.');
+  std::string kind = what.substr(0, d3), key = d3 == std::string::npos ? "" : what.substr(d3 + 1);
+  bool not_run = o.status == NodeStatus::Skipped || o.status == NodeStatus::Omitted;
+  if (kind == "outputs") {
+    if (key == "result" && !o.fan_out && o.status == NodeStatus::Succeeded) return Value(o.result);
+    if (o.outputs.contains(key)) return o.outputs[key];
+    if (not_run || o.status == NodeStatus::Succeeded) {
+      auto d = o.step->output_params.find(key);
+      if (d != o.step->output_params.end() && d->second.default_value) return *d->second.default_value;
+    }
+    return Status::Error("steps." + name + ".outputs." + key + ": step '" + name + "' " + to_string(o.status) +
+                         (not_run ? " and the output has no default" : " without this output"));
+  }
+  if (kind == "artifacts") {
+    if (o.artifacts.contains(key) && o.artifacts[key].is_object() && o.artifacts[key].contains("path"))
+      return o.artifacts[key]["path"];
+    return Status::Error("steps." + name + ".artifacts." + key + ": step '" + name + "' " + to_string(o.status) +
+                         " without this artifact");
+  }
+  return Status::Error("unknown reference '" + ref + "'");
+}
+
+}  // namespace ctflow
