@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # What a test needs before it can run, and what happens when it is missing.
 # Sourced by lib.sh, and by the tests that do not use lib.sh:
 #   source "$(dirname "$0")/lib_need.sh"
