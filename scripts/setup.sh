@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what ctflow needs on Debian 12, from Debian's packages only.
 #   scripts/setup.sh          build + run (engine, MNIST plugins, data)
-#   scripts/setup.sh --test   also what the test suite uses (browser, podman, peers)
+#   scripts/setup.sh --test   also every program the test suite calls that a
+#                             minimal Debian 12 (debootstrap --variant=minbase)
+#                             lacks: compilers for the sanitizers, podman,
+#                             chromium, curl, procps, the benchmark peers
 # Idempotent: packages already present are skipped quickly.
 set -euo pipefail
 want_test=0
@@ -16,7 +19,9 @@ pkgs=(
   libtorch-dev libfaiss-dev libopenblas0-pthread libopenblas-dev liblapack-dev libomp-dev
   dataset-fashion-mnist
   # interop checks and the Argo schema check
-  python3-torch python3-faiss python3-numpy python3-jsonschema python3-yaml
+  python3 python3-torch python3-faiss python3-numpy python3-jsonschema python3-yaml
+  # npm (the digits data set, playwright-core) fetches over https
+  ca-certificates
 )
 if (( want_test )); then
   pkgs+=(
@@ -24,6 +29,8 @@ if (( want_test )); then
     busybox-static                    # a /bin/sh for the ctflow image
     podman runc catatonit             # container steps (catatonit: podman run --init)
     chromium                          # dashboard tests (driven by npm playwright-core)
+    curl                              # HTTP checks of ctflow serve
+    procps                            # pgrep, pkill: the tests look for leftover processes
     ninja-build snakemake hyperfine wrk  # benchmark peers
     protobuf-compiler python3-protobuf  # the Kubeflow proto check (tests/kfp_proto_check.py; python3-yaml is above)
   )

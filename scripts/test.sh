@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: install, build, run the sanitizer build and the fuzz
-# smoke run, then every ctest test (unit and slow tiers). CI runs this.
+# The whole test suite: install, build, run the sanitizer builds (ASan+UBSan,
+# ThreadSanitizer) and the fuzz smoke run, then every ctest test (unit and slow
+# tiers). CI runs this. A test that cannot run here is reported Skipped by
+# ctest; with CI=true a program the setup installs must be there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Compiler cache keyed on paths relative to the checkout, so clones share it.
@@ -11,6 +13,8 @@ if [[ -x scripts/sanitize.sh ]] || [[ -f scripts/sanitize.sh ]]; then
   echo "== ASan+UBSan build: unit tests"
   bash scripts/sanitize.sh
 fi
+echo "== ThreadSanitizer build: store and scheduler tests, in-process steps"
+bash scripts/tsan.sh
 if [[ -f scripts/fuzz-smoke.sh ]]; then
   echo "== fuzz smoke run"
   FUZZ_SECONDS="${FUZZ_SECONDS:-15}" bash scripts/fuzz-smoke.sh

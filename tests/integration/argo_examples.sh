@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Argo's own examples (../shared/argo/examples) through the Argo frontend:
+# Argo's own examples (argo/examples of the shared folder next to the source
+# tree, or $ARGO_EXAMPLES; Skipped without them) through the Argo frontend:
 # every supported one runs on the host and gives its documented result (final
 # phase, key outputs); every other one fails at lint with "not supported
 # locally" and a position, never a crash or a wrong run. Every example file
@@ -7,8 +8,13 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-EX="${ARGO_EXAMPLES:-$CTFLOW_SOURCE_DIR/../shared/argo/examples}"
-[ -d "$EX" ] || fail "no Argo examples at $EX"
+if [ -n "${ARGO_EXAMPLES:-}" ]; then
+  EX=$ARGO_EXAMPLES
+  [ -d "$EX" ] || fail "ARGO_EXAMPLES is $EX, which is not a folder"
+else
+  need_shared argo/examples
+  EX="$SHARED/argo/examples"
+fi
 
 SUPPORTED=(
   arguments-parameters artifact-passing-subpath artifact-path-placeholders coinflip continue-on-fail

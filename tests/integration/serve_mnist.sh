@@ -8,6 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 use_mnist
+need_tool curl
 
 # --- v1: a weak model (few images), registered as Production
 id1=$(ctflow run "$WF" -p data="$DATA" -p limit=800 -p epochs=1 -p threshold=0 2>"$T/err1") || fail "run 1: $(cat "$T/err1")"

@@ -4,24 +4,25 @@
 # would) and a registered model; starts `ctflow ui`; runs
 # tests/browser/dashboard.test.mjs in the Debian chromium via playwright-core.
 # Screenshots go to tests/out/screenshots/.
+# Skipped when chromium, node or playwright-core is missing (failed under CI=true).
 set -euo pipefail
 
-if [[ ! -x /usr/bin/chromium ]]; then
-  echo "SKIP: chromium not installed (apt-get install chromium)"
-  exit 0
-fi
 SRC=${CTFLOW_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+source "$SRC/tests/integration/lib_need.sh"
+need_tool /usr/bin/chromium chromium
+need_tool node nodejs
 BIN=${CTFLOW_BIN:-$SRC/build/ctflow}
 BIN=$(realpath "$BIN")
 [[ -x $BIN ]] || { echo "ui_browser: no ctflow binary at $BIN (set CTFLOW_BIN)" >&2; exit 1; }
-command -v node >/dev/null || { echo "ui_browser: node is needed" >&2; exit 1; }
 BUILD=${CTFLOW_BUILD_DIR:-$(dirname "$BIN")}
 SEED=$BUILD/bench/ui
 [[ -x $SEED ]] || { echo "ui_browser: no $SEED (build the bench_ui target)" >&2; exit 1; }
 
 BROWSER_DIR=$SRC/tests/browser
 if [[ ! -d $BROWSER_DIR/node_modules/playwright-core ]]; then
-  (cd "$BROWSER_DIR" && npm ci --no-audit --no-fund)
+  need_tool npm
+  (cd "$BROWSER_DIR" && npm ci --no-audit --no-fund) ||
+    missing "playwright-core: 'npm ci' in $BROWSER_DIR failed (it needs the npm registry once)"
 fi
 
 WORK=$(mktemp -d /tmp/ctflow-ui-XXXXXX)
