@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "engine/frontend_v1.h"
+#include "engine/params.h"
 #include "engine/validate.h"
 #include "engine/yaml_util.h"
 

@@ -4,7 +4,7 @@
 // the Plan as a sub-DAG, and the instance ends when they all have: by the
 // rules of a run (an unhandled failure fails it), with the template's outputs
 // as its own.
-#include "engine/frontend_v1.h"
+#include "engine/params.h"
 #include "engine/scheduler_impl.h"
 #include "engine/template.h"
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "engine/frontend_v1.h"
+#include "engine/params.h"
 #include "engine/template.h"
 
 namespace ctflow {
