@@ -39,6 +39,34 @@ Value metrics_summary(const std::vector<MetricPoint>& pts) {
   return out;
 }
 
+// Each sweep of the run as a table of its trials: parameters, objective, status, steps reached.
+void print_sweeps(const Value& doc) {
+  std::map<std::string, std::vector<const Value*>> trials;
+  std::vector<std::string> order;
+  for (const auto& s : doc["steps"])
+    if (s.contains("trial")) {
+      const std::string step = s["step"].get<std::string>();
+      if (!trials.count(step)) order.push_back(step);
+      trials[step].push_back(&s);
+    }
+  for (const auto& step : order) {
+    std::string best;
+    for (const auto& s : doc["steps"])
+      if (s["name"] == step && s["outputs"].contains("best_trial"))
+        best = step + "[" + s["outputs"]["best_trial"].dump() + "]";
+    std::printf("\nSweep %s (%zu trials)\n%-4s %-12s  %-10s  %-12s  %-6s  %s\n", step.c_str(), trials[step].size(), "",
+                "TRIAL", "STATUS", "OBJECTIVE", "STEPS", "PARAMETERS");
+    for (const Value* t : trials[step]) {
+      const Value& o = (*t)["outputs"];
+      const std::string obj = o.contains("objective") && o["objective"].is_number() ? o["objective"].dump() : "-";
+      const std::string steps = o.contains("objective_step") ? o["objective_step"].dump() : "-";
+      const std::string name = (*t)["name"].get<std::string>();
+      std::printf("%-4s %-12s  %-10s  %-12s  %-6s  %s\n", name == best ? "best" : "", name.c_str(),
+                  (*t)["status"].get<std::string>().c_str(), obj.c_str(), steps.c_str(), (*t)["trial"].dump().c_str());
+    }
+  }
+}
+
 }  // namespace
 
 Value run_document(RunStore& store, const std::string& id) {
@@ -86,6 +114,9 @@ Value run_document(RunStore& store, const std::string& id) {
                             {"exit_code", s.exit_code},
                             {"log", s.log_path},
                             {"message", s.message}});
+    Value& row = doc["steps"].back();
+    if (s.inputs.is_object() && s.inputs.contains("trial")) row["trial"] = s.inputs["trial"];
+    if (!s.progress.is_null()) row["progress"] = s.progress;
   }
   return doc;
 }
@@ -141,6 +172,7 @@ int cmd_get(const Global& g, const std::string& ref, const std::string& output) 
       std::printf("%-24s  artifact %s  %s  %lld bytes\n", "", it.key().c_str(), it.value()["digest"].get<std::string>().c_str(),
                   static_cast<long long>(it.value()["size"].get<int64_t>()));
   }
+  print_sweeps(doc);
   return kExitOk;
 }
 

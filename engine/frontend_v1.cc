@@ -479,11 +479,8 @@ class Parser {
     if (s.for_each) error(sw, "step '" + s.name + "' has both 'sweep' and 'for_each': a sweep makes its own instances, "
                                   "one per trial; use one of them");
     s.sweep = sweep::parse_sweep_block(sw, file_, d_);
-    // Until the scheduler runs trials, a sweep that reads well stops here,
-    // before anything starts.
-    if (d_.size() == before)
-      d_.error(s.pos, "step '" + s.name + "' has a sweep: sweep steps are not run yet by this ctflow (the 'sweep' "
-                      "block is valid; remove it to run the step once)");
+    if (s.kind == StepKind::Call && d_.size() == before)
+      error(sw, "step '" + s.name + "' is a call step: a sweep runs a step's own body (uses, run or shell) as trials");
   }
 
   void parse_outputs(const YAML::Node& out, Step& s) {

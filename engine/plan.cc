@@ -18,13 +18,15 @@ const char* to_string(NodeStatus s) {
     case NodeStatus::Skipped: return "Skipped";
     case NodeStatus::Omitted: return "Omitted";
     case NodeStatus::Cancelled: return "Cancelled";
+    case NodeStatus::Stopped: return "Stopped";
   }
   return "?";
 }
 
 std::optional<NodeStatus> node_status_from_string(const std::string& s) {
   for (auto st : {NodeStatus::Pending, NodeStatus::Running, NodeStatus::Succeeded, NodeStatus::Failed,
-                  NodeStatus::Errored, NodeStatus::Skipped, NodeStatus::Omitted, NodeStatus::Cancelled})
+                  NodeStatus::Errored, NodeStatus::Skipped, NodeStatus::Omitted, NodeStatus::Cancelled,
+                  NodeStatus::Stopped})
     if (s == to_string(st)) return st;
   return std::nullopt;
 }

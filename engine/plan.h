@@ -26,7 +26,8 @@
 
 namespace ctflow {
 
-enum class NodeStatus { Pending, Running, Succeeded, Failed, Errored, Skipped, Omitted, Cancelled };
+// Stopped: a sweep's trial ended early by its early-stopping rule (not a failure).
+enum class NodeStatus { Pending, Running, Succeeded, Failed, Errored, Skipped, Omitted, Cancelled, Stopped };
 const char* to_string(NodeStatus s);
 std::optional<NodeStatus> node_status_from_string(const std::string& s);
 bool is_terminal(NodeStatus s);

@@ -24,6 +24,7 @@ struct PluginInvocation {
   std::string step;
   int cpu_threads = 1;
   int gpus = 0;
+  std::string metrics_path;  // CTFLOW_METRICS: where live metrics and progress lines go
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(int level, const std::string&)> log;  // default: stderr
 };

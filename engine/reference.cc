@@ -32,6 +32,12 @@ Result<Reference> step_reference(Reference r, const std::vector<std::string>& p)
     r.field = p[3];
     return r;
   }
+  if (p[2] == "outputs" && p.size() > 4) {  // a key of an output that is an object: steps.tune.outputs.best.lr
+    r.kind = Reference::Kind::StepOutput;
+    r.field = p[3];
+    for (size_t i = 4; i < p.size(); ++i) r.path += (i > 4 ? "." : "") + p[i];
+    return r;
+  }
   return Status::Error("'" + r.text + "' should be steps." + r.name + ".outputs.NAME, steps." + r.name +
                        ".artifacts.NAME or steps." + r.name + ".status");
 }
@@ -56,6 +62,12 @@ Result<Reference> parse_reference(std::string_view text) {
     r.field = p.size() > 1 ? r.text.substr(5) : "";
     return r;
   }
+  if (root == "trial") {
+    if (p.size() > 2) return Status::Error("'" + r.text + "' should be trial.NAME (a parameter of the step's sweep)");
+    r.kind = Reference::Kind::Trial;
+    r.name = p.size() > 1 ? p[1] : "";
+    return r;
+  }
   if (root == "workflow") {
     static const std::vector<std::string> kFields = {"name", "run_id", "status", "failures"};
     if (p.size() != 2 || std::find(kFields.begin(), kFields.end(), p[1]) == kFields.end())
@@ -66,8 +78,8 @@ Result<Reference> parse_reference(std::string_view text) {
     return r;
   }
   if (root == "steps") return step_reference(std::move(r), p);
-  return Status::Error("unknown reference '" + r.text + "': references start with params., steps., item or workflow." +
-                       did_you_mean(root, {"params", "steps", "item", "workflow"}));
+  return Status::Error("unknown reference '" + r.text + "': references start with params., steps., item, trial or workflow." +
+                       did_you_mean(root, {"params", "steps", "item", "trial", "workflow"}));
 }
 
 const std::vector<std::string>& depends_results() {

@@ -5,10 +5,12 @@
 //
 //   params.NAME                  a workflow param
 //   steps.S.outputs.NAME         an output parameter of step S (result: its stdout)
+//   steps.S.outputs.NAME.KEY...  a key of an output that is a JSON object (a sweep's `best`)
 //   steps.S.artifacts.NAME       an output artifact of step S (its path)
 //   steps.S.status               step S's status
 //   item, item.KEY...            the for_each item, or a key of it ("item.a.b": key "a.b")
 //   workflow.name | run_id | status | failures
+//   trial, trial.NAME            a sweep trial's parameters, or one of them
 //
 // The REF syntax itself (dotted names) is expr::is_ref; the places a REF is
 // written are `{{ REF }}` in templated strings (engine/template.h) and bare
@@ -24,14 +26,18 @@
 namespace ctflow {
 
 struct Reference {
-  enum class Kind { Param, StepOutput, StepArtifact, StepStatus, Item, Workflow };
+  enum class Kind { Param, StepOutput, StepArtifact, StepStatus, Item, Workflow, Trial };
   Kind kind = Kind::Param;
   // Param: the param; StepOutput/StepArtifact/StepStatus: the step;
-  // Workflow: the field ("name", "run_id", "status", "failures"); Item: "".
+  // Workflow: the field ("name", "run_id", "status", "failures"); Item: "";
+  // Trial: the sweep parameter ("" for all of them).
   std::string name;
   // StepOutput/StepArtifact: the output or artifact; Item: the key after
   // "item." ("" for the item itself); otherwise "".
   std::string field;
+  // StepOutput: the keys into an output that is a JSON object
+  // ("steps.tune.outputs.best.lr": field "best", path "lr"); else "".
+  std::string path;
   std::string text;  // the REF as written ("steps.a.outputs.p")
 
   bool is_step() const { return kind == Kind::StepOutput || kind == Kind::StepArtifact || kind == Kind::StepStatus; }

@@ -19,10 +19,12 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "engine/ir.h"
 #include "engine/plugin_registry.h"
+#include "engine/step_metrics.h"
 #include "base/status.h"
 #include "engine/validate.h"
 #include "store/run_store.h"
@@ -51,6 +53,7 @@ struct StepEvent {
   std::string message;
   double seconds = 0;
   bool cached = false;
+  std::optional<StepProgress> progress;  // a running step's latest progress report
 };
 
 // What the scheduler works through; it owns none of them.

@@ -63,6 +63,7 @@ void Scheduler::Impl::start_attempt(Instance& inst) {
   if (!r) return attempt_ended(inst, NodeStatus::Errored, r.message());
   const Step& st = *s.step;
   inst.inputs = {{"with", r->with}, {"kind", to_string(st.kind)}};
+  if (inst.trial >= 0) inst.inputs["trial"] = inst.trial_params;
   if (r->plugin) {
     inst.inputs["plugin"] = r->plugin->name;
     inst.inputs["version"] = r->plugin->version;
@@ -81,6 +82,7 @@ void Scheduler::Impl::start_attempt(Instance& inst) {
 
   AttemptSpec spec = attempt_spec(inst, *r);
   inst.log_path = spec.log_path;
+  watch_metrics(inst, spec.kind == AttemptKind::InProcess ? spec.invocation.metrics_path : metrics_file(spec));
   record_instance(inst);
   emit(inst.name, NodeStatus::Running, inst.attempt > 1 ? "attempt " + std::to_string(inst.attempt) : "", 0, false);
   if (st.timeout_s > 0)
@@ -119,6 +121,7 @@ AttemptSpec Scheduler::Impl::attempt_spec(Instance& inst, const Rendered& r) {
     inv.step = inst.name;
     inv.cpu_threads = std::max(1, static_cast<int>(std::ceil(st.resources.cpu)));
     inv.gpus = st.resources.gpu;
+    inv.metrics_path = metrics_file(spec);
     return spec;
   }
   spec.make_out_dir = st.kind == StepKind::Plugin || !r.image.empty();
@@ -144,8 +147,13 @@ AttemptSpec Scheduler::Impl::attempt_spec(Instance& inst, const Rendered& r) {
   for (const auto& [k, v] : st.env) spec.env.push_back(k + "=" + v);
   spec.env.push_back("CTFLOW_RUN_ID=" + run_id_);
   spec.env.push_back("CTFLOW_STEP=" + inst.name);
+  if (r.image.empty()) spec.env.push_back("CTFLOW_METRICS=" + metrics_file(spec));
   spec.env.push_back("OMP_NUM_THREADS=" + std::to_string(cpus));
-  if (!r.image.empty()) container_spec(spec, inst, r);
+  if (!r.image.empty()) {
+    spec.kind = AttemptKind::Container;  // the metrics file is under out/, which the container sees
+    spec.env.push_back("CTFLOW_METRICS=" + metrics_file(spec));
+    container_spec(spec, inst, r);
+  }
   return spec;
 }
 
@@ -172,6 +180,7 @@ void Scheduler::Impl::on_result(Instance& inst, int attempt, AttemptResult r) {
   inst.result = std::move(r.stdout_tail);
   inst.exit_code = r.exit_code;
   if (inst.cancelled) return attempt_ended(inst, NodeStatus::Cancelled, "cancelled by the user");
+  if (inst.stopping) return attempt_ended(inst, NodeStatus::Stopped, inst.stop_message);
   if (inst.timed_out)
     return attempt_ended(inst, NodeStatus::Failed, "timed out after " + fmt_seconds(inst.step->step->timeout_s) +
                                                        " (attempt " + std::to_string(inst.attempt) + ")");
@@ -225,6 +234,7 @@ void Scheduler::Impl::on_timeout(Instance& inst) {
 void Scheduler::Impl::attempt_ended(Instance& inst, NodeStatus status, std::string message) {
   if (inst.status != NodeStatus::Running) return;
   inst.timeout_timer.reset();
+  end_metrics(inst);
   if (inst.running) {
     inst.running->close_log(status != NodeStatus::Succeeded ? message : "");
     inst.running.reset();

@@ -86,7 +86,11 @@ bool Scheduler::Impl::keep_previous_step(StepState& st) {
   st.finished_at = it->second.finished_at;
   if (!fan) {
     st.result = st.outputs.contains("result") ? value_text(st.outputs["result"]) : "";
-    st.artifacts = previous_artifacts_[name];
+    // A sweep's artifacts are its best trial's.
+    const std::string owner = st.step->sweep && st.outputs.contains("best_trial")
+                                  ? name + "[" + value_text(st.outputs["best_trial"]) + "]"
+                                  : name;
+    st.artifacts = previous_artifacts_[owner];
     note_artifacts(st.artifacts);
   }
   plan().restore(name, st.status);
@@ -94,14 +98,23 @@ bool Scheduler::Impl::keep_previous_step(StepState& st) {
   return true;
 }
 
-// Resume: an instance of a fan-out that Succeeded before keeps its result.
+// Resume: an instance of a fan-out that Succeeded before (or a sweep's trial
+// that was Stopped) keeps its result.
 bool Scheduler::Impl::keep_previous(Instance& inst) {
   if (!inst.step->fan_out) return false;
   auto prev = previous_.find(inst.name);
-  if (prev == previous_.end() || prev->second.status != "Succeeded") return false;
+  if (prev == previous_.end()) return false;
+  const bool stopped = inst.trial >= 0 && prev->second.status == "Stopped";
+  if (prev->second.status != "Succeeded" && !stopped) return false;
   inst.outputs = prev->second.outputs;
   inst.cached = prev->second.cached;
-  finish_instance(inst, NodeStatus::Succeeded, "kept from the earlier attempt of this run");
+  if (prev->second.outputs.contains("result")) inst.result = value_text(prev->second.outputs["result"]);
+  if (auto a = previous_artifacts_.find(inst.name); a != previous_artifacts_.end()) {
+    inst.artifacts = a->second;
+    note_artifacts(inst.artifacts);
+  }
+  finish_instance(inst, stopped ? NodeStatus::Stopped : NodeStatus::Succeeded,
+                  stopped ? prev->second.message : "kept from the earlier attempt of this run");
   return true;
 }
 

@@ -7,6 +7,8 @@
 //   scheduler_cache.cc      the step cache and resume from an earlier attempt
 //   scheduler_record.cc     recording: batched journal writes
 //   scheduler_call.cc       call steps: a template expanded when the step starts
+//   scheduler_metrics.cc    live metrics and progress: the CTFLOW_METRICS file of each running attempt
+//   scheduler_sweep.cc      sweep steps: trials sampled as others end, early stopping, the best trial
 // Private to the engine.
 #pragma once
 
@@ -18,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,6 +34,9 @@
 #include "engine/run/journal.h"
 #include "engine/run/step_runner.h"
 #include "engine/scheduler.h"
+#include "engine/step_metrics.h"
+#include "engine/sweep/pruner.h"
+#include "engine/sweep/sampler.h"
 
 namespace ctflow {
 
@@ -94,6 +100,28 @@ class Scheduler::Impl final : public JobPool {
     int64_t mem = 0;
     bool holds_slot = false;
     std::shared_ptr<CallScope> call;  // a call step's expansion
+    // Live metrics: the attempt's CTFLOW_METRICS file, read while it runs.
+    std::unique_ptr<MetricsFileReader> metrics;
+    std::map<std::string, int64_t> metric_count;  // points without a `step`, numbered 1, 2, ... per name
+    std::optional<StepProgress> progress;
+    // A sweep's trial (scheduler_sweep.cc).
+    int trial = -1;                  // its number; -1: not a trial
+    Value trial_params;              // what {{trial.NAME}} gives
+    std::optional<double> objective; // the latest value of the sweep's objective metric
+    int64_t objective_step = 0;
+    bool stopping = false;           // stopped early: its attempt ends Stopped
+    std::string stop_message;
+  };
+  // A sweep step's search (scheduler_sweep.cc).
+  struct SweepRun {
+    const SweepSpec* spec = nullptr;
+    std::unique_ptr<sweep::Sampler> sampler;
+    std::unique_ptr<sweep::Pruner> pruner;
+    std::vector<sweep::TrialRecord> history;  // by trial number
+    uint64_t budget = 0;
+    int parallelism = 1;
+    int active = 0;           // trials started and not ended
+    bool exhausted = false;   // the sampler has nothing more to suggest
   };
   struct StepState {
     const Step* step = nullptr;
@@ -110,6 +138,7 @@ class Scheduler::Impl final : public JobPool {
     std::string result;
     std::shared_ptr<CallScope> scope;  // the expansion it is part of; null for the workflow's own steps
     bool counted = false;              // its end was counted in scope->left
+    std::shared_ptr<SweepRun> sweep;   // a sweep step's search
   };
 
   // --- the run loop (scheduler.cc) ---
@@ -155,6 +184,22 @@ class Scheduler::Impl final : public JobPool {
   Result<Value> call_params(StepState& s, Instance& inst, const TemplateDef& t);
   void child_ended(StepState& s);
   void end_call(Instance& inst);
+
+  // --- live metrics and progress (scheduler_metrics.cc) ---
+  std::string metrics_file(const AttemptSpec& spec) const;
+  void watch_metrics(Instance& inst, const std::string& path);
+  void poll_metrics();
+  void end_metrics(Instance& inst);
+  void take_metrics(Instance& inst, MetricsBatch batch);
+
+  // --- sweeps (scheduler_sweep.cc) ---
+  void begin_sweep(StepState& s);
+  int add_trials(StepState& s);
+  bool resume_trials(StepState& s);
+  void trial_metric(Instance& inst, int64_t step, double value, bool live);
+  void stop_trial(Instance& inst, const std::string& why);
+  void trial_ended(Instance& inst);
+  void end_sweep(StepState& s);
 
   // --- resources and jobs (scheduler_slots.cc) ---
   bool fits(const Instance& inst) const;
@@ -211,7 +256,7 @@ class Scheduler::Impl final : public JobPool {
   void record_inputs(const Instance& inst, const Value& v);
   void note_artifacts(const Value& arts);
   void emit(const std::string& name, NodeStatus st, const std::string& msg, double secs, bool cached);
-  void record_metrics(const Instance& inst, const Value& metrics, const Value& confusions);
+  void record_metrics(Instance& inst, const Value& metrics, const Value& confusions);
 
   const Workflow& wf_;
   Value params_;
@@ -245,7 +290,9 @@ class Scheduler::Impl final : public JobPool {
   std::deque<std::function<void()>> jobs_waiting_;
   std::string worker_error_;  // what escaped io_.run() on a thread (nothing should)
   std::mutex worker_error_mu_;
-  std::unique_ptr<TimerHandle> heartbeat_, flush_timer_;
+  std::unique_ptr<TimerHandle> heartbeat_, flush_timer_, metrics_timer_;
+  std::set<Instance*> watched_;  // running attempts whose metrics file is read
+  static constexpr double kMetricsPoll = 0.25;  // seconds between reads of the metrics files
 
   std::unique_ptr<Plan> plan_, exit_plan_;
   bool exit_phase_ = false;

@@ -76,6 +76,7 @@ void Scheduler::Impl::begin_step(StepState& s) {
   bool run = true;
   if (auto st = check_when(s, run); !st.ok()) return finish_step(s, NodeStatus::Errored, st.message());
   if (!run) return finish_step(s, NodeStatus::Skipped, "skipped: when '" + step.when + "' is false");
+  if (step.sweep) return begin_sweep(s);
   if (step.for_each) {
     s.fan_out = true;
     auto items = fan_out_items(s);
@@ -106,7 +107,9 @@ void Scheduler::Impl::finish_step(StepState& s, NodeStatus status, const std::st
   s.message = message;
   s.finished_at = clock_.now_ms();
   std::vector<NodeStatus> inst;
-  if (s.fan_out) {
+  if (s.sweep) {
+    for (auto& i : s.instances) inst.push_back(i->status);  // its outputs are the best trial's (end_sweep)
+  } else if (s.fan_out) {
     for (auto& i : s.instances) inst.push_back(i->status);
     // A fan-out's outputs are lists of its instances' outputs, in order.
     Value outs = Value::object();
@@ -140,16 +143,19 @@ void Scheduler::Impl::finish_instance(Instance& inst, NodeStatus status, std::st
   inst.finished_at = clock_.now_ms();
   if (inst.started_at == 0) inst.started_at = inst.finished_at;
   StepState& s = *inst.step;
+  if (inst.trial >= 0) trial_ended(inst);
   if (status == NodeStatus::Succeeded) store_in_cache(inst);
   if (s.step->kind != StepKind::Plugin && s.step->kind != StepKind::Call && status == NodeStatus::Succeeded && !inst.outputs.contains("result") && s.fan_out)
     inst.outputs["result"] = inst.result;
   record_instance(inst);
   emit(inst.name, status, inst.message, (inst.finished_at - inst.started_at) / 1000.0, inst.cached);
+  if (s.sweep) s.remaining += add_trials(s);  // the next trials, now that this one's result is known
   if (--s.remaining > 0) {
     try_dispatch();
     maybe_finish();
     return;
   }
+  if (s.sweep) return end_sweep(s);
   NodeStatus agg = NodeStatus::Succeeded;
   std::string msg;
   int failed = 0;
@@ -198,6 +204,7 @@ void Scheduler::Impl::maybe_finish() {
   flush();
   heartbeat_.reset();
   flush_timer_.reset();
+  metrics_timer_.reset();
   io_.stop();
 }
 

@@ -134,7 +134,7 @@ void Scheduler::Impl::record_inputs(const Instance& inst, const Value& v) {
 }
 
 // A plugin's metrics and confusion matrices; entries of the wrong shape are dropped with a warning.
-void Scheduler::Impl::record_metrics(const Instance& inst, const Value& metrics, const Value& confusions) {
+void Scheduler::Impl::record_metrics(Instance& inst, const Value& metrics, const Value& confusions) {
   if (metrics.is_array() && !metrics.empty()) {
     std::vector<MetricPoint> pts;
     int64_t ts = clock_.now_ms();
@@ -142,6 +142,8 @@ void Scheduler::Impl::record_metrics(const Instance& inst, const Value& metrics,
       try {
         pts.push_back({run_id_, inst.name, m.value("name", ""), m.value("kind", "scalar"), m.value("index", int64_t{0}),
                        m.value("value", 0.0), ts});
+        if (inst.trial >= 0 && pts.back().name == inst.step->sweep->spec->metric)
+          trial_metric(inst, pts.back().index, pts.back().value, false);
       } catch (const std::exception& e) {
         spdlog::warn("{}: a metric that is not {{name, kind, index, value}}: {}", inst.name, e.what());
       }

@@ -29,6 +29,12 @@ Result<Value> Scheduler::Impl::resolve_in(const CallScope* scope, const Instance
       return Status::Error("item " + json_text(inst->item) + " has no key '" + rest + "'");
     return inst->item[rest];
   }
+  if (root == "trial") {
+    if (!inst || inst->trial < 0) return Status::Error("'" + ref + "' is only known inside a sweep step");
+    if (rest.empty()) return inst->trial_params;
+    if (!inst->trial_params.contains(rest)) return Status::Error("the sweep has no parameter '" + rest + "'");
+    return inst->trial_params[rest];
+  }
   if (root == "workflow") {
     if (rest == "name") return Value(wf_.name);
     if (rest == "run_id") return Value(run_id_);
@@ -60,6 +66,20 @@ Result<Value> Scheduler::Impl::resolve_step(const std::string& ref, const std::s
   if (kind == "outputs") {
     if (key == "result" && !o.fan_out && o.status == NodeStatus::Succeeded) return Value(o.result);
     if (o.outputs.contains(key)) return o.outputs[key];
+    // A key of an output that is an object: steps.tune.outputs.best.lr
+    if (auto d4 = key.find('.'); d4 != std::string::npos && o.outputs.contains(key.substr(0, d4))) {
+      const Value* v = &o.outputs[key.substr(0, d4)];
+      for (size_t at = d4 + 1; at <= key.size();) {
+        const size_t next = std::min(key.find('.', at), key.size());
+        const std::string k = key.substr(at, next - at);
+        if (!v->is_object() || !v->contains(k))
+          return Status::Error("steps." + name + ".outputs." + key + ": output '" + key.substr(0, d4) + "' of step '" +
+                               name + "' has no key '" + k + "'");
+        v = &(*v)[k];
+        at = next + 1;
+      }
+      return *v;
+    }
     if (not_run || o.status == NodeStatus::Succeeded) {
       auto d = o.step->output_params.find(key);
       if (d != o.step->output_params.end() && d->second.default_value) return *d->second.default_value;

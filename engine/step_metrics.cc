@@ -76,6 +76,31 @@ void add_kfp(const Result<MetricsBatch>& kfp, int64_t line, MetricsBatch& out) {
 void MetricsBatch::append(MetricsBatch&& other) {
   for (auto& p : other.points) points.push_back(std::move(p));
   for (auto& w : other.warnings) warnings.push_back(std::move(w));
+  if (other.progress) progress = std::move(other.progress);
+}
+
+Result<StepProgress> parse_progress(const Json& j) {
+  static const std::string kShape = R"(expected {"progress": {"done": 3, "total": 10, "message": "epoch 3/10"}})";
+  if (!j.is_object()) return Status::InvalidArgument("'progress' must be an object; " + kShape);
+  StepProgress p;
+  auto number = [&](const char* key, double& out, bool required) -> Status {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) {
+      if (required) return Status::InvalidArgument(std::string("progress needs '") + key + "'; " + kShape);
+      return Status::Ok();
+    }
+    if (!it->is_number() || !std::isfinite(it->get<double>()) || it->get<double>() < 0)
+      return Status::InvalidArgument(std::string("progress '") + key + "' must be a number >= 0; got " + kind_of(*it));
+    out = it->get<double>();
+    return Status::Ok();
+  };
+  if (Status s = number("done", p.done, true); !s.ok()) return s;
+  if (Status s = number("total", p.total, false); !s.ok()) return s;
+  if (auto m = j.find("message"); m != j.end() && !m->is_null()) {
+    if (!m->is_string()) return Status::InvalidArgument("progress 'message' must be a string; got " + kind_of(*m));
+    p.message = m->get<std::string>().substr(0, 200);
+  }
+  return p;
 }
 
 std::string MetricsWarning::text() const {
@@ -179,6 +204,12 @@ void MetricsParser::take_line(std::string_view line, MetricsBatch& out) {
   Json j = parse_json(line);
   if (j.is_object() && j.contains("metrics") && !j.contains("name")) {
     add_kfp(parse_kfp_metrics(line), line_, out);
+    return;
+  }
+  if (j.is_object() && j.contains("progress") && !j.contains("name")) {
+    auto p = parse_progress(j["progress"]);
+    if (p.ok()) out.progress = std::move(*p);
+    else out.warnings.push_back({line_, p.message()});
     return;
   }
   if (j.is_discarded() && first) {

@@ -3,6 +3,8 @@
 //   {"name": "val_accuracy", "value": 0.91, "step": 3}      (step optional)
 // or, written whole at its end, Kubeflow's mlpipeline-metrics.json:
 //   {"metrics": [{"name": "accuracy", "numberValue": 0.91, "format": "PERCENTAGE"}]}
+// A line {"progress": {"done": 3, "total": 10, "message": "epoch 3/4"}}
+// reports progress instead (total and message optional; the last one wins).
 // Bad lines are warnings (line number and why), never errors: a step's
 // metrics never fail it.
 #pragma once
@@ -12,6 +14,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "base/status.h"
 
@@ -30,10 +34,19 @@ struct MetricsWarning {
   std::string text() const;  // "metrics line 3: ..." or "metrics: ..."
 };
 
+// What a step said of how far it is: DONE of TOTAL (0: unknown), a short message.
+struct StepProgress {
+  double done = 0;
+  double total = 0;
+  std::string message;
+  bool operator==(const StepProgress&) const = default;
+};
+
 struct MetricsBatch {
   std::vector<StepMetricPoint> points;
   std::vector<MetricsWarning> warnings;
-  bool empty() const { return points.empty() && warnings.empty(); }
+  std::optional<StepProgress> progress;  // the latest progress line, if any
+  bool empty() const { return points.empty() && warnings.empty() && !progress; }
   void append(MetricsBatch&& other);
 };
 
@@ -65,6 +78,9 @@ class MetricsParser {
   std::string document_text_;
   int64_t document_line_ = 0; // where the document began
 };
+
+// The object under "progress" of a progress line; its warning otherwise.
+Result<StepProgress> parse_progress(const nlohmann::json& j);
 
 // One JSON line; its warning otherwise ("not JSON: ...", "missing 'value'").
 Result<StepMetricPoint> parse_metric_line(std::string_view line);

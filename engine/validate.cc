@@ -196,6 +196,18 @@ struct Checker {
       case Reference::Kind::Item:
         if (!s.for_each) d.error(pos, "step '" + s.name + "' refers to '" + r.text + "' but has no 'for_each'");
         return;
+      case Reference::Kind::Trial: {
+        if (!s.sweep) {
+          d.error(pos, "step '" + s.name + "' refers to '" + r.text + "' but has no 'sweep'");
+          return;
+        }
+        std::vector<std::string> names;
+        for (const auto& p : s.sweep->parameters) names.push_back(p.name);
+        if (!r.name.empty() && std::find(names.begin(), names.end(), r.name) == names.end())
+          d.error(pos, "step '" + s.name + "' refers to '" + r.text + "', which is not a parameter of its sweep" +
+                           did_you_mean(r.name, names));
+        return;
+      }
       case Reference::Kind::Workflow:
         if ((r.name == "status" || r.name == "failures") && !in_exit)
           d.error(pos, "'" + r.text + "' is only known in on_exit steps, after the run has ended");
@@ -245,7 +257,17 @@ struct Checker {
       declared.push_back("result");
       for (const auto& [n, x] : o.output_params) declared.push_back(n);
       known = std::find(declared.begin(), declared.end(), name) != declared.end();
-    } else {
+    }
+    if (o.sweep && !artifact) {
+      for (const char* n : {"best", "best_value", "best_trial"}) declared.push_back(n);
+      known = known || std::find(declared.end() - 3, declared.end(), name) != declared.end();
+      if (name == "best" && !r.path.empty()) {
+        bool param = false;
+        for (const auto& p : o.sweep->parameters) param = param || p.name == r.path;
+        if (!param)
+          d.error(pos, "'" + r.text + "': the sweep of step '" + other + "' has no parameter '" + r.path + "'");
+      }
+    } else if (artifact && o.kind != StepKind::Plugin && o.kind != StepKind::Call) {
       for (const auto& [n, x] : o.output_artifacts) declared.push_back(n);
       known = o.output_artifacts.count(name) > 0;
     }

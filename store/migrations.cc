@@ -134,6 +134,53 @@ CREATE INDEX models_by_stage ON models(name, stage);
     R"sql(
 ALTER TABLE steps ADD COLUMN inputs TEXT NOT NULL DEFAULT '{}';
 )sql",
+    // 5: 'Stopped' (a sweep's trial stopped early) for steps and attempts; a
+    // step's latest progress report ({"done", "total", "message", "at"}).
+    // SQLite cannot change a CHECK: the two tables are made anew.
+    R"sql(
+CREATE TABLE steps_v5 (
+  run_id      TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  name        TEXT NOT NULL,
+  step        TEXT NOT NULL,
+  status      TEXT NOT NULL CHECK (status IN ('Pending','Running','Succeeded','Failed','Errored','Skipped',
+                                              'Omitted','Cancelled','Stopped')),
+  attempts    INTEGER NOT NULL DEFAULT 0,
+  cached      INTEGER NOT NULL DEFAULT 0 CHECK (cached IN (0, 1)),
+  started_at  INTEGER NOT NULL DEFAULT 0,
+  finished_at INTEGER NOT NULL DEFAULT 0,
+  outputs     TEXT NOT NULL DEFAULT '{}',
+  message     TEXT NOT NULL DEFAULT '',
+  log_path    TEXT NOT NULL DEFAULT '',
+  exit_code   INTEGER NOT NULL DEFAULT 0,
+  cache_key   TEXT NOT NULL DEFAULT '',
+  inputs      TEXT NOT NULL DEFAULT '{}',
+  progress    TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (run_id, name)
+);
+INSERT INTO steps_v5(run_id, name, step, status, attempts, cached, started_at, finished_at, outputs, message,
+                     log_path, exit_code, cache_key, inputs)
+  SELECT run_id, name, step, status, attempts, cached, started_at, finished_at, outputs, message, log_path,
+         exit_code, cache_key, inputs FROM steps ORDER BY rowid;
+DROP TABLE steps;
+ALTER TABLE steps_v5 RENAME TO steps;
+CREATE TABLE attempts_v5 (
+  run_id      TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  step        TEXT NOT NULL,
+  attempt     INTEGER NOT NULL CHECK (attempt >= 1),
+  status      TEXT NOT NULL CHECK (status IN ('Pending','Running','Succeeded','Failed','Errored','Skipped',
+                                              'Omitted','Cancelled','Stopped')),
+  started_at  INTEGER NOT NULL DEFAULT 0,
+  finished_at INTEGER NOT NULL DEFAULT 0,
+  exit_code   INTEGER NOT NULL DEFAULT 0,
+  message     TEXT NOT NULL DEFAULT '',
+  log_path    TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (run_id, step, attempt)
+);
+INSERT INTO attempts_v5 SELECT run_id, step, attempt, status, started_at, finished_at, exit_code, message, log_path
+  FROM attempts ORDER BY rowid;
+DROP TABLE attempts;
+ALTER TABLE attempts_v5 RENAME TO attempts;
+)sql",
 };
 
 constexpr int kLatest = static_cast<int>(std::size(kMigrations));

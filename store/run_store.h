@@ -61,6 +61,9 @@ struct StepRecord {
   // What the step ran with: {"with": resolved params, "plugin": name, "version": v,
   // "argv": [...], "image": ...}. An empty object keeps what was recorded before.
   Json inputs = Json::object();
+  // The latest progress the step reported ({"done", "total", "message", "at"}),
+  // null when none; written by set_progress, never by upsert_step.
+  Json progress;
 };
 
 struct AttemptRecord {
@@ -195,6 +198,8 @@ class RunStore {
   Status upsert_step(const StepRecord& step);
   Status add_attempt(const AttemptRecord& attempt);
   Result<std::vector<StepRecord>> get_steps(const std::string& run_id);
+  // Sets the progress of step row NAME of RUN_ID (a no-op when the row is not there yet).
+  Status set_progress(const std::string& run_id, const std::string& name, const Json& progress);
   Result<std::vector<AttemptRecord>> get_attempts(const std::string& run_id, const std::string& step = "");
 
   // --- artifacts ---

@@ -62,7 +62,7 @@ Result<std::vector<StepRecord>> RunStore::get_steps(const std::string& run_id) {
   // Steps come back in the order they were first recorded.
   auto st = prepare(
       "SELECT run_id, name, step, status, attempts, cached, started_at, finished_at, outputs, message, log_path, "
-      "exit_code, cache_key, inputs FROM steps WHERE run_id = ? ORDER BY rowid");
+      "exit_code, cache_key, inputs, progress FROM steps WHERE run_id = ? ORDER BY rowid");
   if (!st.ok()) return st.status();
   st->bind(1, run_id);
   return collect<StepRecord>(*st, [](const Statement& r) {
@@ -81,8 +81,16 @@ Result<std::vector<StepRecord>> RunStore::get_steps(const std::string& run_id) {
     s.exit_code = static_cast<int>(r.int64(11));
     s.cache_key = r.text(12);
     s.inputs = parse_json_column(r.text(13));
+    if (std::string p = r.text(14); !p.empty()) s.progress = parse_json_column(p);
     return s;
   });
+}
+
+Status RunStore::set_progress(const std::string& run_id, const std::string& name, const Json& progress) {
+  auto st = prepare("UPDATE steps SET progress = ? WHERE run_id = ? AND name = ?");
+  if (!st.ok()) return st.status();
+  st->bind(1, progress.is_null() ? std::string() : json_text(progress)).bind(2, run_id).bind(3, name);
+  return st->run();
 }
 
 Result<std::vector<AttemptRecord>> RunStore::get_attempts(const std::string& run_id, const std::string& step) {

@@ -23,8 +23,8 @@ bool is_terminal_run_status(std::string_view s) {
 }
 
 bool is_step_status(std::string_view s) {
-  return one_of(s, std::array<std::string_view, 8>{"Pending", "Running", "Succeeded", "Failed", "Errored", "Skipped",
-                                                   "Omitted", "Cancelled"});
+  return one_of(s, std::array<std::string_view, 9>{"Pending", "Running", "Succeeded", "Failed", "Errored", "Skipped",
+                                                   "Omitted", "Cancelled", "Stopped"});
 }
 
 bool is_model_stage(std::string_view s) {

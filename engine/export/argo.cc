@@ -93,12 +93,15 @@ Result<std::string> ArgoCompiler::render_in_template(CompiledStep& c, const Refe
       return "{{workflow.parameters." + r.name + "}}";
     case Reference::Kind::Workflow:
       return workflow_ref(c, r);
+    case Reference::Kind::Trial:  // no_calls refused the sweep before
+      return Status::Error("reference '" + r.text + "' of a sweep: sweeps are not exported");
     case Reference::Kind::Item: {
       if (!c.step->for_each) return Status::Error("reference '" + r.text + "' outside a for_each step");
       const std::string value = r.field.empty() ? "{{item}}" : "{{item." + r.field + "}}";
       return "{{inputs.parameters." + bind(c, r.field.empty() ? "item" : "item-" + r.field, value, true) + "}}";
     }
     case Reference::Kind::StepOutput: {
+      if (!r.path.empty()) return Status::Error("reference '" + r.text + "': a key of an object output is not exported");
       auto p = upstream(c, r);
       if (!p) return p.status();
       if (c.exit_handler && !(*p)->exit_handler) {
@@ -156,10 +159,12 @@ Result<std::string> ArgoCompiler::render_in_dag(const CompiledStep& c, const Ref
       if (!wf_.find_param(r.name)) return Status::Error("reference '" + r.text + "': there is no param '" + r.name + "'");
       return "{{workflow.parameters." + r.name + "}}";
     case Reference::Kind::Workflow: return workflow_ref(c, r);
+    case Reference::Kind::Trial: return Status::Error("reference '" + r.text + "' of a sweep: sweeps are not exported");
     case Reference::Kind::Item:
       if (!c.step->for_each) return Status::Error("reference '" + r.text + "' outside a for_each step");
       return r.field.empty() ? std::string("{{item}}") : "{{item." + r.field + "}}";
     case Reference::Kind::StepOutput: {
+      if (!r.path.empty()) return Status::Error("reference '" + r.text + "': a key of an object output is not exported");
       auto p = upstream(c, r);
       if (!p) return p.status();
       if (c.exit_handler && !(*p)->exit_handler) {

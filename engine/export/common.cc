@@ -89,6 +89,11 @@ Status no_calls(const Workflow& wf, const std::string& target) {
         return error_at(s.kind_pos, wf.file,
                         "step '" + s.name + "' calls template '" + s.call + "': a call is expanded when it runs, " +
                             "which the " + target + " export does not translate yet; run it with 'ctflow run'");
+      else if (s.sweep)
+        return error_at(s.sweep->pos, wf.file,
+                        "step '" + s.name + "' is a sweep: its trials are sampled while it runs, which the " + target +
+                            " export does not translate yet; run the sweep with 'ctflow run' and export the "
+                            "workflow with the best parameters as params");
   return Status::Ok();
 }
 

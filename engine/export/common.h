@@ -32,7 +32,8 @@ class NameAllocator {
 // else as compact JSON (1, 0.5, true, [1,2], {"a":1}).
 std::string value_text(const Value& v);
 
-// An error for the first `call` step (docs/dag-growth.md): TARGET has no equivalent yet.
+// Call steps and sweeps grow the DAG while it runs: an export refuses them,
+// with the position and what to do instead.
 Status no_calls(const Workflow& wf, const std::string& target);
 
 // CTFLOW_PARAM_<NAME>: upper-cased, anything but [A-Z0-9_] becomes '_'.

@@ -163,6 +163,7 @@ class KfpCompiler {
         if (!wf_.find_param(r.name)) return Status::Error("reference '" + r.text + "': there is no param '" + r.name + "'");
         return Source{Source::Kind::Param, r.name, ""};
       case Reference::Kind::StepOutput: {
+        if (!r.path.empty()) return Status::Error("reference '" + r.text + "': a key of an object output is not exported");
         auto p = producer();
         if (!p) return p.status();
         return Source{Source::Kind::TaskOutput, tasks_.at(r.name), r.field};

@@ -24,6 +24,7 @@ class PluginCall final : public RunningAttempt {
     return false;
   }
   void kill() override { cancel_->store(true); }
+  void note(const std::string& line) override { log_->write("ctflow: " + line + "\n"); }
   void close_log(const std::string& note) override {
     if (!note.empty()) log_->write("ctflow: " + note + "\n");
     log_->close();

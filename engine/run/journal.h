@@ -43,6 +43,11 @@ class RunJournal {
   virtual Status add_artifact(const ArtifactRecord& artifact) = 0;
   virtual Status add_metrics(const std::vector<MetricPoint>& points) = 0;
   virtual Status add_confusion(const ConfusionRecord& confusion) = 0;
+  // The latest progress of step row NAME ({"done", "total", "message", "at"}).
+  virtual Status set_progress(const std::string& run_id, const std::string& name, const Json& progress) {
+    (void)run_id, (void)name, (void)progress;
+    return Status::Ok();
+  }
   // Runs WRITES (calls of the methods above) as one transaction.
   virtual Status transaction(const std::function<void()>& writes) = 0;
 
@@ -80,6 +85,9 @@ class StoreJournal final : public RunJournal {
   Status add_artifact(const ArtifactRecord& artifact) override { return store_.add_artifact(artifact); }
   Status add_metrics(const std::vector<MetricPoint>& points) override { return store_.add_metrics(points); }
   Status add_confusion(const ConfusionRecord& confusion) override { return store_.add_confusion(confusion); }
+  Status set_progress(const std::string& run_id, const std::string& name, const Json& progress) override {
+    return store_.set_progress(run_id, name, progress);
+  }
   Status transaction(const std::function<void()>& writes) override;
   Result<std::vector<StepRecord>> steps(const std::string& run_id) override { return store_.get_steps(run_id); }
   Result<std::vector<ArtifactRecord>> artifacts(const std::string& run_id) override {

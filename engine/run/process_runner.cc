@@ -61,6 +61,9 @@ class ProcessAttempt final : public RunningAttempt, public std::enable_shared_fr
   void kill() override {
     if (pid_ > 0 && !reaped_) signal_group(pid_, SIGKILL);
   }
+  void note(const std::string& line) override {
+    if (log_) log_->write("ctflow: " + line + "\n");
+  }
   void close_log(const std::string& note) override {
     if (!log_) return;
     if (!note.empty()) log_->write("ctflow: " + note + "\n");

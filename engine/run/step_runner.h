@@ -101,6 +101,9 @@ class RunningAttempt {
   // The attempt is over for the scheduler: NOTE (when not empty) is the log's
   // last line ("ctflow: NOTE"), and the log is closed; later writes are dropped.
   virtual void close_log(const std::string& note) = 0;
+  // Writes "ctflow: LINE" to the attempt's log while it runs (a warning about
+  // its metrics file, say).
+  virtual void note(const std::string& line) { (void)line; }
 };
 
 using AttemptDone = std::function<void(AttemptResult)>;

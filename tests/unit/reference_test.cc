@@ -75,7 +75,7 @@ TEST_CASE("Reference.Errors") {
   CHECK(error("workflow.uid") ==
         "unknown reference 'workflow.uid': use workflow.name, workflow.run_id, workflow.status or workflow.failures");
   CHECK(error("parms.x") ==
-        "unknown reference 'parms.x': references start with params., steps., item or workflow. (did you mean "
+        "unknown reference 'parms.x': references start with params., steps., item, trial or workflow. (did you mean "
         "'params'?)");
   CHECK(error("a b") == "'a b' is not a reference: write a dotted name like params.x or steps.s.outputs.y");
   CHECK(error("") == "'' is not a reference: write a dotted name like params.x or steps.s.outputs.y");
@@ -91,4 +91,18 @@ TEST_CASE("Reference.DependsTerms") {
   CHECK(t.result == "");
   CHECK(depends_steps("(a.Succeeded || b.Failed) && !a.Skipped") == std::vector<std::string>{"a", "b"});
   CHECK(depends_steps("a.Succeeded &&").empty());
+}
+
+TEST_CASE("Reference.TrialsAndKeysOfObjectOutputs") {
+  Reference r = ok("trial.lr");
+  CHECK(r.kind == Reference::Kind::Trial);
+  CHECK(r.name == "lr");
+  CHECK(ok("trial").name == "");
+  CHECK(error("trial.lr.x") == "'trial.lr.x' should be trial.NAME (a parameter of the step's sweep)");
+  r = ok("steps.tune.outputs.best.lr");
+  CHECK(r.kind == Reference::Kind::StepOutput);
+  CHECK(r.field == "best");
+  CHECK(r.path == "lr");
+  CHECK(ok("steps.tune.outputs.best").path == "");
+  CHECK_FALSE(parse_reference("steps.tune.artifacts.model.x").ok());
 }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -100,10 +101,13 @@ class FakeClock final : public Clock {
 // does, so a value the store could not write fails here too.
 class FakeJournal final : public RunJournal {
  public:
-  std::filesystem::path dir() const override { return "/fake-store"; }
-  std::filesystem::path work_dir() const override { return "/fake-store/work"; }
-  std::filesystem::path logs_dir() const override { return "/fake-store/logs"; }
-  std::filesystem::path blobs_dir() const override { return "/fake-store/blobs"; }
+  // Nothing is written under it, except the metrics files of fake attempts
+  // with `live` lines (a test that has them sets a real folder).
+  std::filesystem::path root = "/fake-store";
+  std::filesystem::path dir() const override { return root; }
+  std::filesystem::path work_dir() const override { return root / "work"; }
+  std::filesystem::path logs_dir() const override { return root / "logs"; }
+  std::filesystem::path blobs_dir() const override { return root / "blobs"; }
 
   Status claim(const std::string& run_id, int64_t) override {
     run_status[run_id] = "Running";
@@ -142,6 +146,10 @@ class FakeJournal final : public RunJournal {
   }
   Status add_confusion(const ConfusionRecord& c) override {
     confusions.push_back(c);
+    return Status::Ok();
+  }
+  Status set_progress(const std::string&, const std::string& name, const Json& p) override {
+    progress[name].push_back(p);
     return Status::Ok();
   }
   Status transaction(const std::function<void()>& writes) override {
@@ -190,6 +198,7 @@ class FakeJournal final : public RunJournal {
   std::vector<ArtifactRecord> artifact_rows;
   std::vector<MetricPoint> metrics;
   std::vector<ConfusionRecord> confusions;
+  std::map<std::string, std::vector<Json>> progress;  // step row -> what set_progress wrote, in order
   std::map<std::string, CacheEntry> cache;
   std::map<std::string, StoredArtifact> blobs;
   int transactions = 0, heartbeats = 0;
@@ -209,7 +218,17 @@ struct Outcome {
   Value metrics = Value::array();
   Value confusions = Value::array();
   bool ignores_term = false;  // SIGTERM does not end it: it dies by SIGKILL after the grace period
+  // Lines the step appends to its CTFLOW_METRICS file, each at SECONDS after it starts.
+  std::vector<std::pair<double, std::string>> live;
 };
+
+// Where an attempt's CTFLOW_METRICS file is.
+inline std::string metrics_path_of(const AttemptSpec& spec) {
+  if (spec.kind == AttemptKind::InProcess) return spec.invocation.metrics_path;
+  for (const auto& e : spec.env)
+    if (e.rfind("CTFLOW_METRICS=", 0) == 0) return e.substr(15);
+  return "";
+}
 
 struct Span {
   std::string instance;
@@ -234,6 +253,16 @@ class FakeRunner final : public StepRunner {
     auto a = std::make_shared<Attempt>(*this, spans.size() - 1, spec.kind, ctx, std::move(done));
     Outcome out = script(spec);
     a->outcome = out;
+    if (!out.live.empty()) {
+      const std::filesystem::path path = metrics_path_of(spec);
+      std::filesystem::create_directories(path.parent_path());
+      std::filesystem::remove(path);  // made anew for each attempt, as the process runner does
+      for (const auto& [at, line] : out.live)
+        a->writes.push_back(clock_.after(ctx.strand, at, [a, path, line = line] {
+          if (!a->ended()) std::ofstream(path, std::ios::app) << line << "\n";
+        }, false));
+    }
+    // After the writes: a line due when the attempt ends is written before it ends.
     a->timer = clock_.after(ctx.strand, out.seconds, [a] { a->finish(a->result_of(a->outcome)); }, false);
     return a;
   }
@@ -298,6 +327,7 @@ class FakeRunner final : public StepRunner {
       if (!done_) return;
       timer.reset();
       kill_timer_.reset();
+      writes.clear();
       --runner_.running;
       runner_.spans[span_].end = runner_.clock_.seconds();
       auto done = std::move(done_);
@@ -305,8 +335,11 @@ class FakeRunner final : public StepRunner {
       done(std::move(r));
     }
 
+    bool ended() const { return !done_; }
+
     Outcome outcome;
     std::unique_ptr<TimerHandle> timer;
+    std::vector<std::unique_ptr<TimerHandle>> writes;  // the live lines still to write
 
    private:
     FakeRunner& runner_;

@@ -213,7 +213,7 @@ TEST_CASE("ValidateTest.WorkflowAndItemReferences") {
         "5:12: step 'a' refers to 'item' but has no 'for_each'\n"
         "5:12: unknown reference 'workflow.nme': use workflow.name, workflow.run_id, workflow.status or "
         "workflow.failures\n"
-        "5:12: unknown reference 'parms.x': references start with params., steps., item or workflow. (did you "
+        "5:12: unknown reference 'parms.x': references start with params., steps., item, trial or workflow. (did you "
         "mean 'params'?)\n");
 }
 
@@ -367,4 +367,22 @@ TEST_CASE("ValidateTest.HostCapacityDetect") {
   auto h = HostCapacity::detect();
   CHECK(h.cpus >= 1);
   CHECK(h.memory > 0);
+}
+
+TEST_CASE("ValidateTest.SweepReferences") {
+  const std::string sweep =
+      "    sweep:\n"
+      "      parameters: {lr: {values: [0.1, 0.2]}}\n"
+      "      method: grid\n"
+      "      objective: {metric: acc, goal: maximize}\n";
+  CHECK(messages(wf("steps:\n  tune:\n" + sweep + "    run: [train, \"{{trial.lr}}\", \"{{trial}}\"]\n" +
+                    "  use:\n    needs: [tune]\n"
+                    "    run: [use, \"{{steps.tune.outputs.best.lr}}\", \"{{steps.tune.outputs.best_value}}\"]\n")) == "");
+  CHECK(messages(wf("steps:\n  tune:\n" + sweep + "    run: [train, \"{{trial.rl}}\"]\n")) ==
+        "10:10: step 'tune' refers to 'trial.rl', which is not a parameter of its sweep\n");
+  CHECK(messages(wf("steps:\n  a: {run: [echo, \"{{trial.lr}}\"]}\n")) ==
+        "5:12: step 'a' refers to 'trial.lr' but has no 'sweep'\n");
+  CHECK(messages(wf("steps:\n  tune:\n" + sweep + "    run: [train]\n" +
+                    "  use:\n    needs: [tune]\n    run: [use, \"{{steps.tune.outputs.best.mu}}\"]\n")) ==
+        "13:10: 'steps.tune.outputs.best.mu': the sweep of step 'tune' has no parameter 'mu'\n");
 }
