@@ -4,7 +4,7 @@
 //   or      := and ('||' and)*
 //   and     := not ('&&' not)*
 //   not     := '!' not | cmp
-//   cmp     := value (('=='|'!='|'<'|'<='|'>'|'>=') value | 'in' list)?
+//   cmp     := value (('=='|'!='|'<'|'<='|'>'|'>='|'=~'|'matches') value | 'in' list)?
 //   value   := NUMBER | STRING | true | false | null | REF | '{{' REF '}}' | '(' expr ')'
 //   list    := '[' (value (',' value)*)? ']'
 //
@@ -20,6 +20,10 @@
 //  - same-typed bools, lists and objects support == and != only;
 //  - any other mixed comparison, with any operator, is an error that names both
 //    operands and their types: cannot compare "abc" (string) with 3 (int) using <
+// `a =~ b` (also written `a matches b`, as in expr-lang) is true when the
+// regular expression b (ECMAScript syntax, which covers RE2's common subset)
+// matches somewhere in a; numbers are matched as their text; a literal b that
+// is not a regular expression is a parse error.
 // `&&`, `||` and `!` need booleans and short-circuit; `in` is membership by `==`.
 //
 // An Expr is immutable and cheap to copy (the tree is shared); eval() is safe
@@ -48,9 +52,9 @@ struct ParseError {
 // exporters): And/Or are n-ary, so `a && b && c` is one And of three; `(a &&
 // b) && c` is an And whose first operand is an And. Parentheses leave no node.
 enum class Kind { Literal, Ref, Not, And, Or, Cmp, In };
-enum class CmpOp { Eq, Ne, Lt, Le, Gt, Ge };
+enum class CmpOp { Eq, Ne, Lt, Le, Gt, Ge, Match };
 
-// "==", "!=", "<", "<=", ">", ">=".
+// "==", "!=", "<", "<=", ">", ">=", "=~".
 const char* op_text(CmpOp op);
 
 struct Node {

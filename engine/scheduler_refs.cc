@@ -54,6 +54,12 @@ Result<Value> Scheduler::Impl::resolve_step(const std::string& ref, const std::s
   if (it == steps_.end()) return Status::Error("unknown step '" + name + "'");
   const StepState& o = it->second;
   if (what == "status") return Value(to_string(o.status));
+  if (what == "exit_code") {
+    bool ran = o.status == NodeStatus::Succeeded || o.status == NodeStatus::Failed;
+    if (!o.fan_out && ran && !o.instances.empty()) return Value(o.instances.back()->exit_code);
+    return Status::Error("steps." + name + ".exit_code: step '" + name + "' " + to_string(o.status) +
+                         (o.fan_out ? " is a fan-out (read the exit code of one instance inside it)" : " without an exit code"));
+  }
   auto d3 = what.find('.');
   std::string kind = what.substr(0, d3), key = d3 == std::string::npos ? "" : what.substr(d3 + 1);
   bool not_run = o.status == NodeStatus::Skipped || o.status == NodeStatus::Omitted;

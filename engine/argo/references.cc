@@ -80,6 +80,8 @@ std::optional<std::string> Translator::resolve(const std::string& ref, const Sou
     }
     if (ref == "workflow.name" || ref == "workflow.status" || ref == "workflow.failures") return "{{" + ref + "}}";
     if (ref == "workflow.uid") return std::string("{{workflow.run_id}}");
+    // A local run is scheduled when it is started: the time the file is read.
+    if (ref == "workflow.scheduledTime" || ref == "workflow.creationTimestamp") return scheduled_time_;
     return no();
   }
   if (root == "item") {
@@ -115,6 +117,10 @@ std::optional<std::string> Translator::resolve(const std::string& ref, const Sou
     if (what == "status") {
       if (o.nested) return no();
       return "{{steps." + o.flat + ".status}}";
+    }
+    if (what == "exitCode") {
+      if (o.nested || o.fan_out) return no();
+      return "{{steps." + o.flat + ".exit_code}}";
     }
     if (p.size() == 5 && p[2] == "outputs" && (p[3] == "parameters" || p[3] == "artifacts")) {
       bool param = p[3] == "parameters";
