@@ -26,6 +26,7 @@
 #include <boost/asio/strand.hpp>
 
 #include "base/json_text.h"
+#include "engine/expr.h"
 #include "engine/plan.h"
 #include "engine/run/clock.h"
 #include "engine/run/journal.h"
@@ -139,7 +140,9 @@ class Scheduler::Impl final : public JobPool {
   void pump();
   void record_omitted();
   void begin_step(StepState& s);
-  Status check_when(StepState& s, bool& run);
+  Status check_when(StepState& s, bool& run, const Instance* inst = nullptr);
+  static bool when_reads_item(const expr::Expr& e);
+  void skip_items(StepState& s);
   Result<Value> fan_out_items(StepState& s);
   void add_instance(StepState& s, int index, Value item);
   void finish_step(StepState& s, NodeStatus status, const std::string& message);

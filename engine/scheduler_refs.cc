@@ -25,9 +25,15 @@ Result<Value> Scheduler::Impl::resolve_in(const CallScope* scope, const Instance
   if (root == "item") {
     if (!inst || inst->index < 0) return Status::Error("'" + ref + "' is only known inside a for_each step");
     if (rest.empty()) return inst->item;
-    if (!inst->item.is_object() || !inst->item.contains(rest))
+    // An item that is a JSON object's text (one step's output in a list of a fan-out's) is read as that object.
+    Value item = inst->item;
+    if (item.is_string()) {
+      Value parsed = Value::parse(item.get<std::string>(), nullptr, false);
+      if (parsed.is_object()) item = std::move(parsed);
+    }
+    if (!item.is_object() || !item.contains(rest))
       return Status::Error("item " + json_text(inst->item) + " has no key '" + rest + "'");
-    return inst->item[rest];
+    return item[rest];
   }
   if (root == "workflow") {
     if (rest == "name") return Value(wf_.name);

@@ -25,7 +25,11 @@ std::optional<Workflow> Translator::run(const YAML::Node& root) {
   YAML::Node spec = path(root, {"spec"});
   // A CronWorkflow runs its workflowSpec once (`ctflow run` starts no schedule);
   // its schedule is kept in the description's place for `ctflow get`.
-  if (kind == "CronWorkflow") spec = cron_spec(spec);
+  if (kind == "CronWorkflow") {
+    YAML::Node ws = cron_spec(spec);
+    if (!ws) return wf_;
+    spec.reset(ws);
+  }
   if (!spec || !spec.IsMap()) {
     if (root["steps"])
       error(root["apiVersion"], "an Argo Workflow needs a 'spec' with 'entrypoint' and 'templates'; this file has "

@@ -228,10 +228,7 @@ std::optional<Callee> Translator::call_once(const Call& k, const std::string& na
     auto e = when_expr(w, caller);
     if (!e) ok = false;
     else when = *e;
-    if (caller.used_item && !unrolled && item.mode != Item::None) {
-      unsupported(w, "a 'when' that reads {{item}} (ctflow checks 'when' once for all items)");
-      ok = false;
-    }
+    // A 'when' that reads {{item}} is read per item by the run (a nested template's is refused below).
   }
   caller.item = Item{};
   if (!ok) return std::nullopt;

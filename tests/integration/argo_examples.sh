@@ -22,7 +22,7 @@ SUPPORTED=(
   dag-custom-metrics dag-diamond dag-enhanced-depends dag-multiroot dag-targets default-pdb-support
   exit-handler-step-level exit-handler-with-param gc-ttl global-parameters image-pull-secrets loops-dag
   loops-sequence memoize-simple node-selector parallelism-limit parallelism-nested-workflow
-  parallelism-template-limit pod-gc-strategy-with-label-selector pod-metadata-wf-field pod-resources resubmit
+  parallelism-template-limit parameter-aggregation-script pod-gc-strategy-with-label-selector pod-metadata-wf-field pod-resources resubmit
   retry-container retry-script scripts-bash scripts-python status-reference template-defaults timeouts-step
 )
 # name: why (the lint message must contain it)
@@ -35,7 +35,6 @@ UNSUPPORTED=(
   "expression-reusing-verbose-snippets:expression templates"
   "fibonacci-seq-conditional-param:memoize on a steps/dag template"
   "intermediate-parameters:suspend templates"
-  "parameter-aggregation-script:reads {{item}}"
   "retry-conditional:retryStrategy.expression"
   "steps-inline-workflow:without 'command'"
   "suspend-template-outputs:suspend templates"
@@ -156,6 +155,10 @@ for n in parallelism-limit parallelism-template-limit; do
 done
 check pod-gc-strategy-with-label-selector "assert d['status'] == 'Failed'
 assert status('fail') == 'Failed' and status('succeed-deleted') == 'Succeeded' and status('succeed-not-deleted') == 'Succeeded'"
+# when read per item: divide-by-2 runs for the even numbers only; a JSON object printed by a step is an item with keys.
+ok parameter-aggregation-script "assert out('odd-or-even') == ['{\"num\": %d, \"evenness\": \"%s\"}' % (i, 'odd' if i % 2 else 'even') for i in (1, 2, 3, 4)]
+assert [status('divide-by-2[%d]' % i) for i in range(4)] == ['Skipped', 'Succeeded', 'Skipped', 'Succeeded']
+assert out('divide-by-2') == [None, '1', None, '2']"
 ok pod-metadata-wf-field "assert out('hello1') == 'hello1'"
 check resubmit "assert d['status'] in ('Succeeded', 'Failed')
 ran = [s for s in steps.values() if s['status'] in ('Succeeded', 'Failed')]

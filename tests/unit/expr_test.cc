@@ -432,3 +432,25 @@ TEST_CASE("expr: the syntax tree and where each reference is written") {
   CHECK(parse_ok("((a))").root().kind == Kind::Ref);
   CHECK(parse_ok("(a && b) && c").root().kids.size() == 2);
 }
+
+TEST_CASE("ExprTest.RegexMatch") {
+  Table t{{{"steps.a.outputs.result", "heads"}, {"params.n", 42}}};
+  auto eval = [&](const std::string& text) {
+    auto parsed = Expr::parse(text);
+    REQUIRE(std::holds_alternative<Expr>(parsed));
+    return std::get<Expr>(parsed).eval(t.resolver());
+  };
+  CHECK(*eval("steps.a.outputs.result =~ 'hea'") == Value(true));
+  CHECK(*eval("steps.a.outputs.result =~ '^tai'") == Value(false));
+  CHECK(*eval("steps.a.outputs.result matches 'ads$' && params.n =~ '^4[0-9]$'") == Value(true));
+  CHECK(*eval("!(steps.a.outputs.result =~ 'x')") == Value(true));
+  auto bad = eval("params.n =~ 3");
+  REQUIRE(!bad.ok());
+  CHECK(bad.message() == "cannot compare 42 (int) with 3 (int) using =~");
+  // A literal pattern that is no regular expression is an error where it is written.
+  auto p = Expr::parse("steps.a.outputs.result =~ 'a(b'");
+  REQUIRE(std::holds_alternative<ParseError>(p));
+  CHECK(std::get<ParseError>(p).offset == 26);
+  CHECK(std::get<ParseError>(p).message.rfind("invalid regular expression 'a(b': ", 0) == 0);
+  CHECK(!ctflow::expr::is_ref("matches"));
+}
