@@ -369,6 +369,28 @@ class Parser {
     return n;
   }
 
+  NodePtr call_node() {
+    auto n = std::make_unique<Node>();
+    n->kind = Kind::Call;
+    n->ref = token_text(cur_);
+    if (!is_function(n->ref))
+      fail(cur_.offset, "unknown function '" + n->ref + "': the functions are " + function_names());
+    advance();  // the name
+    enter();
+    advance();  // '('
+    if (cur_.kind != Tok::RParen) {
+      n->kids.push_back(parse_or());
+      while (cur_.kind == Tok::Comma) {
+        advance();
+        n->kids.push_back(parse_or());
+      }
+    }
+    if (cur_.kind != Tok::RParen) fail(cur_.offset, "expected ')' or ',' in the arguments of " + n->ref + "()");
+    advance();
+    leave();
+    return n;
+  }
+
   NodePtr parse_value() {
     switch (cur_.kind) {
       case Tok::Number:
@@ -376,7 +398,12 @@ class Parser {
       case Tok::True: return literal(true);
       case Tok::False: return literal(false);
       case Tok::Null: return literal(nullptr);
-      case Tok::Ref: return ref_node();
+      case Tok::Ref: {
+        size_t i = pos_;
+        while (i < s_.size() && is_space(s_[i])) ++i;
+        if (i < s_.size() && s_[i] == '(') return call_node();
+        return ref_node();
+      }
       case Tok::LBrace2: {
         advance();
         if (cur_.kind != Tok::Ref) fail(cur_.offset, "expected a reference after '{{'");
@@ -557,6 +584,15 @@ Result<Value> eval_node(const Node& n, const Expr::Resolver& r) {
         if (*c) return Value(true);
       }
       return Value(false);
+    }
+    case Kind::Call: {
+      std::vector<Value> args;
+      for (const NodePtr& k : n.kids) {
+        Result<Value> v = eval_node(*k, r);
+        if (!v.ok()) return v;
+        args.push_back(std::move(*v));
+      }
+      return call_function(n.ref, args);
     }
   }
   return Status::Error("internal error: unknown expression node");

@@ -217,6 +217,7 @@ class Translator {
 
   std::optional<std::string> resolve(const std::string& ref, const SourcePos& at, Ctx& c);
   std::optional<std::string> text(const std::string& s, const YAML::Node& at, Ctx& c);
+  std::optional<std::string> expression_at_load(const std::string& e, const SourcePos& at, Ctx& c);
   std::optional<std::string> when_expr(const YAML::Node& n, Ctx& c);
   std::optional<std::string> depends_expr(const YAML::Node& n, const Ctx& c);
   std::optional<Item> items(const YAML::Node& call, Ctx& caller);

@@ -18,7 +18,7 @@ fi
 
 SUPPORTED=(
   arguments-parameters artifact-passing-subpath artifact-path-placeholders coinflip conditionals-complex continue-on-fail
-  cron-workflow exit-code-output-variable
+  cron-workflow exit-code-output-variable expression-destructure-json-complex
   dag-custom-metrics dag-diamond dag-enhanced-depends dag-multiroot dag-targets default-pdb-support
   exit-handler-step-level exit-handler-with-param gc-ttl global-parameters image-pull-secrets loops-dag
   loops-sequence memoize-simple node-selector parallelism-limit parallelism-nested-workflow
@@ -31,8 +31,7 @@ UNSUPPORTED=(
   "dag-coinflip:recursive template"
   "dag-conditional-parameters:valueFrom.parameter"
   "dag-inline-workflow:without 'command'"
-  "expression-destructure-json-complex:expression templates"
-  "expression-reusing-verbose-snippets:expression templates"
+  "expression-reusing-verbose-snippets:unknown function 'map'"
   "fibonacci-seq-conditional-param:memoize on a steps/dag template"
   "intermediate-parameters:suspend templates"
   "retry-conditional:retryStrategy.expression"
@@ -123,6 +122,8 @@ assert status('complex-condition') == ('Succeeded' if b == 'tails' else 'Skipped
 ok cron-workflow "import re; assert re.fullmatch(r'.* hello world\\. Scheduled on: \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ', out('hello-world-with-time')), out('hello-world-with-time')"
 ok exit-code-output-variable "assert status('failing-container') == 'Failed'
 assert out('echo-container') == 'Exit code was: 123'"
+# {{=jsonpath(...)}} over a workflow parameter, evaluated when the file is read; a list or object as JSON.
+ok expression-destructure-json-complex "assert out('main') == '[43][43][{\"age\":43,\"name\":\"Baris\"}][\"Baris\",\"Mo\",\"Jai\"]', out('main')"
 ok continue-on-fail "assert status('C') == 'Failed' and status('D') == 'Succeeded' and status('B') == 'Succeeded'"
 ok dag-custom-metrics "assert out('TEST-ONE[0]') == 'console output-->TEST-ONE-A'
 assert out('TEST-TWO[1]') == 'console output-->TEST-TWO-B'"

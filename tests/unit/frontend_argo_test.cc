@@ -194,7 +194,9 @@ TEST_CASE("FrontendArgoTest.NotSupportedLocally") {
         "--resume-suspended to wait out its duration, or continue at once without one\n"
         "18:56: not supported locally: artifacts from an external store (s3)\n");
   CHECK(messages(dag("      - {name: A, template: echo, arguments: {parameters: [{name: message, value: \"{{=1+1}}\"}]}}\n")) ==
-        "10:84: not supported locally: expression templates '{{=...}}'\n");
+        "10:84: not supported locally: the expression '{{=1+1}}' (unexpected character '+' at offset 1): ctflow's "
+        "expressions have ==, !=, <, <=, >, >=, =~, in, &&, ||, ! and the functions asInt, asFloat, string, toJson, "
+        "jsonpath\n");
 }
 
 // Argo's dag-targets example: A -> B, C; B, C -> D; C -> E.
@@ -450,4 +452,21 @@ TEST_CASE("FrontendArgoTest.CronWorkflowRunsItsWorkflowSpec") {
         }) != m.run.end());
   CHECK(messages("apiVersion: argoproj.io/v1alpha1\nkind: CronWorkflow\nmetadata: {name: x}\nspec: {schedule: '@daily'}\n") ==
         "4:7: a CronWorkflow needs 'spec.workflowSpec', the Workflow spec it runs\n");
+}
+
+TEST_CASE("FrontendArgoTest.ExpressionTagsAtLoad") {
+  // {{=...}} over workflow parameters is evaluated when the file is read, and the run checks the value it saw.
+  auto r = parse(dag("      - {name: A, template: echo, arguments: {parameters: [{name: message,\n"
+                     "         value: \"{{=jsonpath(workflow.parameters.cfg, '$.a[*]')}} {{=asInt(workflow.parameters.n) > 2}}\"}]}}\n",
+                     "", "{parameters: [{name: cfg, value: '{\"a\": [1, \"x\"]}'}, {name: n, value: '3'}]}"));
+  CHECK(diag_lines(r) == "");
+  const Step& a = step(r, "A");
+  CHECK(std::find(a.run.begin(), a.run.end(), "[1,\"x\"] true") != a.run.end());
+  CHECK(param_check(a).size() == 2);
+  CHECK(messages(dag("      - {name: A, template: echo, arguments: {parameters: [{name: message, value: b}]}}\n"
+                     "      - {name: B, template: echo, depends: A, arguments: {parameters: [{name: message,\n"
+                     "         value: \"{{=tasks.A.outputs.result}}\"}]}}\n")) ==
+        "12:18: not supported locally: the expression '{{=tasks.A.outputs.result}}': 'tasks.A.outputs.result' is known "
+        "only at run time (an expression here may read workflow parameters and input parameters known when the file "
+        "is read)\n");
 }
