@@ -187,6 +187,7 @@ class Scheduler::Impl final : public JobPool {
   void on_timeout(Instance& inst);
   void attempt_ended(Instance& inst, NodeStatus status, std::string message);
   bool retry(Instance& inst, NodeStatus status, const std::string& message);
+  bool retry_expression_holds(Instance& inst, NodeStatus status, const std::string& message);
 
   // --- references (scheduler_refs.cc) ---
   Result<Value> resolve(const StepState& s, const Instance* inst, const std::string& ref);

@@ -68,8 +68,7 @@ void Translator::apply_retry(const YAML::Node& r, Step& s) {
   if (!r) return;
   for (const auto& kv : r) {
     std::string k = scalar(kv.first);
-    if (k == "expression") unsupported(kv.first, "retryStrategy.expression");
-    else if (k != "limit" && k != "retryPolicy" && k != "backoff" && k != "affinity")
+    if (k != "expression" && k != "limit" && k != "retryPolicy" && k != "backoff" && k != "affinity")
       unsupported(kv.first, "retryStrategy." + k);
   }
   Value limit = val(r["limit"]);
@@ -224,6 +223,13 @@ bool Translator::make_leaf(const YAML::Node& t, Ctx& c, Step& s, Callee& info) {
   }
   s.run.insert(s.run.end(), l.argv.begin(), l.argv.end());
   leaf_settings(t, l.body, s);
+  // retryStrategy.expression: its {{...}} as ctflow text; lastRetry.* are read by the run.
+  YAML::Node rs = t["retryStrategy"] ? t["retryStrategy"] : path(defaults_, {"retryStrategy"});
+  if (YAML::Node e = path(rs, {"expression"})) {
+    auto x = text(text_of(val(e)), e, c);
+    if (!x) return false;
+    s.retry.expression = *x;
+  }
   return true;
 }
 

@@ -23,7 +23,7 @@ SUPPORTED=(
   exit-handler-step-level exit-handler-with-param gc-ttl global-parameters image-pull-secrets loops-dag
   loops-sequence memoize-simple node-selector parallelism-limit parallelism-nested-workflow
   parallelism-template-limit parameter-aggregation-script pod-gc-strategy-with-label-selector pod-metadata-wf-field pod-resources resubmit
-  retry-container retry-script scripts-bash scripts-python status-reference template-defaults timeouts-step
+  retry-conditional retry-container retry-script scripts-bash scripts-python status-reference template-defaults timeouts-step
 )
 # name: why (the lint message must contain it)
 UNSUPPORTED=(
@@ -34,7 +34,6 @@ UNSUPPORTED=(
   "expression-reusing-verbose-snippets:unknown function 'map'"
   "fibonacci-seq-conditional-param:memoize on a steps/dag template"
   "intermediate-parameters:suspend templates"
-  "retry-conditional:retryStrategy.expression"
   "steps-inline-workflow:without 'command'"
   "suspend-template-outputs:suspend templates"
   "withsequence-nested-result:withSequence bounds known only at run time"
@@ -165,6 +164,11 @@ check resubmit "assert d['status'] in ('Succeeded', 'Failed')
 ran = [s for s in steps.values() if s['status'] in ('Succeeded', 'Failed')]
 assert all(s['outputs'].get('result', 'exiting with code').startswith('exiting with code') for s in ran if s['name'] != 'B')
 assert (d['status'] == 'Succeeded') == all(s['status'] == 'Succeeded' for s in steps.values())"
+# retryStrategy.expression: retried while the exit code is 2, so it ends Failed on an exit code 1
+# (or after its 10 retries).
+check retry-conditional "s = step('retry'); assert d['status'] == 'Failed' and s['status'] == 'Failed'
+assert s['message'] == 'exit code 1' or s['attempts'] == 11, (s['attempts'], s['message'])
+assert out('safe-to-retry') == 'true'"
 for n in retry-container retry-script; do
   check "$n" "s = step('$n')
 assert (d['status'], s['status']) in (('Succeeded', 'Succeeded'), ('Failed', 'Failed')), d['status']

@@ -470,3 +470,17 @@ TEST_CASE("FrontendArgoTest.ExpressionTagsAtLoad") {
         "only at run time (an expression here may read workflow parameters and input parameters known when the file "
         "is read)\n");
 }
+
+TEST_CASE("FrontendArgoTest.RetryStrategyExpression") {
+  auto r = parse(dag("      - {name: A, template: echo, arguments: {parameters: [{name: message, value: a}]}}\n"
+                     "      - {name: B, template: retried, depends: A,\n"
+                     "         arguments: {parameters: [{name: safe, value: \"{{tasks.A.outputs.result}}\"}]}}\n",
+                     "  - name: retried\n"
+                     "    inputs: {parameters: [{name: safe}]}\n"
+                     "    retryStrategy: {limit: '3', expression: \"asInt(lastRetry.exitCode) > 1 && {{inputs.parameters.safe}} == true\"}\n"
+                     "    container: {image: busybox, command: [sh, -c, 'exit 2']}\n"));
+  CHECK(diag_lines(r) == "");
+  const Step& b = step(r, "B");
+  CHECK(b.retry.limit == 3);
+  CHECK(b.retry.expression == "asInt(lastRetry.exitCode) > 1 && {{steps.A.outputs.result}} == true");
+}
