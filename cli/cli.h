@@ -52,6 +52,7 @@ struct RunArgs {
   bool no_cache = false;
   std::string output;  // "" or "json"
   std::string executor;  // Argo workflows: "" (host), host, podman or docker
+  bool resume_suspended = false;  // Argo workflows: suspend templates continue (after their duration)
 };
 int cmd_run(const Global& g, const RunArgs& a);
 int cmd_resume(const Global& g, const std::string& run, const std::string& output);

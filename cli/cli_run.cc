@@ -185,6 +185,7 @@ int cmd_lint(const std::vector<std::string>& files, double cpus, int gpus, bool 
 int cmd_run(const Global& g, const RunArgs& a) {
   // The Argo frontend reads its executor from CTFLOW_ARGO_EXECUTOR; the flag sets it.
   if (!a.executor.empty()) ::setenv("CTFLOW_ARGO_EXECUTOR", a.executor.c_str(), 1);
+  if (a.resume_suspended) ::setenv("CTFLOW_ARGO_RESUME_SUSPENDED", "1", 1);
   HostCapacity host = host_with(a.cpus, a.gpus, a.memory);
   // -f: its values first, -p after them (and so winning).
   Diagnostics file_diags;

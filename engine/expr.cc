@@ -4,6 +4,7 @@
 #include <compare>
 #include <cstdint>
 #include <optional>
+#include <regex>
 #include <unordered_set>
 #include <utility>
 
@@ -24,6 +25,7 @@ const char* op_text(CmpOp op) {
     case CmpOp::Le: return "<=";
     case CmpOp::Gt: return ">";
     case CmpOp::Ge: return ">=";
+    case CmpOp::Match: return "=~";
   }
   return "?";
 }
@@ -34,7 +36,7 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_segment_char(char c) { return is_alpha(c) || is_digit(c) || c == '_' || c == '-'; }
-bool is_keyword(std::string_view w) { return w == "true" || w == "false" || w == "null" || w == "in"; }
+bool is_keyword(std::string_view w) { return w == "true" || w == "false" || w == "null" || w == "in" || w == "matches"; }
 
 // Length of the number literal at the start of `s`:
 //   '-'? digits ('.' digits)? ([eE] [+-]? digits)?
@@ -61,6 +63,16 @@ size_t scan_number(std::string_view s, bool* is_integer) {
     }
   }
   return i;
+}
+
+// Why PATTERN is not a regular expression, or nothing when it is one.
+std::optional<std::string> regex_error(const std::string& pattern) {
+  try {
+    std::regex re(pattern, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    return "invalid regular expression '" + pattern + "': " + e.what();
+  }
+  return std::nullopt;
 }
 
 // The value of a complete number literal (as scanned by scan_number).
@@ -90,7 +102,7 @@ std::optional<Value> numeric_string(const std::string& s) {
 enum class Tok {
   End, Number, String, Ref, True, False, Null, In,
   LParen, RParen, LBracket, RBracket, Comma, LBrace2, RBrace2,
-  Eq, Ne, Lt, Le, Gt, Ge, And, Or, Not,
+  Eq, Ne, Lt, Le, Gt, Ge, Match, And, Or, Not,
 };
 
 struct Token {
@@ -155,6 +167,7 @@ class Parser {
       case '!': return next == '=' ? op(Tok::Ne, 2) : op(Tok::Not, 1);
       case '=':
         if (next == '=') return op(Tok::Eq, 2);
+        if (next == '~') return op(Tok::Match, 2);
         fail(pos_, "unknown operator '=', did you mean '=='?");
       case '&':
         if (next == '&') return op(Tok::And, 2);
@@ -235,6 +248,7 @@ class Parser {
     else if (word == "false") t.kind = Tok::False;
     else if (word == "null") t.kind = Tok::Null;
     else if (word == "in") t.kind = Tok::In;
+    else if (word == "matches") t.kind = Tok::Match;
     else t.kind = Tok::Ref;
     return t;
   }
@@ -288,6 +302,7 @@ class Parser {
       case Tok::Le: return CmpOp::Le;
       case Tok::Gt: return CmpOp::Gt;
       case Tok::Ge: return CmpOp::Ge;
+      case Tok::Match: return CmpOp::Match;
       default: return std::nullopt;
     }
   }
@@ -300,7 +315,12 @@ class Parser {
       n->kind = Kind::Cmp;
       n->op = *op;
       n->kids.push_back(std::move(lhs));
+      const size_t rhs_at = cur_.offset;
       n->kids.push_back(parse_value());
+      const Node& rhs = *n->kids.back();
+      if (*op == CmpOp::Match && rhs.kind == Kind::Literal && rhs.literal.is_string()) {
+        if (auto bad = regex_error(rhs.literal.get<std::string>())) fail(rhs_at, *bad);
+      }
       if (cmp_op(cur_.kind) || cur_.kind == Tok::In) {
         fail(cur_.offset, "comparisons cannot be chained; combine them with '&&'");
       }
@@ -349,6 +369,28 @@ class Parser {
     return n;
   }
 
+  NodePtr call_node() {
+    auto n = std::make_unique<Node>();
+    n->kind = Kind::Call;
+    n->ref = token_text(cur_);
+    if (!is_function(n->ref))
+      fail(cur_.offset, "unknown function '" + n->ref + "': the functions are " + function_names());
+    advance();  // the name
+    enter();
+    advance();  // '('
+    if (cur_.kind != Tok::RParen) {
+      n->kids.push_back(parse_or());
+      while (cur_.kind == Tok::Comma) {
+        advance();
+        n->kids.push_back(parse_or());
+      }
+    }
+    if (cur_.kind != Tok::RParen) fail(cur_.offset, "expected ')' or ',' in the arguments of " + n->ref + "()");
+    advance();
+    leave();
+    return n;
+  }
+
   NodePtr parse_value() {
     switch (cur_.kind) {
       case Tok::Number:
@@ -356,7 +398,12 @@ class Parser {
       case Tok::True: return literal(true);
       case Tok::False: return literal(false);
       case Tok::Null: return literal(nullptr);
-      case Tok::Ref: return ref_node();
+      case Tok::Ref: {
+        size_t i = pos_;
+        while (i < s_.size() && is_space(s_[i])) ++i;
+        if (i < s_.size() && s_[i] == '(') return call_node();
+        return ref_node();
+      }
       case Tok::LBrace2: {
         advance();
         if (cur_.kind != Tok::Ref) fail(cur_.offset, "expected a reference after '{{'");
@@ -434,6 +481,7 @@ bool holds(CmpOp op, std::partial_ordering o) {
     case CmpOp::Le: return o <= 0;
     case CmpOp::Gt: return o > 0;
     case CmpOp::Ge: return o >= 0;
+    case CmpOp::Match: return false;
   }
   return false;
 }
@@ -443,8 +491,19 @@ Status mismatch(const Value& a, const Value& b, const char* op) {
                        " (" + type_name(b) + ") using " + op);
 }
 
+Result<bool> matches(const Value& a, const Value& b) {
+  auto text = [](const Value& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
+  if (!(a.is_string() || a.is_number()) || !b.is_string()) return mismatch(a, b, "=~");
+  try {
+    return std::regex_search(text(a), std::regex(b.get<std::string>(), std::regex::ECMAScript));
+  } catch (const std::regex_error& e) {
+    return Status::Error("invalid regular expression " + describe(b) + ": " + e.what());
+  }
+}
+
 // `op_name` is what the error message calls the operator ("in" for membership).
 Result<bool> compare(CmpOp op, const Value& a, const Value& b, const char* op_name) {
+  if (op == CmpOp::Match) return matches(a, b);
   std::optional<Number> na = as_number(a);
   std::optional<Number> nb = as_number(b);
   // A number against a string that is fully a number literal: compare numbers.
@@ -525,6 +584,15 @@ Result<Value> eval_node(const Node& n, const Expr::Resolver& r) {
         if (*c) return Value(true);
       }
       return Value(false);
+    }
+    case Kind::Call: {
+      std::vector<Value> args;
+      for (const NodePtr& k : n.kids) {
+        Result<Value> v = eval_node(*k, r);
+        if (!v.ok()) return v;
+        args.push_back(std::move(*v));
+      }
+      return call_function(n.ref, args);
     }
   }
   return Status::Error("internal error: unknown expression node");

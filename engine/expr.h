@@ -4,9 +4,15 @@
 //   or      := and ('||' and)*
 //   and     := not ('&&' not)*
 //   not     := '!' not | cmp
-//   cmp     := value (('=='|'!='|'<'|'<='|'>'|'>=') value | 'in' list)?
+//   cmp     := value (('=='|'!='|'<'|'<='|'>'|'>='|'=~'|'matches') value | 'in' list)?
 //   value   := NUMBER | STRING | true | false | null | REF | '{{' REF '}}' | '(' expr ')'
+//            | FUNC '(' (expr (',' expr)*)? ')'
 //   list    := '[' (value (',' value)*)? ']'
+//
+// FUNC is one of expr-lang's functions as Argo's expressions use them
+// (engine/expr_funcs.cc): asInt(x), asFloat(x), string(x), toJson(x),
+// jsonpath(json, path) (path: $, .key, ['key'], [n], [a:b], [*],
+// [?(@.key OP value && ...)]); another name before '(' is a parse error.
 //
 // Expressions are evaluated on typed values (ctflow::Value), never on pasted
 // text: a string holding spaces, quotes or '-' is always one value.
@@ -20,6 +26,10 @@
 //  - same-typed bools, lists and objects support == and != only;
 //  - any other mixed comparison, with any operator, is an error that names both
 //    operands and their types: cannot compare "abc" (string) with 3 (int) using <
+// `a =~ b` (also written `a matches b`, as in expr-lang) is true when the
+// regular expression b (ECMAScript syntax, which covers RE2's common subset)
+// matches somewhere in a; numbers are matched as their text; a literal b that
+// is not a regular expression is a parse error.
 // `&&`, `||` and `!` need booleans and short-circuit; `in` is membership by `==`.
 //
 // An Expr is immutable and cheap to copy (the tree is shared); eval() is safe
@@ -47,18 +57,18 @@ struct ParseError {
 // The syntax tree, for readers that print or inspect an expression (the
 // exporters): And/Or are n-ary, so `a && b && c` is one And of three; `(a &&
 // b) && c` is an And whose first operand is an And. Parentheses leave no node.
-enum class Kind { Literal, Ref, Not, And, Or, Cmp, In };
-enum class CmpOp { Eq, Ne, Lt, Le, Gt, Ge };
+enum class Kind { Literal, Ref, Not, And, Or, Cmp, In, Call };
+enum class CmpOp { Eq, Ne, Lt, Le, Gt, Ge, Match };
 
-// "==", "!=", "<", "<=", ">", ">=".
+// "==", "!=", "<", "<=", ">", ">=", "=~".
 const char* op_text(CmpOp op);
 
 struct Node {
   Kind kind = Kind::Literal;
   Value literal;                            // Literal
-  std::string ref;                          // Ref: the REF (without braces)
+  std::string ref;                          // Ref: the REF (without braces); Call: the function
   CmpOp op = CmpOp::Eq;                     // Cmp
-  std::vector<std::unique_ptr<Node>> kids;  // Not: 1; And/Or: n; Cmp: 2; In: lhs, then the list
+  std::vector<std::unique_ptr<Node>> kids;  // Not: 1; And/Or: n; Cmp: 2; In: lhs, then the list; Call: the arguments
 };
 
 // Where a REF is written in the text: [offset, offset + length) covers the REF
@@ -113,6 +123,11 @@ size_t scan_ref(std::string_view text);
 
 // "string", "int", "float", "bool", "null", "list", "object".
 const char* type_name(const Value& v);
+
+// The functions a Call may name, and calling one (engine/expr_funcs.cc).
+bool is_function(std::string_view name);
+const char* function_names();  // "asInt, asFloat, string, toJson, jsonpath"
+Result<Value> call_function(const std::string& name, const std::vector<Value>& args);
 // A value for messages: strings quoted, everything else compact JSON; long
 // texts are shortened with "...". Never throws (invalid UTF-8 is replaced).
 std::string describe(const Value& v);

@@ -48,7 +48,13 @@ struct ArgoOptions {
   // that the run's value is that one, and fails with a message if not, so a
   // value the translation did not see never runs a differently shaped workflow.
   std::map<std::string, std::string> params;
-  // CTFLOW_ARGO_EXECUTOR and CTFLOW_BINARY, else the host and /proc/self/exe.
+  // A suspend template is an error ("not supported locally") unless this is
+  // set (ctflow run --resume-suspended): then it waits out its duration, or
+  // continues at once without one, and says so in its output; its
+  // valueFrom.supplied outputs take their valueFrom.default, else the value of
+  // the template's input parameter of the same name.
+  bool resume_suspended = false;
+  // CTFLOW_ARGO_EXECUTOR, CTFLOW_ARGO_RESUME_SUSPENDED and CTFLOW_BINARY, else the host and /proc/self/exe.
   static ArgoOptions from_env();
 };
 

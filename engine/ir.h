@@ -47,6 +47,11 @@ struct RetryPolicy {
   bool on_failed = true;      // retry when the step exits non-zero / plugin error
   bool on_error = true;       // retry when the engine could not start it
   bool on_timeout = true;     // retry when an attempt timed out
+  // Also needed for a retry, when not empty: a condition over lastRetry.exitCode,
+  // lastRetry.status ("Failed", "Error"), lastRetry.duration (seconds) and
+  // lastRetry.message; its {{refs}} are pasted as text first (Argo's
+  // retryStrategy.expression).
+  std::string expression;
   // Delay before attempt number `attempt` (1-based; attempt 1 has no delay).
   double delay_before(int attempt) const;
 };

@@ -21,10 +21,14 @@ std::vector<std::string> split_dots(std::string_view s) {
 
 Result<Reference> step_reference(Reference r, const std::vector<std::string>& p) {
   if (p.size() < 3)
-    return Status::Error("'" + r.text + "' should be steps.STEP.outputs.NAME, steps.STEP.artifacts.NAME or steps.STEP.status");
+    return Status::Error("'" + r.text + "' should be steps.STEP.outputs.NAME, steps.STEP.artifacts.NAME, steps.STEP.status or steps.STEP.exit_code");
   r.name = p[1];
   if (p[2] == "status" && p.size() == 3) {
     r.kind = Reference::Kind::StepStatus;
+    return r;
+  }
+  if (p[2] == "exit_code" && p.size() == 3) {
+    r.kind = Reference::Kind::StepExitCode;
     return r;
   }
   if ((p[2] == "outputs" || p[2] == "artifacts") && p.size() == 4) {
@@ -39,7 +43,7 @@ Result<Reference> step_reference(Reference r, const std::vector<std::string>& p)
     return r;
   }
   return Status::Error("'" + r.text + "' should be steps." + r.name + ".outputs.NAME, steps." + r.name +
-                       ".artifacts.NAME or steps." + r.name + ".status");
+                       ".artifacts.NAME, steps." + r.name + ".status or steps." + r.name + ".exit_code");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 //   steps.S.outputs.NAME.KEY...  a key of an output that is a JSON object (a sweep's `best`)
 //   steps.S.artifacts.NAME       an output artifact of step S (its path)
 //   steps.S.status               step S's status
+//   steps.S.exit_code            the exit code of step S's last attempt (Succeeded or Failed)
 //   item, item.KEY...            the for_each item, or a key of it ("item.a.b": key "a.b")
 //   workflow.name | run_id | status | failures
 //   trial, trial.NAME            a sweep trial's parameters, or one of them
@@ -26,7 +27,7 @@
 namespace ctflow {
 
 struct Reference {
-  enum class Kind { Param, StepOutput, StepArtifact, StepStatus, Item, Workflow, Trial };
+  enum class Kind { Param, StepOutput, StepArtifact, StepStatus, StepExitCode, Item, Workflow, Trial };
   Kind kind = Kind::Param;
   // Param: the param; StepOutput/StepArtifact/StepStatus: the step;
   // Workflow: the field ("name", "run_id", "status", "failures"); Item: "";
@@ -40,7 +41,10 @@ struct Reference {
   std::string path;
   std::string text;  // the REF as written ("steps.a.outputs.p")
 
-  bool is_step() const { return kind == Kind::StepOutput || kind == Kind::StepArtifact || kind == Kind::StepStatus; }
+  bool is_step() const {
+    return kind == Kind::StepOutput || kind == Kind::StepArtifact || kind == Kind::StepStatus ||
+           kind == Kind::StepExitCode;
+  }
 };
 
 // Parses one REF (without braces or surrounding blanks). The error says what

@@ -5,6 +5,9 @@
 #include <cmath>
 
 #include "engine/scheduler_impl.h"
+#include "engine/template.h"
+
+#include <spdlog/spdlog.h>
 
 namespace ctflow {
 namespace fs = std::filesystem;
@@ -244,12 +247,49 @@ void Scheduler::Impl::attempt_ended(Instance& inst, NodeStatus status, std::stri
   finish_instance(inst, status, std::move(message));
 }
 
+// A retry policy's expression, over the attempt that just ended; false (no
+// retry) where it does not hold or cannot be read, which the step's log tells.
+bool Scheduler::Impl::retry_expression_holds(Instance& inst, NodeStatus status, const std::string& message) {
+  const std::string& written = inst.step->step->retry.expression;
+  auto pasted = tmpl::render(written, [&](const std::string& ref) -> Result<Value> {
+    auto v = resolve(*inst.step, &inst, ref);
+    if (!v) return v;
+    return Value(value_text(*v));
+  });
+  std::string why;
+  bool holds = false;
+  if (!pasted) {
+    why = pasted.message();
+  } else {
+    const std::string text = value_text(*pasted);
+    auto parsed = expr::Expr::parse(text);
+    if (auto* err = std::get_if<expr::ParseError>(&parsed)) {
+      why = "'" + text + "': " + err->message;
+    } else {
+      const double took = (clock_.now_ms() - inst.attempt_started_at) / 1000.0;
+      auto v = std::get<expr::Expr>(parsed).eval_bool([&](const std::string& ref) -> Result<Value> {
+        if (ref == "lastRetry.exitCode") return Value(std::to_string(inst.exit_code));
+        if (ref == "lastRetry.status") return Value(status == NodeStatus::Errored ? "Error" : "Failed");
+        if (ref == "lastRetry.duration") return Value(std::to_string(static_cast<int64_t>(took)));
+        if (ref == "lastRetry.message") return Value(message);
+        return Status::Error("unknown reference '" + ref + "' (a retry expression reads lastRetry.exitCode, "
+                             "lastRetry.status, lastRetry.duration and lastRetry.message)");
+      });
+      if (v) holds = *v;
+      else why = v.message();
+    }
+  }
+  if (!why.empty()) spdlog::warn("step '{}': retry expression: {}; not retrying", inst.name, why);
+  return holds;
+}
+
 // Starts the backoff before the next attempt when the policy allows one.
 bool Scheduler::Impl::retry(Instance& inst, NodeStatus status, const std::string& message) {
   const RetryPolicy& r = inst.step->step->retry;
   bool retryable = (status == NodeStatus::Failed && (inst.timed_out ? r.on_timeout : r.on_failed)) ||
                    (status == NodeStatus::Errored && r.on_error);
   if (!retryable || inst.attempt > r.limit || cancelling_) return false;
+  if (!r.expression.empty() && !retry_expression_holds(inst, status, message)) return false;
   double delay = r.delay_before(inst.attempt + 1);
   inst.status = NodeStatus::Pending;
   inst.message = message;

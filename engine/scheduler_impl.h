@@ -29,6 +29,7 @@
 #include <boost/asio/strand.hpp>
 
 #include "base/json_text.h"
+#include "engine/expr.h"
 #include "engine/plan.h"
 #include "engine/run/clock.h"
 #include "engine/run/journal.h"
@@ -168,7 +169,9 @@ class Scheduler::Impl final : public JobPool {
   void pump();
   void record_omitted();
   void begin_step(StepState& s);
-  Status check_when(StepState& s, bool& run);
+  Status check_when(StepState& s, bool& run, const Instance* inst = nullptr);
+  static bool when_reads_item(const expr::Expr& e);
+  void skip_items(StepState& s);
   Result<Value> fan_out_items(StepState& s);
   void add_instance(StepState& s, int index, Value item);
   void finish_step(StepState& s, NodeStatus status, const std::string& message);
@@ -229,6 +232,7 @@ class Scheduler::Impl final : public JobPool {
   void on_timeout(Instance& inst);
   void attempt_ended(Instance& inst, NodeStatus status, std::string message);
   bool retry(Instance& inst, NodeStatus status, const std::string& message);
+  bool retry_expression_holds(Instance& inst, NodeStatus status, const std::string& message);
 
   // --- references (scheduler_refs.cc) ---
   Result<Value> resolve(const StepState& s, const Instance* inst, const std::string& ref);

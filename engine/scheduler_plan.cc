@@ -39,16 +39,43 @@ void Scheduler::Impl::record_omitted() {
 }
 
 // Evaluates the step's `when`: RUN says whether it runs; an error when it cannot be evaluated.
-Status Scheduler::Impl::check_when(StepState& s, bool& run) {
+// A fan-out's `when` that reads `item` is read per instance (INST), after the
+// items are known: with INST null it holds for the step, and each instance
+// whose `when` is false is Skipped (skip_items).
+Status Scheduler::Impl::check_when(StepState& s, bool& run, const Instance* inst) {
   const Step& step = *s.step;
   run = true;
   if (step.when.empty()) return Status::Ok();
   auto parsed = expr::Expr::parse(step.when);
   if (auto* err = std::get_if<expr::ParseError>(&parsed)) return Status::Error("when: " + err->message);
-  auto v = std::get<expr::Expr>(parsed).eval_bool([&](const std::string& ref) { return resolve(s, nullptr, ref); });
+  const expr::Expr& e = std::get<expr::Expr>(parsed);
+  if (!inst && step.for_each && when_reads_item(e)) return Status::Ok();
+  auto v = e.eval_bool([&](const std::string& ref) { return resolve(s, inst, ref); });
   if (!v) return Status::Error("when '" + step.when + "': " + v.message());
   run = *v;
   return Status::Ok();
+}
+
+bool Scheduler::Impl::when_reads_item(const expr::Expr& e) {
+  for (const auto& r : e.refs())
+    if (r == "item" || r.rfind("item.", 0) == 0) return true;
+  return false;
+}
+
+// The instances of S whose per-item `when` is false end Skipped before they start.
+void Scheduler::Impl::skip_items(StepState& s) {
+  std::vector<std::pair<Instance*, std::string>> skip;
+  for (auto& i : s.instances) {
+    bool run = true;
+    Status st = check_when(s, run, i.get());
+    if (!st.ok()) skip.emplace_back(i.get(), st.message());
+    else if (!run) skip.emplace_back(i.get(), "");
+  }
+  for (auto& [i, why] : skip) {
+    detach(*i);
+    finish_instance(*i, why.empty() ? NodeStatus::Skipped : NodeStatus::Errored,
+                    why.empty() ? "skipped: when '" + s.step->when + "' is false for this item" : why);
+  }
 }
 
 // The list a for_each step fans out over: a JSON list, or a string that holds one.
@@ -88,8 +115,13 @@ void Scheduler::Impl::begin_step(StepState& s) {
   }
   s.remaining = static_cast<int>(s.instances.size());
   record_step(s);
+  if (s.fan_out && !step.when.empty()) {
+    skip_items(s);
+    if (s.status != NodeStatus::Running) return;  // every item skipped: the step has ended
+  }
   if (step.kind == StepKind::Call)
-    for (size_t i = 0; i < s.instances.size(); ++i) start_call(*s.instances[i]);
+    for (size_t i = 0; i < s.instances.size(); ++i)
+      if (s.instances[i]->status == NodeStatus::Pending) start_call(*s.instances[i]);
 }
 
 void Scheduler::Impl::add_instance(StepState& s, int index, Value item) {

@@ -25,9 +25,15 @@ Result<Value> Scheduler::Impl::resolve_in(const CallScope* scope, const Instance
   if (root == "item") {
     if (!inst || inst->index < 0) return Status::Error("'" + ref + "' is only known inside a for_each step");
     if (rest.empty()) return inst->item;
-    if (!inst->item.is_object() || !inst->item.contains(rest))
+    // An item that is a JSON object's text (one step's output in a list of a fan-out's) is read as that object.
+    Value item = inst->item;
+    if (item.is_string()) {
+      Value parsed = Value::parse(item.get<std::string>(), nullptr, false);
+      if (parsed.is_object()) item = std::move(parsed);
+    }
+    if (!item.is_object() || !item.contains(rest))
       return Status::Error("item " + json_text(inst->item) + " has no key '" + rest + "'");
-    return inst->item[rest];
+    return item[rest];
   }
   if (root == "trial") {
     if (!inst || inst->trial < 0) return Status::Error("'" + ref + "' is only known inside a sweep step");
@@ -60,6 +66,12 @@ Result<Value> Scheduler::Impl::resolve_step(const std::string& ref, const std::s
   if (it == steps_.end()) return Status::Error("unknown step '" + name + "'");
   const StepState& o = it->second;
   if (what == "status") return Value(to_string(o.status));
+  if (what == "exit_code") {
+    bool ran = o.status == NodeStatus::Succeeded || o.status == NodeStatus::Failed;
+    if (!o.fan_out && ran && !o.instances.empty()) return Value(o.instances.back()->exit_code);
+    return Status::Error("steps." + name + ".exit_code: step '" + name + "' " + to_string(o.status) +
+                         (o.fan_out ? " is a fan-out (read the exit code of one instance inside it)" : " without an exit code"));
+  }
   auto d3 = what.find('.');
   std::string kind = what.substr(0, d3), key = d3 == std::string::npos ? "" : what.substr(d3 + 1);
   bool not_run = o.status == NodeStatus::Skipped || o.status == NodeStatus::Omitted;

@@ -238,7 +238,7 @@ struct Checker {
                        other + "' to its needs");
       return;
     }
-    if (r.kind == Reference::Kind::StepStatus) return;
+    if (r.kind == Reference::Kind::StepStatus || r.kind == Reference::Kind::StepExitCode) return;
     const Step& o = *it->second;
     const bool artifact = r.kind == Reference::Kind::StepArtifact;
     const std::string& name = r.field;

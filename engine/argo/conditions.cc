@@ -72,8 +72,11 @@ std::optional<std::string> Translator::when_expr(const YAML::Node& n, Ctx& c) {
       else if (!value(*t)) return std::nullopt;
       else if (is_number(*t)) out.replace(out.size() - t->size(), t->size(), "'" + *t + "'");
       i = close + 1;
-    } else if (s.compare(i, 2, "=~") == 0 || s.compare(i, 2, "!~") == 0) {
-      unsupported(n, "the regular expression operator '" + s.substr(i, 2) + "' in 'when'");
+    } else if (s.compare(i, 2, "=~") == 0) {
+      out += " =~ ";
+      i += 2;
+    } else if (s.compare(i, 2, "!~") == 0) {
+      unsupported(n, "the regular expression operator '!~' in 'when': write '!(a =~ b)'");
       return std::nullopt;
     } else if (std::string("=!<>&|(),").find(ch) != std::string::npos) {
       // govaluate's `x IN (a, b)` is ctflow's `x in [a, b]`.

@@ -11,11 +11,7 @@ std::optional<Workflow> Translator::run(const YAML::Node& root) {
   wf_.file = file_;
   wf_.api_version = "argoproj.io/v1alpha1";
   std::string kind = scalar(root["kind"]);
-  if (kind == "CronWorkflow") {
-    unsupported(root["kind"], "CronWorkflow (schedules); run its workflowSpec as a Workflow");
-    return wf_;
-  }
-  if (kind != "Workflow" && kind != "WorkflowTemplate" && kind != "ClusterWorkflowTemplate") {
+  if (kind != "CronWorkflow" && kind != "Workflow" && kind != "WorkflowTemplate" && kind != "ClusterWorkflowTemplate") {
     error(root["kind"] ? root["kind"] : root, "unsupported kind '" + kind + "': ctflow runs an Argo 'Workflow'");
     return wf_;
   }
@@ -25,7 +21,15 @@ std::optional<Workflow> Translator::run(const YAML::Node& root) {
   while (!name.empty() && name.back() == '-') name.pop_back();
   wf_.name = name.empty() ? "argo" : name;
   wf_.description = scalar(path(md, {"annotations", "workflows.argoproj.io/description"}));
+  scheduled_time_ = now_rfc3339();
   YAML::Node spec = path(root, {"spec"});
+  // A CronWorkflow runs its workflowSpec once (`ctflow run` starts no schedule);
+  // its schedule is kept in the description's place for `ctflow get`.
+  if (kind == "CronWorkflow") {
+    YAML::Node ws = cron_spec(spec);
+    if (!ws) return wf_;
+    spec.reset(ws);
+  }
   if (!spec || !spec.IsMap()) {
     if (root["steps"])
       error(root["apiVersion"], "an Argo Workflow needs a 'spec' with 'entrypoint' and 'templates'; this file has "
@@ -43,12 +47,34 @@ std::optional<Workflow> Translator::run(const YAML::Node& root) {
     if (v.is_number_integer() && v.get<int64_t>() > 0) wf_.parallelism = static_cast<int>(v.get<int64_t>());
     else error(p, "spec.parallelism must be a positive integer");
   }
+  if (!cron_schedule_.empty())
+    wf_.description = wf_.description.empty() ? cron_schedule_ : wf_.description + "\n" + cron_schedule_;
   read_parameters(path(spec, {"arguments"}));
   if (!read_templates(spec)) return wf_;
   if (!run_entrypoint(spec)) return wf_;
   run_on_exit(spec);
   check_fixed_params();
   return wf_;
+}
+
+YAML::Node Translator::cron_spec(const YAML::Node& cron) {
+  YAML::Node ws = path(cron, {"workflowSpec"});
+  if (!ws || !ws.IsMap()) {
+    error(cron ? cron : YAML::Node(), "a CronWorkflow needs 'spec.workflowSpec', the Workflow spec it runs");
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
+  static const std::vector<std::string> kCron = {"schedule", "schedules", "timezone", "startingDeadlineSeconds",
+                                                 "concurrencyPolicy", "successfulJobsHistoryLimit",
+                                                 "failedJobsHistoryLimit", "suspend", "stopStrategy", "when"};
+  check_keys(cron, {"workflowSpec", "workflowMetadata"}, kCron, "CronWorkflow spec.");
+  std::vector<std::string> when;
+  if (YAML::Node one = cron["schedule"]) when.push_back(scalar(one));
+  for (const auto& s : cron["schedules"]) when.push_back(scalar(s));
+  std::string tz = scalar(cron["timezone"]);
+  std::string sched;
+  for (const auto& w : when) sched += (sched.empty() ? "" : ", ") + w;
+  if (!sched.empty()) cron_schedule_ = "CronWorkflow schedule: " + sched + (tz.empty() ? "" : " (" + tz + ")");
+  return ws;
 }
 
 // spec.arguments.parameters as the workflow's params, and the value each has
@@ -210,6 +236,7 @@ ArgoOptions ArgoOptions::from_env() {
   ArgoOptions o;
   if (const char* e = std::getenv("CTFLOW_ARGO_EXECUTOR")) o.executor = e;
   if (const char* b = std::getenv("CTFLOW_BINARY")) o.ctflow_binary = b;
+  if (const char* r = std::getenv("CTFLOW_ARGO_RESUME_SUSPENDED")) o.resume_suspended = std::string(r) == "1";
   if (o.ctflow_binary.empty()) {
     std::error_code ec;
     std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);

@@ -228,10 +228,7 @@ std::optional<Callee> Translator::call_once(const Call& k, const std::string& na
     auto e = when_expr(w, caller);
     if (!e) ok = false;
     else when = *e;
-    if (caller.used_item && !unrolled && item.mode != Item::None) {
-      unsupported(w, "a 'when' that reads {{item}} (ctflow checks 'when' once for all items)");
-      ok = false;
-    }
+    // A 'when' that reads {{item}} is read per item by the run (a nested template's is refused below).
   }
   caller.item = Item{};
   if (!ok) return std::nullopt;
@@ -382,7 +379,13 @@ std::optional<Callee> Translator::expand(const YAML::Node& t, Ctx& c, const std:
     }
     return info;
   }
-  if (!t["container"] && !t["script"]) {
+  const bool suspend = t["suspend"] && opt_.resume_suspended;
+  if (!t["container"] && !t["script"] && !suspend) {
+    if (t["suspend"]) {
+      unsupported(t["suspend"], "suspend templates (a local run has no one to resume it): pass --resume-suspended "
+                                "to wait out its duration, or continue at once without one");
+      return std::nullopt;
+    }
     static const std::vector<std::string> kKinds = {"suspend", "resource", "containerSet", "http", "plugin", "data"};
     for (const auto& k : kKinds)
       if (t[k]) {
@@ -402,7 +405,7 @@ std::optional<Callee> Translator::expand(const YAML::Node& t, Ctx& c, const std:
     s.for_each_pos = pos(at);
   }
   apply_deps(s, deps);
-  if (!make_leaf(t, c, s, info)) return std::nullopt;
+  if (suspend ? !make_suspend(t, c, s, info) : !make_leaf(t, c, s, info)) return std::nullopt;
   info.fan_out = for_each.has_value();
   if (used_.count(flat)) error(at, "two steps would both be named '" + flat + "' here");
   used_.insert(flat);

@@ -4,6 +4,7 @@
 #include "engine/argo/translator.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
@@ -67,8 +68,7 @@ void Translator::apply_retry(const YAML::Node& r, Step& s) {
   if (!r) return;
   for (const auto& kv : r) {
     std::string k = scalar(kv.first);
-    if (k == "expression") unsupported(kv.first, "retryStrategy.expression");
-    else if (k != "limit" && k != "retryPolicy" && k != "backoff" && k != "affinity")
+    if (k != "expression" && k != "limit" && k != "retryPolicy" && k != "backoff" && k != "affinity")
       unsupported(kv.first, "retryStrategy." + k);
   }
   Value limit = val(r["limit"]);
@@ -223,6 +223,13 @@ bool Translator::make_leaf(const YAML::Node& t, Ctx& c, Step& s, Callee& info) {
   }
   s.run.insert(s.run.end(), l.argv.begin(), l.argv.end());
   leaf_settings(t, l.body, s);
+  // retryStrategy.expression: its {{...}} as ctflow text; lastRetry.* are read by the run.
+  YAML::Node rs = t["retryStrategy"] ? t["retryStrategy"] : path(defaults_, {"retryStrategy"});
+  if (YAML::Node e = path(rs, {"expression"})) {
+    auto x = text(text_of(val(e)), e, c);
+    if (!x) return false;
+    s.retry.expression = *x;
+  }
   return true;
 }
 
@@ -416,6 +423,73 @@ void Translator::leaf_settings(const YAML::Node& t, const YAML::Node& body, Step
   if (gpu.is_string()) gpu = std::atoi(gpu.get<std::string>().c_str());
   if (gpu.is_number_integer()) s.resources.gpu = gpu.get<int>();
   s.network = true;
+}
+
+}  // namespace ctflow::argo_detail
+
+namespace ctflow::argo_detail {
+
+// A suspend template, under --resume-suspended: a step that waits out
+// suspend.duration (or nothing) and says so; each valueFrom.supplied output is
+// its valueFrom.default, else the template's input parameter of that name.
+bool Translator::make_suspend(const YAML::Node& t, Ctx& c, Step& s, Callee& info) {
+  const YAML::Node sp = t["suspend"];
+  check_keys(sp, {"duration"}, {}, "suspend.");
+  double seconds = 0;
+  std::string said = "suspend: resumed at once (--resume-suspended)";
+  if (YAML::Node d = sp["duration"]) {
+    auto txt = text(text_of(val(d)), d, c);
+    if (!txt) return false;
+    if (!at_load(*txt, d, "suspend.duration", "a suspend.duration known only at run time")) return false;
+    auto secs = parse_duration(*txt);
+    if (!secs || *secs < 0) {
+      error(d, "suspend.duration '" + *txt + "' is not a duration: write seconds or 30s, 5m, 2h");
+      return false;
+    }
+    seconds = *secs;
+    said = "suspend: waited out its duration " + *txt + " (--resume-suspended)";
+  }
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%g", seconds);
+  std::string script = std::string("sleep ") + secs + " && printf '%s\\n' \"$0\" && mkdir -p " + kSaved +
+                       "/parameters";
+  std::vector<std::string> values;
+  bool ok = true;
+  for (const auto& op : path(t, {"outputs", "parameters"})) {
+    std::string n = scalar(op["name"]);
+    YAML::Node vf = path(op, {"valueFrom"});
+    std::optional<std::string> v;
+    if (!vf["supplied"] && !vf["default"]) {
+      unsupported(op, "output parameter '" + n + "' of a suspend template other than valueFrom.supplied");
+      ok = false;
+      continue;
+    }
+    if (YAML::Node def = vf["default"]) v = text(text_of(val(def)), def, c);
+    else if (c.params.count(n)) v = c.params[n];
+    else {
+      unsupported(vf, "valueFrom.supplied output '" + n + "' without a default (in Argo a person gives it when "
+                      "resuming): add valueFrom.default, or an input parameter '" + n + "' with a default");
+      ok = false;
+      continue;
+    }
+    if (!v) {
+      ok = false;
+      continue;
+    }
+    values.push_back(*v);
+    std::string saved = std::string(kSaved) + "/parameters/" + n;
+    script += " && printf '%s' \"$" + std::to_string(values.size()) + "\" > '" + saved + "'";
+    OutputParamDecl decl;
+    decl.path = saved;
+    s.output_params[ir_param(n)] = decl;
+    info.params.insert(n);
+  }
+  if (!ok) return false;
+  s.kind = StepKind::Run;
+  s.kind_pos = pos(sp);
+  s.run = {"/bin/sh", "-c", script, said};
+  s.run.insert(s.run.end(), values.begin(), values.end());
+  return true;
 }
 
 }  // namespace ctflow::argo_detail

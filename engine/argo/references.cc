@@ -3,6 +3,7 @@
 // params; and values that must be known when the file is read (at_load).
 #include "engine/argo/translator.h"
 
+#include "engine/expr.h"
 #include "engine/reference.h"
 #include "engine/template.h"
 
@@ -80,6 +81,8 @@ std::optional<std::string> Translator::resolve(const std::string& ref, const Sou
     }
     if (ref == "workflow.name" || ref == "workflow.status" || ref == "workflow.failures") return "{{" + ref + "}}";
     if (ref == "workflow.uid") return std::string("{{workflow.run_id}}");
+    // A local run is scheduled when it is started: the time the file is read.
+    if (ref == "workflow.scheduledTime" || ref == "workflow.creationTimestamp") return scheduled_time_;
     return no();
   }
   if (root == "item") {
@@ -116,6 +119,10 @@ std::optional<std::string> Translator::resolve(const std::string& ref, const Sou
       if (o.nested) return no();
       return "{{steps." + o.flat + ".status}}";
     }
+    if (what == "exitCode") {
+      if (o.nested || o.fan_out) return no();
+      return "{{steps." + o.flat + ".exit_code}}";
+    }
     if (p.size() == 5 && p[2] == "outputs" && (p[3] == "parameters" || p[3] == "artifacts")) {
       bool param = p[3] == "parameters";
       const auto& m = param ? o.out_params : o.out_artifacts;
@@ -139,6 +146,47 @@ std::optional<std::string> Translator::resolve(const std::string& ref, const Sou
   return nothing("Argo knows inputs., outputs., workflow., item, steps. and tasks. references");
 }
 
+// An expression tag {{=EXPR}} evaluated when the file is read: EXPR may read
+// workflow parameters (recorded in fixed_, as dag.target's are) and input
+// parameters that are known then; anything else is known only at run time.
+std::optional<std::string> Translator::expression_at_load(const std::string& e, const SourcePos& at, Ctx& c) {
+  auto parsed = expr::Expr::parse(e);
+  if (auto* err = std::get_if<expr::ParseError>(&parsed)) {
+    report(at, "not supported locally: the expression '{{=" + trim(e) + "}}' (" + err->message + " at offset " +
+                   std::to_string(err->offset) + "): ctflow's expressions have ==, !=, <, <=, >, >=, =~, in, &&, ||, ! and the functions " +
+                   expr::function_names());
+    return std::nullopt;
+  }
+  std::map<std::string, std::string> used;
+  auto value = std::get<expr::Expr>(parsed).eval([&](const std::string& ref) -> Result<Value> {
+    std::vector<std::string> p = split(ref, '.');
+    if (p.size() == 3 && p[0] == "workflow" && p[1] == "parameters") {
+      auto v = load_values_.find(p[2]);
+      if (v == load_values_.end()) return Status::Error("no workflow parameter '" + p[2] + "' with a value");
+      used[p[2]] = v->second;
+      return Value(v->second);
+    }
+    if (p.size() == 3 && p[0] == "inputs" && p[1] == "parameters") {
+      auto v = c.params.find(p[2]);
+      if (v == c.params.end()) return Status::Error("template '" + c.tmpl + "' has no input parameter '" + p[2] + "'");
+      if (v->second.find("{{") != std::string::npos)
+        return Status::Error("'" + ref + "' is known only at run time");
+      return Value(v->second);
+    }
+    return Status::Error("'" + ref + "' is known only at run time (an expression here may read workflow "
+                         "parameters and input parameters known when the file is read)");
+  });
+  if (!value) {
+    report(at, "not supported locally: the expression '{{=" + trim(e) + "}}': " + value.message());
+    return std::nullopt;
+  }
+  for (const auto& [name, v] : used) {
+    fixed_[name].value = v;
+    fixed_[name].what.insert("an expression tag");
+  }
+  return value->is_string() ? value->get<std::string>() : value->dump();
+}
+
 std::optional<std::string> Translator::text(const std::string& s, const YAML::Node& at, Ctx& c) {
   std::string out;
   size_t i = 0;
@@ -160,8 +208,8 @@ std::optional<std::string> Translator::text(const std::string& s, const YAML::No
     out += s.substr(i, open - i);
     std::string inner = trim(s.substr(open + 2, close - open - 2));
     if (!inner.empty() && inner[0] == '=') {
-      report(p, "not supported locally: expression templates '{{=...}}'");
-      ok = false;
+      if (auto v = expression_at_load(inner.substr(1), p, c)) out += *v;
+      else ok = false;
     } else if (auto r = resolve(inner, p, c)) {
       out += *r;
     } else {

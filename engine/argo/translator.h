@@ -9,6 +9,7 @@
 //   leaves.cc      a container or script template -> one IR step
 #pragma once
 
+#include <ctime>
 #include <map>
 #include <optional>
 #include <regex>
@@ -101,6 +102,16 @@ inline std::optional<std::string> expr_literal(const std::string& s) {
   if (s.find('\'') == std::string::npos) return "'" + s + "'";
   if (s.find('"') == std::string::npos) return "\"" + s + "\"";
   return std::nullopt;
+}
+
+// The time now as Argo writes a timestamp: 2026-12-07T03:40:00Z.
+inline std::string now_rfc3339() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 inline bool is_single_ref(const std::string& s) { return tmpl::is_single_placeholder(s); }
@@ -206,6 +217,7 @@ class Translator {
 
   std::optional<std::string> resolve(const std::string& ref, const SourcePos& at, Ctx& c);
   std::optional<std::string> text(const std::string& s, const YAML::Node& at, Ctx& c);
+  std::optional<std::string> expression_at_load(const std::string& e, const SourcePos& at, Ctx& c);
   std::optional<std::string> when_expr(const YAML::Node& n, Ctx& c);
   std::optional<std::string> depends_expr(const YAML::Node& n, const Ctx& c);
   std::optional<Item> items(const YAML::Node& call, Ctx& caller);
@@ -221,6 +233,8 @@ class Translator {
                                                    const std::map<std::string, std::vector<std::string>>& deps_of);
   // The parts of run (document.cc).
   void read_parameters(const YAML::Node& args);
+  // A CronWorkflow's spec.workflowSpec (its schedule kept in cron_schedule_).
+  YAML::Node cron_spec(const YAML::Node& cron);
   bool read_templates(const YAML::Node& spec);
   bool run_entrypoint(const YAML::Node& spec);
   void run_on_exit(const YAML::Node& spec);
@@ -255,6 +269,8 @@ class Translator {
   std::vector<std::string> dag_order(DagTasks& g, Ctx& c, const std::string& prefix);
   // A container or script template T (context C) as the IR step S (leaves.cc).
   bool make_leaf(const YAML::Node& t, Ctx& c, Step& s, Callee& info);
+  // A suspend template under --resume-suspended (leaves.cc).
+  bool make_suspend(const YAML::Node& t, Ctx& c, Step& s, Callee& info);
   void leaf_mounts(Leaf& l);
   void leaf_input_artifacts(Leaf& l);
   void leaf_output_parameters(Leaf& l);
@@ -285,6 +301,8 @@ class Translator {
   std::set<std::string> used_;
   std::set<std::string> reported_;
   std::map<std::string, bool> local_images_;
+  std::string cron_schedule_;   // "CronWorkflow schedule: * * * * * (tz)", or empty
+  std::string scheduled_time_;  // {{workflow.scheduledTime}}: when the file is read
   std::map<std::string, std::string> load_values_;  // workflow parameter -> its value when the file is read
   struct Fixed {
     std::string value;

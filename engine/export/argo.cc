@@ -120,6 +120,13 @@ Result<std::string> ArgoCompiler::render_in_template(CompiledStep& c, const Refe
         return Status::Error("reference '" + r.text + "': on_exit steps cannot read a step's status in Argo; use workflow.status or workflow.failures");
       return "{{inputs.parameters." + bind(c, (*p)->task + "-status", "{{tasks." + (*p)->task + ".status}}", false) + "}}";
     }
+    case Reference::Kind::StepExitCode: {
+      auto p = upstream(c, r);
+      if (!p) return p.status();
+      if (c.exit_handler && !(*p)->exit_handler)
+        return Status::Error("reference '" + r.text + "': on_exit steps cannot read a step's exit code in Argo");
+      return "{{inputs.parameters." + bind(c, (*p)->task + "-exit-code", "{{tasks." + (*p)->task + ".exitCode}}", false) + "}}";
+    }
     case Reference::Kind::StepArtifact: {
       auto p = upstream(c, r);
       if (!p) return p.status();
@@ -180,6 +187,13 @@ Result<std::string> ArgoCompiler::render_in_dag(const CompiledStep& c, const Ref
       if (c.exit_handler && !(*p)->exit_handler)
         return Status::Error("reference '" + r.text + "': on_exit steps cannot read a step's status in Argo");
       return "{{tasks." + (*p)->task + ".status}}";
+    }
+    case Reference::Kind::StepExitCode: {
+      auto p = upstream(c, r);
+      if (!p) return p.status();
+      if (c.exit_handler && !(*p)->exit_handler)
+        return Status::Error("reference '" + r.text + "': on_exit steps cannot read a step's exit code in Argo");
+      return "{{tasks." + (*p)->task + ".exitCode}}";
     }
     case Reference::Kind::StepArtifact:
       return Status::Error("reference '" + r.text + "': an artifact is a path; it cannot be used here");

@@ -15,6 +15,7 @@ const ConditionDialect kCel{
     .mark_on = OperandType::Number, .mark_unknown_pair = false,
     .marked_ref_open = "double(", .marked_ref_close = ")", .marked_integer_suffix = ".0",
     .null_error = "null has no equivalent in a Kubeflow condition",
+    .match_method = true,
 };
 
 namespace {
@@ -63,6 +64,7 @@ class Printer {
       }
       case Kind::Cmp:
       case Kind::In: return comparison(e);
+      case Kind::Call: return Status::Error("the function call " + e.ref + "() cannot be exported in a condition");
       case Kind::Literal:
         if (e.literal.is_null()) return Status::Error(d_.null_error);
         if (e.literal.is_string()) return string_literal(e.literal.get<std::string>(), d_.escape_newline);
@@ -103,6 +105,7 @@ class Printer {
     if (e.kind == Kind::Cmp) {
       auto rs = print(*e.kids[1], mark);
       if (!rs) return rs;
+      if (e.op == expr::CmpOp::Match && d_.match_method) return *ls + ".matches(" + *rs + ")";
       return *ls + " " + expr::op_text(e.op) + " " + *rs;
     }
     std::string list;

@@ -37,6 +37,7 @@ struct ConditionDialect {
   const char* not_open = "!(";  // a negation: not_open + expression + not_close
   const char* not_close = ")";
   const char* list_sep = ", ";
+  bool match_method = false;  // a =~ b as a.matches(b) (CEL), else as a =~ b (govaluate)
 };
 
 // Argo: `'{{tasks.a.outputs.result}}' == 'ok' && {{workflow.parameters.n}} > 2`;

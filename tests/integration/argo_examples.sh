@@ -17,28 +17,23 @@ else
 fi
 
 SUPPORTED=(
-  arguments-parameters artifact-passing-subpath artifact-path-placeholders coinflip continue-on-fail
+  arguments-parameters artifact-passing-subpath artifact-path-placeholders coinflip conditionals-complex continue-on-fail
+  cron-workflow exit-code-output-variable expression-destructure-json-complex
   dag-custom-metrics dag-diamond dag-enhanced-depends dag-multiroot dag-targets default-pdb-support
   exit-handler-step-level exit-handler-with-param gc-ttl global-parameters image-pull-secrets loops-dag
   loops-sequence memoize-simple node-selector parallelism-limit parallelism-nested-workflow
-  parallelism-template-limit pod-gc-strategy-with-label-selector pod-metadata-wf-field pod-resources resubmit
-  retry-container retry-script scripts-bash scripts-python status-reference template-defaults timeouts-step
+  parallelism-template-limit parameter-aggregation-script pod-gc-strategy-with-label-selector pod-metadata-wf-field pod-resources resubmit
+  retry-conditional retry-container retry-script scripts-bash scripts-python status-reference template-defaults timeouts-step
 )
 # name: why (the lint message must contain it)
 UNSUPPORTED=(
   "conditional-artifacts:fromExpression"
-  "conditionals-complex:regular expression operator '=~'"
-  "cron-workflow:CronWorkflow"
   "dag-coinflip:recursive template"
   "dag-conditional-parameters:valueFrom.parameter"
   "dag-inline-workflow:without 'command'"
-  "exit-code-output-variable:exitCode"
-  "expression-destructure-json-complex:expression templates"
-  "expression-reusing-verbose-snippets:expression templates"
+  "expression-reusing-verbose-snippets:unknown function 'map'"
   "fibonacci-seq-conditional-param:memoize on a steps/dag template"
   "intermediate-parameters:suspend templates"
-  "parameter-aggregation-script:reads {{item}}"
-  "retry-conditional:retryStrategy.expression"
   "steps-inline-workflow:without 'command'"
   "suspend-template-outputs:suspend templates"
   "withsequence-nested-result:withSequence bounds known only at run time"
@@ -118,6 +113,16 @@ ok coinflip "side = out('flip-coin'); assert side in ('heads', 'tails'), side
 other = 'tails' if side == 'heads' else 'heads'
 assert status(side) == 'Succeeded' and status(other) == 'Skipped'
 assert out(side) == 'it was ' + side"
+ok conditionals-complex "a, b = out('flip-coin'), out('flip-again'); assert {a, b} <= {'heads', 'tails'}
+assert status('heads') == ('Succeeded' if a == 'heads' else 'Skipped') and status('tails') == ('Succeeded' if a == 'tails' else 'Skipped')
+assert status('heads-regex') == ('Succeeded' if b == 'heads' else 'Skipped') and status('tails-regex') == ('Succeeded' if b == 'tails' else 'Skipped')
+assert status('complex-condition') == ('Succeeded' if b == 'tails' else 'Skipped'), (a, b)"
+# A CronWorkflow runs its workflowSpec once; {{workflow.scheduledTime}} is when it started.
+ok cron-workflow "import re; assert re.fullmatch(r'.* hello world\\. Scheduled on: \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ', out('hello-world-with-time')), out('hello-world-with-time')"
+ok exit-code-output-variable "assert status('failing-container') == 'Failed'
+assert out('echo-container') == 'Exit code was: 123'"
+# {{=jsonpath(...)}} over a workflow parameter, evaluated when the file is read; a list or object as JSON.
+ok expression-destructure-json-complex "assert out('main') == '[43][43][{\"age\":43,\"name\":\"Baris\"}][\"Baris\",\"Mo\",\"Jai\"]', out('main')"
 ok continue-on-fail "assert status('C') == 'Failed' and status('D') == 'Succeeded' and status('B') == 'Succeeded'"
 ok dag-custom-metrics "assert out('TEST-ONE[0]') == 'console output-->TEST-ONE-A'
 assert out('TEST-TWO[1]') == 'console output-->TEST-TWO-B'"
@@ -150,11 +155,20 @@ for n in parallelism-limit parallelism-template-limit; do
 done
 check pod-gc-strategy-with-label-selector "assert d['status'] == 'Failed'
 assert status('fail') == 'Failed' and status('succeed-deleted') == 'Succeeded' and status('succeed-not-deleted') == 'Succeeded'"
+# when read per item: divide-by-2 runs for the even numbers only; a JSON object printed by a step is an item with keys.
+ok parameter-aggregation-script "assert out('odd-or-even') == ['{\"num\": %d, \"evenness\": \"%s\"}' % (i, 'odd' if i % 2 else 'even') for i in (1, 2, 3, 4)]
+assert [status('divide-by-2[%d]' % i) for i in range(4)] == ['Skipped', 'Succeeded', 'Skipped', 'Succeeded']
+assert out('divide-by-2') == [None, '1', None, '2']"
 ok pod-metadata-wf-field "assert out('hello1') == 'hello1'"
 check resubmit "assert d['status'] in ('Succeeded', 'Failed')
 ran = [s for s in steps.values() if s['status'] in ('Succeeded', 'Failed')]
 assert all(s['outputs'].get('result', 'exiting with code').startswith('exiting with code') for s in ran if s['name'] != 'B')
 assert (d['status'] == 'Succeeded') == all(s['status'] == 'Succeeded' for s in steps.values())"
+# retryStrategy.expression: retried while the exit code is 2, so it ends Failed on an exit code 1
+# (or after its 10 retries).
+check retry-conditional "s = step('retry'); assert d['status'] == 'Failed' and s['status'] == 'Failed'
+assert s['message'] == 'exit code 1' or s['attempts'] == 11, (s['attempts'], s['message'])
+assert out('safe-to-retry') == 'true'"
 for n in retry-container retry-script; do
   check "$n" "s = step('$n')
 assert (d['status'], s['status']) in (('Succeeded', 'Succeeded'), ('Failed', 'Failed')), d['status']
@@ -180,6 +194,28 @@ took=$(( $(cat "$T/parallelism-nested-workflow.end") - START ))
 [ "$took" -ge 115 ] || fail "parallelism-nested-workflow ran in ${took}s: 4 copies of B, one at a time, take 120s"
 [ "$took" -lt 200 ] || fail "parallelism-nested-workflow took ${took}s: the 2 jobs of a copy run at once (8 in a row: 240s)"
 pass "${#SUPPORTED[@]} supported examples ran with their documented results"
+
+# suspend: an error at lint (above) unless --resume-suspended; then one without
+# a duration continues at once (its supplied output from its input's default),
+# one with a duration waits it out, each saying so in its output.
+FX="$(dirname "$0")/fixtures/argo/suspend-approval.yaml"
+run_rc rc lint "$FX" 2> "$T/susp.lint" || true
+assert_eq 2 "$rc" "lint of a suspend template without --resume-suspended"
+assert_contains "$(cat "$T/susp.lint")" "pass --resume-suspended" "lint of a suspend template"
+t0=$(date +%s)
+( cd "$T/work" && CTFLOW_STORE="$T/s-susp" "$CTFLOW_BIN" run --resume-suspended "$FX" -o json ) > "$T/susp.json" 2> "$T/susp.err" \
+  || fail "run --resume-suspended: $(tail -5 "$T/susp.err")"
+[ $(( $(date +%s) - t0 )) -ge 2 ] || fail "a suspend of 2s was not waited out"
+"$PY" - "$T/susp.json" <<'PY' || fail "run --resume-suspended (see $T/susp.json)"
+import json, sys
+d = json.load(open(sys.argv[1]))
+s = {x["name"]: x for x in d["steps"]}
+assert d["status"] == "Succeeded", d["status"]
+assert s["approval"]["outputs"] == {"approve": "NO", "result": "suspend: resumed at once (--resume-suspended)"}, s["approval"]
+assert s["pause"]["outputs"]["result"] == "suspend: waited out its duration 2s (--resume-suspended)", s["pause"]
+assert s["deploy-prod"]["status"] == "Skipped" and s["deploy-pre-prod"]["outputs"]["result"] == "deploying"
+PY
+pass "suspend under --resume-suspended: waited out, or continued at once, and recorded"
 
 # memoize: a second run reuses the step.
 ( cd "$T/work" && CTFLOW_STORE="$T/s-memoize-simple" "$CTFLOW_BIN" run "$(path_of memoize-simple)" -o json > "$T/m2.json" 2>/dev/null )

@@ -432,3 +432,57 @@ TEST_CASE("expr: the syntax tree and where each reference is written") {
   CHECK(parse_ok("((a))").root().kind == Kind::Ref);
   CHECK(parse_ok("(a && b) && c").root().kids.size() == 2);
 }
+
+TEST_CASE("ExprTest.RegexMatch") {
+  Table t{{{"steps.a.outputs.result", "heads"}, {"params.n", 42}}};
+  auto eval = [&](const std::string& text) {
+    auto parsed = Expr::parse(text);
+    REQUIRE(std::holds_alternative<Expr>(parsed));
+    return std::get<Expr>(parsed).eval(t.resolver());
+  };
+  CHECK(*eval("steps.a.outputs.result =~ 'hea'") == Value(true));
+  CHECK(*eval("steps.a.outputs.result =~ '^tai'") == Value(false));
+  CHECK(*eval("steps.a.outputs.result matches 'ads$' && params.n =~ '^4[0-9]$'") == Value(true));
+  CHECK(*eval("!(steps.a.outputs.result =~ 'x')") == Value(true));
+  auto bad = eval("params.n =~ 3");
+  REQUIRE(!bad.ok());
+  CHECK(bad.message() == "cannot compare 42 (int) with 3 (int) using =~");
+  // A literal pattern that is no regular expression is an error where it is written.
+  auto p = Expr::parse("steps.a.outputs.result =~ 'a(b'");
+  REQUIRE(std::holds_alternative<ParseError>(p));
+  CHECK(std::get<ParseError>(p).offset == 26);
+  CHECK(std::get<ParseError>(p).message.rfind("invalid regular expression 'a(b': ", 0) == 0);
+  CHECK(!ctflow::expr::is_ref("matches"));
+}
+
+TEST_CASE("ExprTest.FunctionsAndJsonPath") {
+  Table t{{{"params.config", R"({"employees": [{"name": "Baris", "age": 43}, {"name": "Mo", "age": 42}, {"name": "Jai", "age": 44}]})"},
+           {"params.n", "5"}}};
+  auto eval = [&](const std::string& text) {
+    auto parsed = Expr::parse(text);
+    REQUIRE_MESSAGE(std::holds_alternative<Expr>(parsed), text);
+    return std::get<Expr>(parsed).eval(t.resolver());
+  };
+  CHECK(*eval("asInt(params.n) == 5 && asInt(params.n) > 4") == Value(true));
+  CHECK(*eval("asFloat('2.5')") == Value(2.5));
+  CHECK(*eval("string(3)") == Value("3"));
+  CHECK(*eval("toJson(jsonpath(params.config, '$.employees[0]'))") == Value(R"({"age":43,"name":"Baris"})"));
+  CHECK(*eval("jsonpath(params.config, '$.employees[?(@.name==\"Baris\")].age')") == Value::array({43}));
+  CHECK(*eval("jsonpath(params.config, '$.employees[?(@.age>42 && @.age<44)].age')") == Value::array({43}));
+  CHECK(*eval("jsonpath(params.config, '$.employees[*].name')") == Value::array({"Baris", "Mo", "Jai"}));
+  CHECK((*eval("jsonpath(params.config, '$.employees[1:]')")).size() == 2);
+  CHECK(*eval("jsonpath(params.config, \"$['employees'][2].age\")") == Value(44));
+  CHECK(eval("asInt('x')").message() == "asInt: \"x\" (string) is not an integer");
+  CHECK(eval("jsonpath(params.config, 'employees')").message() ==
+        "jsonpath: 'employees' at offset 0: a path starts with '$'");
+  CHECK(eval("asInt(1, 2)").message() == "asInt() takes 1 argument, got 2");
+  // A function that is not known is an error at its name.
+  auto p = Expr::parse("1 == map(params.n)");
+  REQUIRE(std::holds_alternative<ParseError>(p));
+  CHECK(std::get<ParseError>(p).offset == 5);
+  CHECK(std::get<ParseError>(p).message ==
+        "unknown function 'map': the functions are asInt, asFloat, string, toJson, jsonpath");
+  auto q = Expr::parse("asInt(params.n");
+  REQUIRE(std::holds_alternative<ParseError>(q));
+  CHECK(std::get<ParseError>(q).message == "expected ')' or ',' in the arguments of asInt()");
+}

@@ -190,10 +190,13 @@ TEST_CASE("FrontendArgoTest.NotSupportedLocally") {
                      "  - name: get\n"
                      "    inputs: {artifacts: [{name: data, path: /data, s3: {key: x}}]}\n"
                      "    container: {image: busybox, command: [cat, /data]}\n")) ==
-        "16:14: not supported locally: suspend templates\n"
+        "16:14: not supported locally: suspend templates (a local run has no one to resume it): pass "
+        "--resume-suspended to wait out its duration, or continue at once without one\n"
         "18:56: not supported locally: artifacts from an external store (s3)\n");
   CHECK(messages(dag("      - {name: A, template: echo, arguments: {parameters: [{name: message, value: \"{{=1+1}}\"}]}}\n")) ==
-        "10:84: not supported locally: expression templates '{{=...}}'\n");
+        "10:84: not supported locally: the expression '{{=1+1}}' (unexpected character '+' at offset 1): ctflow's "
+        "expressions have ==, !=, <, <=, >, >=, =~, in, &&, ||, ! and the functions asInt, asFloat, string, toJson, "
+        "jsonpath\n");
 }
 
 // Argo's dag-targets example: A -> B, C; B, C -> D; C -> E.
@@ -367,4 +370,117 @@ TEST_CASE("FrontendArgoTest.DagTargetOnlyKnownAtRunTime") {
                        "      - {name: x, template: echo, arguments: {parameters: [{name: msg, value: x}]}}\n"
                        "      - {name: y, template: echo, arguments: {parameters: [{name: msg, value: y}]}}\n")) ==
         "18:15: not supported locally: a dag.target known only at run time\n");
+}
+
+TEST_CASE("FrontendArgoTest.RegexMatchInWhen") {
+  auto r = parse(dag("      - {name: A, template: echo, arguments: {parameters: [{name: message, value: heads}]}}\n"
+                     "      - {name: B, template: echo, depends: A, when: \"{{tasks.A.outputs.result}} =~ hea\",\n"
+                     "         arguments: {parameters: [{name: message, value: b}]}}\n"));
+  CHECK(r.diags.empty());
+  CHECK(step(r, "B").when == "{{steps.A.outputs.result}}  =~  'hea'");
+  CHECK(messages(dag("      - {name: A, template: echo, arguments: {parameters: [{name: message, value: a}]}}\n"
+                     "      - {name: B, template: echo, depends: A, when: \"{{tasks.A.outputs.result}} !~ hea\",\n"
+                     "         arguments: {parameters: [{name: message, value: b}]}}\n")) ==
+        "11:53: not supported locally: the regular expression operator '!~' in 'when': write '!(a =~ b)'\n");
+  CHECK(messages(dag("      - {name: A, template: echo, arguments: {parameters: [{name: message, value: a}]}}\n"
+                     "      - {name: B, template: echo, depends: A, when: \"{{tasks.A.outputs.result}} =~ '('\",\n"
+                     "         arguments: {parameters: [{name: message, value: b}]}}\n"))
+            .find("11:53: 'when' is not a condition ctflow can read (as '{{steps.A.outputs.result}}  =~  '(''"
+                  ": invalid regular expression '('") == 0);
+}
+
+TEST_CASE("FrontendArgoTest.ExitCodeOfAStep") {
+  auto r = parse(dag("      - {name: A, template: echo, arguments: {parameters: [{name: message, value: a}]}}\n"
+                     "      - {name: B, template: echo, depends: A,\n"
+                     "         arguments: {parameters: [{name: message, value: \"code {{tasks.A.exitCode}}\"}]}}\n"));
+  CHECK(r.diags.empty());
+  const Step& b = step(r, "B");
+  CHECK(std::find(b.run.begin(), b.run.end(), "code {{steps.A.exit_code}}") != b.run.end());
+}
+
+TEST_CASE("FrontendArgoTest.SuspendUnderResumeSuspended") {
+  const std::string text = dag("      - {name: A, template: wait}\n"
+                               "      - {name: B, template: ask, depends: A}\n"
+                               "      - {name: C, template: bad, depends: A}\n",
+                               "  - name: wait\n"
+                               "    suspend: {duration: 20s}\n"
+                               "  - name: ask\n"
+                               "    inputs: {parameters: [{name: ok, default: 'NO'}]}\n"
+                               "    suspend: {}\n"
+                               "    outputs: {parameters: [{name: ok, valueFrom: {supplied: {}}}]}\n"
+                               "  - name: bad\n"
+                               "    suspend: {}\n"
+                               "    outputs: {parameters: [{name: msg, valueFrom: {supplied: {}}}]}\n");
+  LoadResult r;
+  r.diags.set_source(text);
+  ArgoOptions o;
+  o.resume_suspended = true;
+  r.workflow = ctflow::parse_argo_workflow(YAML::Load(text), "argo.yaml", r.diags, o);
+  CHECK(diag_lines(r) ==
+        "24:51: not supported locally: valueFrom.supplied output 'msg' without a default (in Argo a person gives it "
+        "when resuming): add valueFrom.default, or an input parameter 'msg' with a default\n");
+  const Step& a = step(r, "A");
+  REQUIRE(a.run.size() == 4);
+  CHECK(a.run[2].rfind("sleep 20 && ", 0) == 0);
+  CHECK(a.run[3] == "suspend: waited out its duration 20s (--resume-suspended)");
+  const Step& b = step(r, "B");
+  REQUIRE(b.run.size() == 5);
+  CHECK(b.run[3] == "suspend: resumed at once (--resume-suspended)");
+  CHECK(b.run[4] == "NO");
+  CHECK(b.output_params.at("ok").path == ".argo-outputs/parameters/ok");
+}
+
+TEST_CASE("FrontendArgoTest.CronWorkflowRunsItsWorkflowSpec") {
+  auto r = parse("apiVersion: argoproj.io/v1alpha1\n"
+                 "kind: CronWorkflow\n"
+                 "metadata: {name: hello}\n"
+                 "spec:\n"
+                 "  schedules: ['* * * * *']\n"
+                 "  timezone: UTC\n"
+                 "  concurrencyPolicy: Replace\n"
+                 "  workflowSpec:\n"
+                 "    entrypoint: main\n"
+                 "    templates:\n"
+                 "    - name: main\n"
+                 "      container: {image: busybox, command: [echo, \"at {{workflow.scheduledTime}}\"]}\n");
+  CHECK(r.diags.empty());
+  REQUIRE(r.workflow);
+  CHECK(r.workflow->description == "CronWorkflow schedule: * * * * * (UTC)");
+  const Step& m = step(r, "main");
+  CHECK(std::find_if(m.run.begin(), m.run.end(), [](const std::string& a) {
+          return a.rfind("at 20", 0) == 0 && a.back() == 'Z';
+        }) != m.run.end());
+  CHECK(messages("apiVersion: argoproj.io/v1alpha1\nkind: CronWorkflow\nmetadata: {name: x}\nspec: {schedule: '@daily'}\n") ==
+        "4:7: a CronWorkflow needs 'spec.workflowSpec', the Workflow spec it runs\n");
+}
+
+TEST_CASE("FrontendArgoTest.ExpressionTagsAtLoad") {
+  // {{=...}} over workflow parameters is evaluated when the file is read, and the run checks the value it saw.
+  auto r = parse(dag("      - {name: A, template: echo, arguments: {parameters: [{name: message,\n"
+                     "         value: \"{{=jsonpath(workflow.parameters.cfg, '$.a[*]')}} {{=asInt(workflow.parameters.n) > 2}}\"}]}}\n",
+                     "", "{parameters: [{name: cfg, value: '{\"a\": [1, \"x\"]}'}, {name: n, value: '3'}]}"));
+  CHECK(diag_lines(r) == "");
+  const Step& a = step(r, "A");
+  CHECK(std::find(a.run.begin(), a.run.end(), "[1,\"x\"] true") != a.run.end());
+  CHECK(param_check(a).size() == 2);
+  CHECK(messages(dag("      - {name: A, template: echo, arguments: {parameters: [{name: message, value: b}]}}\n"
+                     "      - {name: B, template: echo, depends: A, arguments: {parameters: [{name: message,\n"
+                     "         value: \"{{=tasks.A.outputs.result}}\"}]}}\n")) ==
+        "12:18: not supported locally: the expression '{{=tasks.A.outputs.result}}': 'tasks.A.outputs.result' is known "
+        "only at run time (an expression here may read workflow parameters and input parameters known when the file "
+        "is read)\n");
+}
+
+TEST_CASE("FrontendArgoTest.RetryStrategyExpression") {
+  auto r = parse(dag("      - {name: A, template: echo, arguments: {parameters: [{name: message, value: a}]}}\n"
+                     "      - {name: B, template: retried, depends: A,\n"
+                     "         arguments: {parameters: [{name: safe, value: \"{{tasks.A.outputs.result}}\"}]}}\n",
+                     "  - name: retried\n"
+                     "    inputs: {parameters: [{name: safe}]}\n"
+                     "    retryStrategy: {limit: '3', expression: \"asInt(lastRetry.exitCode) > 1 && {{inputs.parameters.safe}} == true\"}\n"
+                     "    container: {image: busybox, command: [sh, -c, 'exit 2']}\n"));
+  CHECK(diag_lines(r) == "");
+  const Step& b = step(r, "B");
+  CHECK(b.retry.limit == 3);
+  CHECK(b.retry.expression == "asInt(lastRetry.exitCode) > 1 && {{steps.A.outputs.result}} == true");
 }

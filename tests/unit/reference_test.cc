@@ -65,13 +65,13 @@ TEST_CASE("Reference.Kinds") {
 TEST_CASE("Reference.Errors") {
   CHECK(error("params") == "'params' should be params.NAME");
   CHECK(error("params.a.b") == "'params.a.b' should be params.NAME");
-  CHECK(error("steps.a") == "'steps.a' should be steps.STEP.outputs.NAME, steps.STEP.artifacts.NAME or steps.STEP.status");
+  CHECK(error("steps.a") == "'steps.a' should be steps.STEP.outputs.NAME, steps.STEP.artifacts.NAME, steps.STEP.status or steps.STEP.exit_code");
   CHECK(error("steps.a.outputs") ==
-        "'steps.a.outputs' should be steps.a.outputs.NAME, steps.a.artifacts.NAME or steps.a.status");
+        "'steps.a.outputs' should be steps.a.outputs.NAME, steps.a.artifacts.NAME, steps.a.status or steps.a.exit_code");
   CHECK(error("steps.a.status.x") ==
-        "'steps.a.status.x' should be steps.a.outputs.NAME, steps.a.artifacts.NAME or steps.a.status");
+        "'steps.a.status.x' should be steps.a.outputs.NAME, steps.a.artifacts.NAME, steps.a.status or steps.a.exit_code");
   CHECK(error("steps.a.result") ==
-        "'steps.a.result' should be steps.a.outputs.NAME, steps.a.artifacts.NAME or steps.a.status");
+        "'steps.a.result' should be steps.a.outputs.NAME, steps.a.artifacts.NAME, steps.a.status or steps.a.exit_code");
   CHECK(error("workflow.uid") ==
         "unknown reference 'workflow.uid': use workflow.name, workflow.run_id, workflow.status or workflow.failures");
   CHECK(error("parms.x") ==

@@ -225,10 +225,10 @@ TEST_CASE("ValidateTest.MalformedStepReferences") {
                     "    needs: [a]\n"
                     "    run: [echo, \"{{steps.a.status.code}}\", \"{{steps.a}}\", \"{{params.a.b}}\"]\n"
                     "    when: steps.a.result == 'x'\n")) ==
-        "8:10: 'steps.a.status.code' should be steps.a.outputs.NAME, steps.a.artifacts.NAME or steps.a.status\n"
-        "8:10: 'steps.a' should be steps.STEP.outputs.NAME, steps.STEP.artifacts.NAME or steps.STEP.status\n"
+        "8:10: 'steps.a.status.code' should be steps.a.outputs.NAME, steps.a.artifacts.NAME, steps.a.status or steps.a.exit_code\n"
+        "8:10: 'steps.a' should be steps.STEP.outputs.NAME, steps.STEP.artifacts.NAME, steps.STEP.status or steps.STEP.exit_code\n"
         "8:10: 'params.a.b' should be params.NAME\n"
-        "9:11: 'steps.a.result' should be steps.a.outputs.NAME, steps.a.artifacts.NAME or steps.a.status\n");
+        "9:11: 'steps.a.result' should be steps.a.outputs.NAME, steps.a.artifacts.NAME, steps.a.status or steps.a.exit_code\n");
 }
 
 TEST_CASE("ValidateTest.UnknownPlugin") {
