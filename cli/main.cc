@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   c_run->add_option("--memory", run.memory, "memory this host offers, e.g. 16Gi (default: detected)");
   c_run->add_flag("--no-cache", run.no_cache, "run every step, ignoring the step cache");
   c_run->add_option("--executor", run.executor, "Argo workflows: run container and script templates on the host (default) or with podman or docker")->check(CLI::IsMember({"host", "podman", "docker"}));
+  c_run->add_option("--trigger-event", run.trigger_event, "the JSON event of the trigger firing that starts this run (set by ctflow daemon)");
   c_run->add_option("-o,--output", run.output, "json: print only the final run document")->check(CLI::IsMember({"json", ""}));
   c_run->callback([&] { rc = cmd_run(g, run); });
 
