@@ -21,12 +21,13 @@ std::string lower(std::string s) {
 struct Field {
   const char* name;
   int lo, hi;
-  const char* const* names;  // nullptr or (hi - lo + 1) names starting at lo
+  const char* const* names;  // nullptr or NAME_COUNT names, the first for LO
+  int name_count = 0;
 };
 
 std::optional<int> field_value(const std::string& s, const Field& f) {
   if (f.names) {
-    for (int i = 0; i <= f.hi - f.lo; ++i)
+    for (int i = 0; i < f.name_count; ++i)
       if (lower(s) == f.names[i]) return f.lo + i;
   }
   if (s.empty() || s.size() > 4 || !std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
@@ -125,8 +126,8 @@ Result<CronSchedule> parse_cron(const std::string& raw, std::shared_ptr<const Ti
   const Field kFields[] = {{"minute", 0, 59, nullptr},
                            {"hour", 0, 23, nullptr},
                            {"day-of-month", 1, 31, nullptr},
-                           {"month", 1, 12, kMonths},
-                           {"day-of-week", 0, 6, kDays}};
+                           {"month", 1, 12, kMonths, 12},
+                           {"day-of-week", 0, 6, kDays, 7}};
   std::vector<bool> bits;
   bool star = false;
   for (int i = 0; i < 5; ++i) {
