@@ -80,6 +80,7 @@ struct ExportArgs {
   std::string target;  // argo or kfp
   std::string file, out, image, artifacts = "pvc", pvc;
   std::vector<std::string> params;
+  bool skip_triggers = false;  // --skip-triggers: leave out triggers the target cannot express
 };
 int cmd_export(const ExportArgs& a);
 
