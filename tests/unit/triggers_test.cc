@@ -3,6 +3,7 @@
 // the positioned errors of the `triggers:` block.
 #include <doctest/doctest.h>
 
+#include "engine/export/argo.h"
 #include "engine/frontend_v1.h"
 #include "engine/triggers/cron.h"
 #include "engine/triggers/logic.h"
@@ -204,4 +205,44 @@ steps:
   CHECK(ok.schedules.size() == 2);
   CHECK(ok.catchup == Catchup::All);
   CHECK(ok.starting_deadline_s == 3600);
+}
+
+TEST_CASE("export argo: schedule triggers make a CronWorkflow; a watch trigger is an error with its position") {
+  const std::string text = R"(apiVersion: ctflow/v1
+kind: Workflow
+metadata: {name: nightly}
+triggers:
+  a: {schedule: "0 3 * * *", timezone: Europe/Berlin, concurrency: replace, starting_deadline: 90s}
+  b: {schedule: "@hourly", timezone: Europe/Berlin, concurrency: replace, starting_deadline: 90s}
+steps:
+  s: {run: [echo]}
+)";
+  LoadResult r = parse_workflow_text(text, "wf.yaml", {});
+  REQUIRE(r.ok());
+  auto y = export_argo(*r.workflow, Value::object());
+  REQUIRE_MESSAGE(y.ok(), y.message());
+  CHECK(y->find("kind: CronWorkflow") != std::string::npos);
+  CHECK(y->find("schedules:\n    - '0 3 * * *'\n    - '@hourly'") != std::string::npos);
+  CHECK(y->find("timezone: Europe/Berlin") != std::string::npos);
+  CHECK(y->find("concurrencyPolicy: Replace") != std::string::npos);
+  CHECK(y->find("startingDeadlineSeconds: 90") != std::string::npos);
+  CHECK(y->find("workflowSpec:") != std::string::npos);
+
+  LoadResult w = parse_workflow_text(R"(apiVersion: ctflow/v1
+kind: Workflow
+metadata: {name: w}
+triggers:
+  drop: {watch: /srv/in}
+steps:
+  s: {run: [echo]}
+)", "w.yaml", {});
+  REQUIRE(w.ok());
+  auto bad = export_argo(*w.workflow, Value::object());
+  REQUIRE(!bad.ok());
+  CHECK(bad.message().find("w.yaml:5:3") != std::string::npos);
+  ArgoExportOptions skip;
+  skip.skip_triggers = true;
+  auto plain = export_argo(*w.workflow, Value::object(), skip);
+  REQUIRE(plain.ok());
+  CHECK(plain->find("kind: Workflow") != std::string::npos);
 }
