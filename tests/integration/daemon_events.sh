@@ -65,4 +65,13 @@ assert_eq "watch" "$(json_get "$T/w.json" 'd["trigger"]["type"]')"
 "$CTFLOW_BIN" get "$hrun" -o json > "$T/h.json"
 assert_eq "/srv/new" "$(json_get "$T/h.json" 'd["params"]["data"]')" "the webhook run's param"
 assert_contains "$("$CTFLOW_BIN" get "$hrun")" "Trigger:   hook (webhook"
+# The dashboard serves the same engine metrics.
+setsid "$CTFLOW_BIN" ui --addr 127.0.0.1:0 > "$T/ui.out" 2> "$T/ui.err" &
+_BG_PIDS+=("$!")
+wait_for 10 grep -q "serving the store" "$T/ui.out" || fail "ctflow ui did not start: $(cat "$T/ui.err")"
+ui=$(sed -n 's/.* on \(http:[^ ]*\)$/\1/p' "$T/ui.out" | head -1)
+curl -sf "${ui}metrics" > "$T/ui.metrics" || fail "no /metrics on ctflow ui"
+assert_contains "$(cat "$T/ui.metrics")" 'ctflow_runs_total{workflow="ingest",status="Succeeded"} 2' "ui /metrics"
+assert_contains "$(cat "$T/ui.metrics")" 'ctflow_trigger_firings_total{workflow="ingest",trigger="new-data",outcome="started"} 1'
+assert_contains "$(cat "$T/ui.metrics")" 'ctflow_workflow_last_success_timestamp_seconds{workflow="ingest"}'
 pass "watch fired once with the path; webhook 401/400/404 and 202 with the token"
