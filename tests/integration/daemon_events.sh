@@ -74,4 +74,7 @@ curl -sf "${ui}metrics" > "$T/ui.metrics" || fail "no /metrics on ctflow ui"
 assert_contains "$(cat "$T/ui.metrics")" 'ctflow_runs_total{workflow="ingest",status="Succeeded"} 2' "ui /metrics"
 assert_contains "$(cat "$T/ui.metrics")" 'ctflow_trigger_firings_total{workflow="ingest",trigger="new-data",outcome="started"} 1'
 assert_contains "$(cat "$T/ui.metrics")" 'ctflow_workflow_last_success_timestamp_seconds{workflow="ingest"}'
+curl -sf "${ui}api/v1/triggers" > "$T/ui.triggers" || fail "no /api/v1/triggers on ctflow ui"
+assert_eq '["hook", "new-data"]' "$(json_get "$T/ui.triggers" 'sorted(t["trigger"] for t in d)')" "the dashboard's triggers"
+assert_contains "$(curl -sf "${ui}")" '#/triggers' "the dashboard's navigation"
 pass "watch fired once with the path; webhook 401/400/404 and 202 with the token"
