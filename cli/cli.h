@@ -53,6 +53,7 @@ struct RunArgs {
   std::string output;  // "" or "json"
   std::string executor;  // Argo workflows: "" (host), host, podman or docker
   bool resume_suspended = false;  // Argo workflows: suspend templates continue (after their duration)
+  std::string trigger_event;  // --trigger-event: the JSON event of the firing that starts this run (ctflow daemon)
 };
 int cmd_run(const Global& g, const RunArgs& a);
 int cmd_resume(const Global& g, const std::string& run, const std::string& output);
@@ -80,12 +81,20 @@ struct ExportArgs {
   std::string target;  // argo or kfp
   std::string file, out, image, artifacts = "pvc", pvc;
   std::vector<std::string> params;
+  bool skip_triggers = false;  // --skip-triggers: leave out triggers the target cannot express
 };
 int cmd_export(const ExportArgs& a);
 
 int cmd_lineage(const Global& g, const std::string& ref, const std::string& output);
 int cmd_data(const Global& g, const std::vector<std::string>& args);
 int cmd_compare(const Global& g, const std::vector<std::string>& refs, const std::string& output);
+
+int cmd_daemon(const Global& g, const std::vector<std::string>& files, const std::string& addr);
+int cmd_triggers(const Global& g, const std::vector<std::string>& files, const std::string& output, int limit);
+// Names RUN_ID as the run of the firing EVENT describes ({"workflow", "trigger",
+// "slot", ...}); false (printed) when that firing already has another run.
+bool attach_trigger_event(RunStore& store, const std::string& event_json, const std::string& workflow,
+                          const std::string& run_id);
 
 // The run document of the CLI spec.
 Value run_document(RunStore& store, const std::string& run_id);

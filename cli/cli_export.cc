@@ -57,7 +57,13 @@ int cmd_export(const ExportArgs& a) {
     opt.artifacts = a.artifacts == "s3" ? ArtifactPassing::S3 : ArtifactPassing::Pvc;
     opt.existing_claim = a.pvc;
     opt.plugins = outs;
+    opt.skip_triggers = a.skip_triggers;
     text = export_argo(*r.workflow, params, opt);
+  } else if (!r.workflow->triggers.empty() && !a.skip_triggers) {
+    const Trigger& t = r.workflow->triggers.front();
+    text = Status::InvalidArgument(t.pos.file + ":" + std::to_string(t.pos.line) + ":" + std::to_string(t.pos.col) +
+                                   ": error: trigger '" + t.name + "': a Kubeflow pipeline spec has no triggers "
+                                   "(Kubeflow's recurring runs are made apart from it); export with --skip-triggers");
   } else {
     KfpExportOptions opt;
     if (!a.image.empty()) opt.image = a.image;

@@ -38,6 +38,7 @@ Value lineage_of(RunStore& store, const std::string& digest, std::map<std::strin
     made["workflow"] = run->workflow;
     made["run_params"] = run->params;
     made["run_started_at"] = iso8601(run->started_at);
+    if (auto f = store.firing_for_run(producer->run_id); f.ok() && *f) made["trigger"] = (*f)->event;
   }
   if (auto steps = store.get_steps(producer->run_id))
     for (const auto& s : *steps)
@@ -75,6 +76,7 @@ void print_tree(const Value& n, int indent) {
     if (p.contains("inputs") && p["inputs"].contains("with"))
       std::printf("%s  with: %s\n", pad.c_str(), p["inputs"]["with"].dump().c_str());
     if (p.contains("run_params")) std::printf("%s  run params: %s\n", pad.c_str(), p["run_params"].dump().c_str());
+    if (p.contains("trigger")) std::printf("%s  started by: %s\n", pad.c_str(), p["trigger"].dump().c_str());
   } else {
     std::printf("%s  (not produced by a recorded step: an external input)\n", pad.c_str());
   }
@@ -108,6 +110,7 @@ int cmd_lineage(const Global& g, const std::string& ref, const std::string& outp
       if (it.value().is_string()) arts[it.key()] = lineage_of(*store, it.value().get<std::string>(), seen, 0);
     doc = {{"model", m->name}, {"version", m->version}, {"stage", m->stage}, {"run", m->run_id}, {"step", m->step},
            {"metrics", m->metrics}, {"params", m->params}, {"artifacts", arts}};
+    if (auto f = store->firing_for_run(m->run_id); f.ok() && *f) doc["trigger"] = (*f)->event;
   }
   if (output == "json") {
     std::cout << doc.dump(2) << "\n";
@@ -118,6 +121,7 @@ int cmd_lineage(const Global& g, const std::string& ref, const std::string& outp
                 doc["model"].get<std::string>().c_str(), doc["version"].get<int>(), doc["stage"].get<std::string>().c_str(),
                 doc["run"].get<std::string>().c_str(), doc["step"].get<std::string>().c_str(), doc["metrics"].dump().c_str(),
                 doc["params"].dump().c_str());
+    if (doc.contains("trigger")) std::printf("  started by: %s\n", doc["trigger"].dump().c_str());
     for (auto it = doc["artifacts"].begin(); it != doc["artifacts"].end(); ++it) {
       std::printf("artifact %s:\n", it.key().c_str());
       print_tree(it.value(), 1);

@@ -81,6 +81,7 @@ Value run_document(RunStore& store, const std::string& id) {
                {"message", run->message},
                {"params", run->params},
                {"steps", Value::array()}};
+  if (auto f = store.firing_for_run(id); f.ok() && *f) doc["trigger"] = (*f)->event;
   auto steps = store.get_steps(id);
   auto arts = store.get_artifacts(id);
   auto metrics = store.get_metrics(id);
@@ -158,7 +159,11 @@ int cmd_get(const Global& g, const std::string& ref, const std::string& output) 
               doc["workflow"].get<std::string>().c_str(), doc["status"].get<std::string>().c_str(),
               doc["started_at"].get<std::string>().c_str(), doc["finished_at"].get<std::string>().c_str());
   if (!doc["message"].get<std::string>().empty()) std::printf("Message:   %s\n", doc["message"].get<std::string>().c_str());
-  std::printf("Params:    %s\n\n", doc["params"].dump().c_str());
+  std::printf("Params:    %s\n", doc["params"].dump().c_str());
+  if (doc.contains("trigger"))
+    std::printf("Trigger:   %s (%s %s)\n", doc["trigger"].value("trigger", "").c_str(),
+                doc["trigger"].value("type", "").c_str(), doc["trigger"].value("slot", "").c_str());
+  std::printf("\n");
   std::printf("%-24s  %-10s  %-8s  %-6s  %s\n", "STEP", "STATUS", "ATTEMPTS", "CACHED", "OUTPUTS / MESSAGE");
   for (const auto& s : doc["steps"]) {
     Value outs = s["outputs"];

@@ -220,6 +220,10 @@ int cmd_run(const Global& g, const RunArgs& a) {
     print_error(run_id.message());
     return kExitUsage;
   }
+  if (!a.trigger_event.empty() && !attach_trigger_event(*store, a.trigger_event, wf->name, *run_id)) {
+    (void)store->finish_run(*run_id, "Cancelled", "its trigger firing already has a run");
+    return kExitUsage;
+  }
   if (a.output != "json") {
     std::cout << *run_id << std::endl;
   }

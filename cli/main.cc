@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   c_run->add_flag("--no-cache", run.no_cache, "run every step, ignoring the step cache");
   c_run->add_option("--executor", run.executor, "Argo workflows: run container and script templates on the host (default) or with podman or docker")->check(CLI::IsMember({"host", "podman", "docker"}));
   c_run->add_flag("--resume-suspended", run.resume_suspended, "Argo workflows: a suspend template waits out its duration (one without continues at once) instead of being an error");
+  c_run->add_option("--trigger-event", run.trigger_event, "the JSON event of the trigger firing that starts this run (set by ctflow daemon)");
   c_run->add_option("-o,--output", run.output, "json: print only the final run document")->check(CLI::IsMember({"json", ""}));
   c_run->callback([&] { rc = cmd_run(g, run); });
 
@@ -167,6 +168,21 @@ int main(int argc, char** argv) {
   c_compare->add_option("-o,--output", output, "json")->check(CLI::IsMember({"json", ""}));
   c_compare->callback([&] { rc = cmd_compare(g, compare_refs, output); });
 
+  std::vector<std::string> daemon_files;
+  std::string daemon_addr = "127.0.0.1:8090";
+  auto* c_daemon = app.add_subcommand("daemon", "run the workflows' triggers (schedules, watched folders, webhooks, drift) until stopped");
+  c_daemon->add_option("files", daemon_files, "workflow files with triggers")->required();
+  c_daemon->add_option("--addr", daemon_addr, "HOST:PORT for webhooks and /metrics (default 127.0.0.1:8090)");
+  c_daemon->callback([&] { rc = cmd_daemon(g, daemon_files, daemon_addr); });
+
+  std::vector<std::string> trigger_files;
+  int trigger_limit = 20;
+  auto* c_triggers = app.add_subcommand("triggers", "triggers with their next firings and their history (from the store)");
+  c_triggers->add_option("files", trigger_files, "workflow files (default: every trigger the store has firings of)");
+  c_triggers->add_option("--limit", trigger_limit, "firings of history per trigger (default 20)");
+  c_triggers->add_option("-o,--output", output, "json")->check(CLI::IsMember({"json", ""}));
+  c_triggers->callback([&] { rc = cmd_triggers(g, trigger_files, output, trigger_limit); });
+
   ExportArgs exp;
   auto* c_export = app.add_subcommand("export", "compile a workflow to Argo (argo) or Kubeflow Pipelines v2 (kfp)");
   c_export->add_option("target", exp.target, "argo or kfp")->required()->check(CLI::IsMember({"argo", "kfp"}));
@@ -177,6 +193,7 @@ int main(int argc, char** argv) {
   c_export->add_option("--artifacts", exp.artifacts, "pvc (default) or s3: how artifacts pass between tasks")
       ->check(CLI::IsMember({"pvc", "s3"}));
   c_export->add_option("--pvc", exp.pvc, "an existing PersistentVolumeClaim (default: one per run)");
+  c_export->add_flag("--skip-triggers", exp.skip_triggers, "argo: leave out triggers a CronWorkflow cannot express (watch, webhook, drift)");
   c_export->callback([&] { rc = cmd_export(exp); });
 
   try {

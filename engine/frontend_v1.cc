@@ -15,6 +15,7 @@
 #include "engine/params.h"
 #include "engine/sweep/spec_parse.h"
 #include "engine/template.h"
+#include "engine/triggers/parse.h"
 #include "engine/yaml_util.h"
 
 namespace ctflow {
@@ -32,7 +33,7 @@ const std::regex kParamName("[A-Za-z_][A-Za-z0-9_]*");
 
 const std::vector<std::string> kTopKeys = {"apiVersion", "kind",     "metadata", "params", "defaults",
                                            "parallelism", "fail_fast", "steps",   "on_exit",
-                                           "templates", "max_depth"};
+                                           "templates", "max_depth", "triggers"};
 const std::vector<std::string> kMetadataKeys = {"name", "description", "labels", "annotations"};
 const std::vector<std::string> kParamKeys = {"type", "default", "description"};
 const std::vector<std::string> kTemplateKeys = {"params", "steps", "outputs"};
@@ -92,6 +93,7 @@ class Parser {
     if (!steps) error(root, "missing 'steps': a workflow needs at least one step");
     else parse_steps(steps, defaults, wf.steps, "steps");
     if (YAML::Node ex = root["on_exit"]) parse_steps(ex, defaults, wf.on_exit, "on_exit");
+    if (YAML::Node tr = root["triggers"]) triggers::parse_triggers(tr, file_, wf, d_);
     std::set<std::string> names;
     for (const auto& s : wf.steps) names.insert(s.name);
     for (const auto& s : wf.on_exit)

@@ -158,6 +158,35 @@ struct TemplateDef {
   const ParamDecl* find_param(const std::string& name) const;
 };
 
+// What starts a workflow without a person (`triggers:`; ctflow daemon runs them).
+enum class TriggerKind { Schedule, Watch, Webhook, Drift };
+const char* to_string(TriggerKind k);
+enum class Concurrency { Allow, Forbid, Replace };
+enum class Catchup { Latest, All, None };
+
+struct Trigger {
+  std::string name;
+  SourcePos pos;
+  TriggerKind kind = TriggerKind::Schedule;
+  SourcePos kind_pos;                    // where schedule/watch/webhook/drift was written
+  std::vector<std::string> schedules;    // Schedule: cron expressions (one or a list)
+  std::string timezone;                  // Schedule: IANA name; "" is UTC
+  SourcePos timezone_pos;
+  double starting_deadline_s = 0;        // Schedule: 0: no deadline
+  Catchup catchup = Catchup::Latest;
+  std::string watch;                     // Watch: the folder
+  double settle_s = 5;                   // Watch: quiet time before firing
+  std::string token_env;                 // Webhook: the env var holding the bearer token
+  std::string drift_server, drift_model; // Drift
+  double drift_above = 0;
+  double drift_every_s = 30;             // Drift: how often to ask the server
+  double cooldown_s = 0;                 // at most one started run per cooldown; 0: none
+  Concurrency concurrency = Concurrency::Allow;
+  int max_active = 3;                    // runs of the workflow started by triggers at once
+  std::map<std::string, std::string> params;  // param -> template over {{event.*}}
+  std::map<std::string, SourcePos> param_pos;
+};
+
 struct Workflow {
   std::string file;            // where it was read from (for messages)
   std::string api_version = "ctflow/v1";
@@ -170,6 +199,7 @@ struct Workflow {
   std::vector<Step> on_exit;   // run after the DAG, whatever its outcome
   std::map<std::string, TemplateDef> templates;  // what `call` steps expand
   int max_depth = 10;          // how deep calls may nest
+  std::vector<Trigger> triggers;  // in file order
 
   const Step* find_step(const std::string& name) const;
   const ParamDecl* find_param(const std::string& name) const;

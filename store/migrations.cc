@@ -181,6 +181,25 @@ INSERT INTO attempts_v5 SELECT run_id, step, attempt, status, started_at, finish
 DROP TABLE attempts;
 ALTER TABLE attempts_v5 RENAME TO attempts;
 )sql",
+    // 6: trigger firings (ctflow daemon): one row per (workflow, trigger, slot),
+    // so a restarted daemon neither repeats nor drops a firing.
+    R"sql(
+CREATE TABLE trigger_firings (
+  workflow  TEXT NOT NULL,
+  trigger_name TEXT NOT NULL,
+  slot      TEXT NOT NULL,
+  slot_time INTEGER NOT NULL,
+  fired_at  INTEGER NOT NULL,
+  event     TEXT NOT NULL DEFAULT '{}',
+  outcome   TEXT NOT NULL CHECK (outcome IN ('pending','started','skipped','missed','failed','baseline')),
+  reason    TEXT NOT NULL DEFAULT '',
+  run_id    TEXT NOT NULL DEFAULT '',
+  pid       INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (workflow, trigger_name, slot)
+);
+CREATE INDEX trigger_firings_by_time ON trigger_firings(workflow, trigger_name, slot_time);
+CREATE INDEX trigger_firings_by_run ON trigger_firings(run_id);
+)sql",
 };
 
 constexpr int kLatest = static_cast<int>(std::size(kMigrations));

@@ -142,6 +142,36 @@ struct Promotion {
   bool promoted = false;
 };
 
+// One firing of a trigger (ctflow daemon), keyed by (workflow, trigger, slot).
+struct TriggerFiring {
+  std::string workflow, trigger;
+  std::string slot;          // schedule: the slot's UTC time; watch: path@mtime; webhook/drift: an id
+  int64_t slot_time = 0;     // ms: the slot, or when the event came
+  int64_t fired_at = 0;      // ms: when the daemon decided
+  Json event = Json::object();
+  std::string outcome;       // pending, started, skipped, missed, failed, baseline
+  std::string reason;        // why no run started (or what it replaced)
+  std::string run_id;
+  int64_t pid = 0;           // the `ctflow run` process started for it
+};
+
+// What the Prometheus /metrics of `ctflow ui` and `ctflow daemon` count.
+struct EngineCounts {
+  struct Runs { std::string workflow, status; int64_t count = 0; };
+  struct LastSuccess { std::string workflow; int64_t finished_at = 0; };
+  struct Firings { std::string workflow, trigger, outcome; int64_t count = 0; };
+  struct Durations {
+    std::string workflow;
+    std::vector<int64_t> le;  // cumulative counts, one per bucket bound
+    int64_t count = 0;
+    double sum_s = 0;
+  };
+  std::vector<Runs> runs;
+  std::vector<LastSuccess> last_success;
+  std::vector<Firings> firings;
+  std::vector<Durations> step_durations;
+};
+
 class RunStore {
  public:
   // Opens (creating when missing) the store in DIR: DIR/ctflow.db, DIR/blobs/,
@@ -230,6 +260,28 @@ class RunStore {
   // it and promotes it (archiving the one before) in ONE write transaction: two
   // deploys at once, in one process or several, never promote the worse one.
   Result<Promotion> register_and_promote(ModelVersion version, const PromotionRule& rule);
+
+  // --- trigger firings (store/trigger_firings.cc) ---
+  // Records F; false (and nothing written) when its key is already recorded.
+  Result<bool> record_firing(const TriggerFiring& f);
+  Status update_firing(const TriggerFiring& f);  // outcome, reason, run_id, pid, event by key
+  // Names RUN_ID as the run of the firing; false when the firing already has
+  // another run (a second process for one firing) or is not recorded.
+  Result<bool> attach_firing_run(const std::string& workflow, const std::string& trigger, const std::string& slot,
+                                 const std::string& run_id);
+  Result<std::optional<TriggerFiring>> get_firing(const std::string& workflow, const std::string& trigger,
+                                                  const std::string& slot);
+  // Newest first; empty WORKFLOW/TRIGGER: all.
+  Result<std::vector<TriggerFiring>> list_firings(const std::string& workflow = "", const std::string& trigger = "",
+                                                  int limit = 100);
+  // The firing with the latest slot_time (OUTCOME "" for any outcome but baseline).
+  Result<std::optional<TriggerFiring>> latest_firing(const std::string& workflow, const std::string& trigger,
+                                                     const std::string& outcome = "");
+  Result<std::optional<TriggerFiring>> firing_for_run(const std::string& run_id);
+  // Firings of WORKFLOW still pending or whose run is Pending or Running.
+  Result<std::vector<TriggerFiring>> open_firings(const std::string& workflow);
+  // Counts for /metrics; BUCKETS are the step-duration histogram's bounds (s).
+  Result<EngineCounts> engine_counts(const std::vector<double>& buckets);
 
   // PRAGMA integrity_check: OK, or the problems it lists.
   Status check_integrity();

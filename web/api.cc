@@ -190,6 +190,7 @@ ApiResponse Api::handle(const ApiRequest& r) {
   if (n == 5 && p[0] == "runs" && p[2] == "steps" && p[4] == "log") return get_log(p[1], p[3], r);
   if (n == 2 && p[0] == "artifacts") return get_artifact(p[1]);
   if (n == 1 && p[0] == "models") return get_models();
+  if (n == 1 && p[0] == "triggers") return get_triggers();
   if (n == 1 && p[0] == "workflows") return get_workflows();
   return error_response(404, "no such endpoint: " + r.path);
 }
@@ -437,6 +438,28 @@ ApiResponse Api::get_models() {
     out.push_back({{"name", m.name}, {"version", m.version}, {"stage", m.stage}, {"run_id", m.run_id},
                    {"step", m.step}, {"artifacts", m.artifacts}, {"metrics", m.metrics}, {"params", m.params},
                    {"created_at", iso8601(m.created_at)}});
+  return json_response(200, out);
+}
+
+// The triggers the store has firings of (ctflow daemon), each with its latest firings.
+ApiResponse Api::get_triggers() {
+  auto firings = store_.list_firings("", "", 2000);
+  if (!firings) return error_response(500, firings.message());
+  Json out = Json::array();
+  std::map<std::pair<std::string, std::string>, size_t> at;
+  for (const auto& f : *firings) {
+    auto key = std::make_pair(f.workflow, f.trigger);
+    auto it = at.find(key);
+    if (it == at.end()) {
+      it = at.emplace(key, out.size()).first;
+      out.push_back({{"workflow", f.workflow}, {"trigger", f.trigger}, {"type", f.event.value("type", "")},
+                     {"history", Json::array()}});
+    }
+    Json& h = out[it->second]["history"];
+    if (h.size() < 50)
+      h.push_back({{"slot", f.slot}, {"time", iso8601(f.slot_time)}, {"outcome", f.outcome}, {"reason", f.reason},
+                   {"run_id", f.run_id}, {"event", f.event}});
+  }
   return json_response(200, out);
 }
 

@@ -69,6 +69,7 @@ class Api {
   ApiResponse get_metrics(const std::string& id);
   ApiResponse get_artifact(const std::string& digest);
   ApiResponse get_models();
+  ApiResponse get_triggers();
   ApiResponse get_workflows();
   ApiResponse post_stage(const std::string& name, const std::string& version, const ApiRequest& r);
   ApiResponse post_submit(const ApiRequest& r);

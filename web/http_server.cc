@@ -16,6 +16,7 @@
 #include "store/run_store.h"
 #include "web/api.h"
 #include "web/dashboard.h"
+#include "web/engine_metrics.h"
 #include "web/listen.h"
 #include "web/static_assets.h"
 
@@ -172,6 +173,8 @@ class Session : public std::enable_shared_from_this<Session> {
     split_target(target, ar.path, ar.query);
     if (!host_allowed(req)) return send_text(req, 403, "application/json", R"({"error":"unexpected Host header"})", true);
     if (ar.path == "/api/v1/events" && req.method() == http::verb::get) return start_events(ar);
+    if (ar.path == "/metrics" && req.method() == http::verb::get)
+      return send_text(req, 200, "text/plain; version=0.0.4", engine_metrics_text(*server_.store), true);
     if (ar.path.rfind("/api/", 0) == 0) {
       ar.method = std::string(req.method_string());
       ar.body = req.body();

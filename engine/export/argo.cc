@@ -4,6 +4,7 @@
 #include <set>
 
 #include "engine/export/argo_compiler.h"
+#include "engine/export/argo_cron.h"
 #include "engine/export/condition.h"
 
 namespace ctflow {
@@ -20,7 +21,9 @@ Result<std::string> ArgoCompiler::compile() {
     if (c.step->for_each && c.step->parallelism > 0) c.loop_template = names_.allocate(c.task + "-loop");
   for (auto& c : steps_)
     if (auto s = compile_step(c); !s.ok()) return s;
-  return yaml_emit::to_yaml(document());
+  auto doc = cron_workflow(wf_, document(), opt_.skip_triggers);
+  if (!doc) return doc.status();
+  return yaml_emit::to_yaml(*doc);
 }
 
 void ArgoCompiler::add_step(const Step& s, bool exit_handler) {

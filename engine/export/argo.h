@@ -94,6 +94,9 @@ struct ArgoExportOptions {
   std::string service_account;                    // empty: not set (Kubeflow sets pipeline-runner)
   std::string image_pull_policy = "IfNotPresent";
   std::map<std::string, PluginOutputs> plugins;   // by plugin name; optional
+  // Schedule triggers make a CronWorkflow (engine/export/argo_cron.h); other
+  // triggers are an error unless this leaves them out.
+  bool skip_triggers = false;
 };
 
 // The Argo Workflow as YAML. `resolved_params` is an object of param name to value

@@ -3,6 +3,7 @@
 //   #/run/ID          one run: DAG, step details and log, metrics, confusions
 //   #/compare?runs=a,b metrics of several runs overlaid, params side by side
 //   #/models          the model registry, with promote
+//   #/triggers        trigger firings (ctflow daemon): outcome, run, reason
 //   #/submit          start a run of a workflow with params
 import * as api from './api.js';
 import { h, add, clear, fmtTime, fmtDuration, fmtBytes, fmtValue, statusBadge, artifactUrl } from './dom.js';
@@ -37,6 +38,7 @@ function route() {
   if (parts[0] === 'run' && parts[1]) return runPage(decodeURIComponent(parts[1]));
   if (parts[0] === 'compare') return comparePage((params.get('runs') || '').split(',').filter(Boolean));
   if (parts[0] === 'models') return modelsPage();
+  if (parts[0] === 'triggers') return triggersPage();
   if (parts[0] === 'submit') return submitPage(params.get('workflow'));
   return runsPage(params);
 }
@@ -430,6 +432,25 @@ async function modelsPage() {
       }))));
   }
   load();
+}
+
+// ---------------------------------------------------------------- triggers
+async function triggersPage() {
+  app.appendChild(h('h2', { text: 'Triggers' }));
+  let rows;
+  try { rows = await api.get('/triggers'); } catch (e) { app.appendChild(errorBox(e)); return; }
+  if (!rows.length) { app.appendChild(h('p', { class: 'muted', text: 'No trigger has fired yet (ctflow daemon FILE... runs them).' })); return; }
+  for (const t of rows) {
+    app.appendChild(h('h3', { text: `${t.workflow} / ${t.trigger} (${t.type})` }));
+    app.appendChild(h('table', { class: 'grid triggers', dataset: { trigger: `${t.workflow}/${t.trigger}` } },
+      h('thead', null, h('tr', null, ['Time', 'Outcome', 'Run', 'Reason', 'Slot'].map((x) => h('th', { text: x })))),
+      h('tbody', null, t.history.map((f) => h('tr', null,
+        h('td', { text: fmtTime(f.time) }),
+        h('td', null, h('span', { class: `badge outcome-${f.outcome}`, text: f.outcome })),
+        h('td', null, f.run_id ? h('a', { href: `#/run/${api.enc(f.run_id)}`, class: 'mono', text: f.run_id }) : ''),
+        h('td', { text: f.reason }),
+        h('td', { class: 'mono', text: f.slot }))))));
+  }
 }
 
 // ---------------------------------------------------------------- submit

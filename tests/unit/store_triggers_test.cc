@@ -1,0 +1,63 @@
+// Trigger firings in a real store: a (workflow, trigger, slot) key is recorded
+// once, a firing gets one run, open firings are the ones still going, and the
+// counts behind /metrics.
+#include <doctest/doctest.h>
+
+#include "store/run_store.h"
+#include "store/testing/scratch_dir.h"
+
+using namespace ctflow;  // NOLINT: test file
+using ctflow::testing::ScratchDir;
+
+TEST_CASE("a firing's key is recorded once and gets one run") {
+  ScratchDir dir;
+  auto store = RunStore::open(dir.path() / ".ctflow");
+  REQUIRE_MESSAGE(store.ok(), store.message());
+  RunStore& s = **store;
+  TriggerFiring f;
+  f.workflow = "wf";
+  f.trigger = "nightly";
+  f.slot = "2026-12-07T03:00:00Z";
+  f.slot_time = 1000;
+  f.outcome = "pending";
+  f.event = Json{{"type", "schedule"}};
+  CHECK(*s.record_firing(f) == true);
+  CHECK(*s.record_firing(f) == false);  // a restarted daemon does not fire it again
+  auto r1 = s.create_run("wf", "wf.yaml", Json::object(), "");
+  auto r2 = s.create_run("wf", "wf.yaml", Json::object(), "");
+  REQUIRE(r1.ok());
+  REQUIRE(r2.ok());
+  CHECK(*s.attach_firing_run("wf", "nightly", f.slot, *r1) == true);
+  CHECK(*s.attach_firing_run("wf", "nightly", f.slot, *r2) == false);  // a second process for it
+  CHECK(*s.attach_firing_run("wf", "nightly", "no-such-slot", *r2) == false);
+  auto back = s.firing_for_run(*r1);
+  REQUIRE(back.ok());
+  REQUIRE(back->has_value());
+  CHECK((*back)->outcome == "started");
+  CHECK((*back)->event["type"] == "schedule");
+  auto open = s.open_firings("wf");
+  REQUIRE(open.ok());
+  CHECK(open->size() == 1);  // its run is Running
+  REQUIRE(s.finish_run(*r1, "Succeeded", "").ok());
+  CHECK(s.open_firings("wf")->empty());
+
+  TriggerFiring skipped = f;
+  skipped.slot = "2026-12-08T03:00:00Z";
+  skipped.slot_time = 2000;
+  skipped.outcome = "skipped";
+  skipped.reason = "concurrency forbid";
+  CHECK(*s.record_firing(skipped));
+  auto latest = s.latest_firing("wf", "nightly");
+  REQUIRE(latest.ok());
+  CHECK((*latest)->slot == skipped.slot);
+  CHECK((*s.latest_firing("wf", "nightly", "started"))->slot == f.slot);
+  CHECK(s.list_firings("wf")->size() == 2);
+
+  auto c = s.engine_counts({1, 10});
+  REQUIRE(c.ok());
+  int64_t firings = 0;
+  for (const auto& x : c->firings) firings += x.count;
+  CHECK(firings == 2);
+  REQUIRE(c->last_success.size() == 1);
+  CHECK(c->last_success[0].workflow == "wf");
+}
