@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "engine/ir.h"
@@ -45,12 +46,19 @@ struct RunOptions {
 };
 
 // Event a caller may watch (for progress output).
+// The latest progress a running step reported (its CTFLOW_METRICS file).
+struct StepProgress {
+  double done = 0, total = 0;  // total 0: not known
+  std::string message;
+};
+
 struct StepEvent {
   std::string step;      // instance name
   std::string status;
   std::string message;
   double seconds = 0;
   bool cached = false;
+  std::optional<StepProgress> progress;  // set on a progress update of a Running step
 };
 
 // What the scheduler works through; it owns none of them.
