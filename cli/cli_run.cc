@@ -1,6 +1,7 @@
 // run, resume, lint, step.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -88,7 +89,11 @@ class Progress {
       }
       char head[96];
       std::snprintf(head, sizeof head, "[%zu/%zu] %s  running: ", done_, total_, fmt(elapsed).c_str());
-      out += head + (names.empty() ? std::string("-") : names);
+      std::string status = head + (names.empty() ? std::string("-") : names);
+      // One line, or the next redraw (\r) would leave the wrapped part behind.
+      struct winsize ws {};
+      if (ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 && status.size() >= ws.ws_col) status.resize(ws.ws_col - 1);
+      out += status;
     }
     std::fwrite(out.data(), 1, out.size(), stderr);
     std::fflush(stderr);
