@@ -46,8 +46,17 @@ Result<std::vector<std::string>> container_command(const ContainerSpec& c) {
   if (!c.work_dir.empty()) cmd.insert(cmd.end(), {"-w", c.work_dir.string()});
   for (const auto& e : c.env) cmd.insert(cmd.end(), {"-e", e});
   if (c.gpus > 0) {
-    if (fs::path(*rt).filename() == "docker") cmd.insert(cmd.end(), {"--gpus", std::to_string(c.gpus)});
-    else cmd.insert(cmd.end(), {"--device", "nvidia.com/gpu=all"});
+    const bool docker = fs::path(*rt).filename() == "docker";
+    if (c.gpu_devices.empty()) {
+      if (docker) cmd.insert(cmd.end(), {"--gpus", std::to_string(c.gpus)});
+      else cmd.insert(cmd.end(), {"--device", "nvidia.com/gpu=all"});
+    } else if (docker) {  // "device=0,1", quoted as docker's own docs write it
+      std::string list;
+      for (const auto& d : c.gpu_devices) list += (list.empty() ? "" : ",") + d;
+      cmd.insert(cmd.end(), {"--gpus", "\"device=" + list + "\""});
+    } else {  // podman: one CDI device each
+      for (const auto& d : c.gpu_devices) cmd.insert(cmd.end(), {"--device", "nvidia.com/gpu=" + d});
+    }
   }
   cmd.push_back(c.image);
   cmd.insert(cmd.end(), c.argv.begin(), c.argv.end());

@@ -22,6 +22,7 @@ struct ContainerSpec {
   std::vector<std::filesystem::path> mounts_ro;  // bind mounts, read-only
   bool network = false;                          // false: --network none
   int gpus = 0;
+  std::vector<std::string> gpu_devices;  // which host GPUs (as many as gpus); empty: any
 };
 
 // The runtime to use ("podman" or "docker", as a path), or an error that says how to get one.

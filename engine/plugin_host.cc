@@ -5,10 +5,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <mutex>
 
 #include "base/json_text.h"
 #include "engine/registry_host.h"
+#include "engine/step_progress.h"
 
 namespace ctflow {
 namespace fs = std::filesystem;
@@ -24,6 +26,7 @@ struct ctflow_ctx {
   std::map<std::string, std::string> artifact_paths;
   std::string work_dir, store_dir;
   bool work_dir_made = false;
+  std::unique_ptr<ctflow::ProgressWriter> progress;  // made on the first report
   std::deque<std::string> handed_out;  // strings returned to the plugin, valid until run returns
   std::mutex mu;  // plugins may call from worker threads
 };
@@ -144,6 +147,22 @@ const char* host_artifact_digest(ctflow_ctx* c, const char* path) {
   return nullptr;
 }
 
+int host_progress(ctflow_ctx* c, double done, double total, const char* message) {
+  if (!std::isfinite(done) || !std::isfinite(total)) return -1;
+  if (c->inv->metrics_path.empty()) return 0;
+  ProgressWriter* w = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(c->mu);
+    if (!c->progress) c->progress = std::make_unique<ProgressWriter>(c->inv->metrics_path);
+    w = c->progress.get();
+  }
+  try {  // nothing may cross the C ABI
+    w->report(done, total, message ? message : "");
+  } catch (const std::exception&) {
+  }
+  return 0;
+}
+
 int host_cancelled(ctflow_ctx* c) { return c->inv->cancel != nullptr && c->inv->cancel->load() ? 1 : 0; }
 int host_cpu_threads(ctflow_ctx* c) { return std::max(1, c->inv->cpu_threads); }
 int host_gpus(ctflow_ctx* c) { return c->inv->gpus; }
@@ -153,7 +172,7 @@ const ctflow_host_api kHostApi = {
     host_artifact_path,        host_work_dir,           host_log,            host_metric_scalar,
     host_metric_series,        host_metric_confusion,   host_cancelled,      host_cpu_threads,
     host_gpus,                 host_store_dir,          host_run_id,         host_step_name,
-    host_model_current,        host_model_register_promote, host_artifact_digest};
+    host_model_current,        host_model_register_promote, host_artifact_digest, host_progress};
 
 }  // namespace
 
@@ -190,6 +209,7 @@ PluginOutcome invoke_plugin(const PluginInvocation& inv) {
   }
   char* error = nullptr;
   int rc = inv.plugin->desc->run(&ctx, &kHostApi, &error);
+  if (ctx.progress) ctx.progress->flush();  // the last report always lands
   out.ok = rc == 0;
   if (!out.ok) out.error = error ? error : "plugin " + inv.plugin->name + " failed (code " + std::to_string(rc) + ")";
   std::free(error);

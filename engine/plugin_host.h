@@ -24,7 +24,9 @@ struct PluginInvocation {
   std::string step;
   int cpu_threads = 1;
   int gpus = 0;
-  std::string metrics_path;  // CTFLOW_METRICS: where live metrics and progress lines go
+  // The step's CTFLOW_METRICS file: the host's `progress` appends its lines
+  // here (engine/step_progress.h); empty: progress goes nowhere.
+  std::string metrics_path;
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(int level, const std::string&)> log;  // default: stderr
 };

@@ -46,7 +46,6 @@ struct RunOptions {
   std::filesystem::path ctflow_binary;  // for isolated plugin steps ("ctflow step")
 };
 
-// Event a caller may watch (for progress output).
 struct StepEvent {
   std::string step;      // instance name
   std::string status;

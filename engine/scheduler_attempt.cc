@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdlib>
 
 #include "engine/scheduler_impl.h"
 #include "engine/template.h"
@@ -20,6 +21,35 @@ std::string instance_dir_name(const std::string& instance) {
     if (c == '[' || c == '/') out += '.';  // caller[2]/child -> caller.2.child
     else if (c != ']') out += c;
   }
+  return out;
+}
+
+// The devices a step's process sees for the GPU slots it holds: slot I is the
+// engine's own I-th visible device (its CUDA_VISIBLE_DEVICES list when set, so
+// `CUDA_VISIBLE_DEVICES=2,3 ctflow run` hands out 2 and 3), else device I.
+std::vector<std::string> gpu_devices(const std::vector<int>& slots) {
+  std::vector<std::string> visible;
+  if (const char* v = std::getenv("CUDA_VISIBLE_DEVICES"); v != nullptr && *v != '\0') {
+    std::string item;
+    for (const char* p = v;; ++p) {
+      if (*p == ',' || *p == '\0') {
+        if (!item.empty()) visible.push_back(item);
+        item.clear();
+        if (*p == '\0') break;
+      } else if (*p != ' ') {
+        item += *p;
+      }
+    }
+  }
+  std::vector<std::string> out;
+  for (int s : slots)
+    out.push_back(static_cast<size_t>(s) < visible.size() ? visible[static_cast<size_t>(s)] : std::to_string(s));
+  return out;
+}
+
+std::string join_commas(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ",") + i;
   return out;
 }
 
@@ -152,6 +182,9 @@ AttemptSpec Scheduler::Impl::attempt_spec(Instance& inst, const Rendered& r) {
   spec.env.push_back("CTFLOW_STEP=" + inst.name);
   if (r.image.empty()) spec.env.push_back("CTFLOW_METRICS=" + metrics_file(spec));
   spec.env.push_back("OMP_NUM_THREADS=" + std::to_string(cpus));
+  // A container is given its devices by the runtime, where they are numbered from 0.
+  if (!inst.gpus.empty() && r.image.empty())
+    spec.env.push_back("CUDA_VISIBLE_DEVICES=" + join_commas(gpu_devices(inst.gpus)));
   if (!r.image.empty()) {
     spec.kind = AttemptKind::Container;  // the metrics file is under out/, which the container sees
     spec.env.push_back("CTFLOW_METRICS=" + metrics_file(spec));
@@ -173,6 +206,7 @@ void Scheduler::Impl::container_spec(AttemptSpec& spec, Instance& inst, const Re
   if (st.kind == StepKind::Plugin) c.mounts_rw.push_back(journal_.dir());
   c.network = st.network;
   c.gpus = st.resources.gpu;
+  c.gpu_devices = gpu_devices(inst.gpus);
   c.name = "ctflow-" + run_id_ + "-" + instance_dir_name(inst.name) + "-" + std::to_string(inst.attempt);
 }
 

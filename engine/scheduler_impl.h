@@ -97,7 +97,7 @@ class Scheduler::Impl final : public JobPool {
     bool timed_out = false, cancelled = false;
     std::unique_ptr<TimerHandle> timeout_timer, retry_timer;
     double cpu = 0;
-    int gpu = 0;
+    std::vector<int> gpus;  // the GPU slots it holds (0 .. host.gpus-1)
     int64_t mem = 0;
     bool holds_slot = false;
     std::shared_ptr<CallScope> call;  // a call step's expansion
@@ -312,7 +312,8 @@ class Scheduler::Impl final : public JobPool {
   int busy_ = 0;            // work in the thread pool
   int waiting_retry_ = 0;   // instances whose retry timer is pending
   double used_cpu_ = 0;
-  int used_gpu_ = 0;
+  std::vector<bool> gpu_busy_;  // by GPU slot: held by a running instance
+  int free_gpus() const;
   int64_t used_mem_ = 0;
   // Pending writes, in order. A step row is written as its last record in the
   // batch (a short step's Running and final records cost one upsert), at the

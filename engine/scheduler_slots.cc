@@ -16,7 +16,7 @@ bool Scheduler::Impl::fits(const Instance& inst) const {
   if (in_process(st) && jobs_running_ >= kWorkers) return false;
   const Resources& r = st.resources;
   if (r.cpu > 0 && used_cpu_ > 0 && used_cpu_ + r.cpu > opt_.host.cpus + 1e-9) return false;
-  if (r.gpu > 0 && used_gpu_ + r.gpu > opt_.host.gpus) return false;
+  if (r.gpu > 0 && free_gpus() < r.gpu) return false;
   if (r.memory > 0 && opt_.host.memory > 0 && used_mem_ > 0 && used_mem_ + r.memory > opt_.host.memory) return false;
   return true;
 }
@@ -39,13 +39,28 @@ void Scheduler::Impl::try_dispatch() {
   }
 }
 
+int Scheduler::Impl::free_gpus() const {
+  int busy = 0;
+  for (bool b : gpu_busy_) busy += b ? 1 : 0;
+  return opt_.host.gpus - busy;
+}
+
+// GPUs are slots with an index, not a count: a step holds particular ones
+// (the lowest free), and its process sees only those (CUDA_VISIBLE_DEVICES),
+// so two GPU steps never share a device.
 void Scheduler::Impl::take_slot(Instance& inst) {
   const Resources& r = inst.step->step->resources;
   inst.cpu = r.cpu;
-  inst.gpu = r.gpu;
   inst.mem = r.memory;
+  inst.gpus.clear();
+  if (gpu_busy_.size() < static_cast<size_t>(std::max(0, opt_.host.gpus)))
+    gpu_busy_.resize(static_cast<size_t>(opt_.host.gpus), false);
+  for (size_t i = 0; i < gpu_busy_.size() && static_cast<int>(inst.gpus.size()) < r.gpu; ++i)
+    if (!gpu_busy_[i]) {
+      gpu_busy_[i] = true;
+      inst.gpus.push_back(static_cast<int>(i));
+    }
   used_cpu_ += inst.cpu;
-  used_gpu_ += inst.gpu;
   used_mem_ += inst.mem;
   ++running_;
   ++inst.step->running;
@@ -56,7 +71,8 @@ void Scheduler::Impl::release(Instance& inst) {
   if (!inst.holds_slot) return;
   inst.holds_slot = false;
   used_cpu_ -= inst.cpu;
-  used_gpu_ -= inst.gpu;
+  for (int g : inst.gpus) gpu_busy_[static_cast<size_t>(g)] = false;
+  inst.gpus.clear();
   used_mem_ -= inst.mem;
   --running_;
   --inst.step->running;

@@ -275,11 +275,19 @@ Json Api::run_view(const std::string& id) {
   // The DAG, from the workflow text stored with the run.
   std::map<std::string, std::vector<std::string>> instance_status;
   std::map<std::string, std::vector<std::string>> instances;
+  std::map<std::string, Json> progress;  // a running instance's latest report, per node
   for (const auto& s : doc["steps"]) {
     std::string step = s.value("step", s.value("name", ""));
     instance_status[step].push_back(s.value("status", ""));
     instances[step].push_back(s.value("name", ""));
+    if (s.value("status", "") == "Running" && s.contains("progress") && s["progress"].is_object() &&
+        !progress.contains(step))
+      progress[step] = s["progress"];
   }
+  auto progress_of = [&](const std::string& step) {
+    auto it = progress.find(step);
+    return it == progress.end() ? Json(nullptr) : it->second;
+  };
   Json nodes = Json::array(), edges = Json::array();
   LoadResult parsed = parse_workflow_text(run->source, run->file, shape_params(run->params));
   std::set<std::string> seen;
@@ -290,7 +298,8 @@ Json Api::run_view(const std::string& id) {
                                                    : (st.kind == StepKind::Shell ? "shell" : "run");
     nodes.push_back({{"id", st.name}, {"kind", kind}, {"on_exit", on_exit},
                      {"status", node_status(instance_status[st.name])}, {"instances", instances[st.name]},
-                     {"with", st.with}, {"when", st.when}, {"depends", st.depends}});
+                     {"progress", progress_of(st.name)}, {"with", st.with}, {"when", st.when},
+                     {"depends", st.depends}});
     for (const auto& d : direct_dependencies(st)) edges.push_back({{"from", d}, {"to", st.name}});
   };
   if (parsed.workflow) {
@@ -300,7 +309,8 @@ Json Api::run_view(const std::string& id) {
   for (const auto& [step, names] : instances)  // steps the text did not give (an old or foreign run)
     if (!seen.count(step))
       nodes.push_back({{"id", step}, {"kind", ""}, {"on_exit", false}, {"status", node_status(instance_status[step])},
-                       {"instances", names}, {"with", Json::object()}, {"when", ""}, {"depends", ""}});
+                       {"instances", names}, {"progress", progress_of(step)}, {"with", Json::object()}, {"when", ""},
+                       {"depends", ""}});
   doc["dag"] = {{"nodes", nodes}, {"edges", edges}};
   return doc;
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -16,6 +17,10 @@ namespace ctflow::mnist {
 
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
+
+// Progress of a long step for the person watching (ctflow::sdk::Context::progress):
+// DONE of TOTAL and a short message.
+using ProgressFn = std::function<void(double done, double total, const std::string& message)>;
 
 // Thrown for bad input; the message is meant for the user.
 class DataError : public std::runtime_error {

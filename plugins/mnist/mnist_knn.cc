@@ -77,7 +77,14 @@ Json build_index(const IndexOptions& o) {
   } else {
     throw DataError("parameter 'type' must be flat, hnsw or ivf; got '" + o.type + "'");
   }
-  index->add(e.n, e.x.as<float>());
+  // hnsw (the slow one) in slices, so that it shows how far it got.
+  const bool sliced = o.progress && o.type == "hnsw";
+  const int64_t slice = sliced ? std::max<int64_t>(1000, e.n / 50) : std::max<int64_t>(1, e.n);
+  for (int64_t at = 0; at < e.n; at += slice) {
+    const int64_t k = std::min(slice, e.n - at);
+    index->add(k, e.x.as<float>() + at * d);
+    if (o.progress) o.progress(static_cast<double>(at + k), static_cast<double>(e.n), "adding vectors to the " + o.type + " index");
+  }
   std::error_code ec;
   fs::create_directories(o.out, ec);
   faiss::write_index(index.get(), (o.out / "index.faiss").c_str());

@@ -18,6 +18,7 @@ struct IndexOptions {
   int ef_search = 64;
   int nlist = 0;              // ivf: 0 = about 4 * sqrt(N)
   int nprobe = 8;
+  ProgressFn progress;        // vectors added of all
 };
 Json build_index(const IndexOptions& o);
 

@@ -97,6 +97,7 @@ void train(const Context& c) {
     h.log = [&](const std::string& s) { c.info(s); };
     h.series = [&](const char* name, int64_t step, double v) { c.series(name, step, v); };
     h.cancelled = [&] { return c.cancelled(); };
+    h.progress = [&](double done, double total, const std::string& m) { c.progress(done, total, m); };
     auto meta = mn::train(o, h);
     c.scalar("val_accuracy", meta["val_accuracy"].get<double>());
     c.scalar("train_seconds", meta["seconds"].get<double>());
@@ -115,7 +116,8 @@ void embed(const Context& c) {
     o.threads = threads_of(c);
     o.cuda = c.gpus() > 0 && mn::cuda_available();
     mn::set_threads(o.threads);
-    auto meta = mn::embed(o, [&] { return c.cancelled(); });
+    auto meta = mn::embed(o, [&] { return c.cancelled(); },
+                          [&](double done, double total, const std::string& m) { c.progress(done, total, m); });
     c.scalar("embed_images_per_s", meta["images_per_s"].get<double>());
     c.info("embedded " + meta["splits"].dump() + " at " + std::to_string(meta["images_per_s"].get<double>()) + " images/s");
   });
@@ -131,6 +133,7 @@ void index(const Context& c) {
     o.ef_search = static_cast<int>(c.integer("ef_search"));
     o.nlist = static_cast<int>(c.integer("nlist"));
     o.nprobe = static_cast<int>(c.integer("nprobe"));
+    o.progress = [&](double done, double total, const std::string& m) { c.progress(done, total, m); };
     auto meta = mn::build_index(o);
     c.output("ntotal", meta["ntotal"]);
     c.info("built a " + o.type + " index of " + meta["ntotal"].dump() + " vectors");

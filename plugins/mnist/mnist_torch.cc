@@ -17,14 +17,52 @@
 #include <numeric>
 #include <thread>
 
+#include <ATen/autocast_mode.h>
 #include <torch/script.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 namespace ctflow::mnist {
 
 namespace {
 
 std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+
+// Mixed precision on the GPU while it lives: CUDA ops on the autocast list run
+// in bfloat16 (no loss scaling needed, unlike float16). Held around a forward
+// pass only: its cache of weight casts is dropped when the outermost guard
+// ends, so an optimizer step is never hidden behind a stale cast.
+class CudaAutocast {
+ public:
+  explicit CudaAutocast(bool on) : on_(on) {
+    if (!on_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    prev_ = at::autocast::is_autocast_enabled(at::kCUDA);
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+#else
+    prev_ = at::autocast::is_enabled();
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    at::autocast::set_enabled(true);
+#endif
+    at::autocast::increment_nesting();
+  }
+  ~CudaAutocast() {
+    if (!on_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(at::kCUDA, prev_);
+#else
+    at::autocast::set_enabled(prev_);
+#endif
+  }
+  CudaAutocast(const CudaAutocast&) = delete;
+  CudaAutocast& operator=(const CudaAutocast&) = delete;
+
+ private:
+  bool on_;
+  bool prev_ = false;
+};
 
 // Input: N x 1 x 28 x 28 (or N x 28 x 28) floats in [0,1]. Output: N x D, unit L2 norm.
 const char* kModelSource = R"JIT(
@@ -206,11 +244,14 @@ struct Trainer {
   Trainer(const TrainOptions& opts, double mean, double stdev, int num_classes)
       : o(opts), arc(opts.arcface_scale, opts.arcface_margin) {
     torch::manual_seed(o.seed);
-    if (o.cuda) device = torch::Device(torch::kCUDA);
+    if (o.cuda) {
+      device = torch::Device(torch::kCUDA);
+      at::globalContext().setBenchmarkCuDNN(true);  // fixed shapes: let cuDNN pick its fastest kernels
+    }
     net = Net::create(o.embedding_dim, mean, stdev);
     head = torch::randn({num_classes, o.embedding_dim}) * std::sqrt(2.0 / static_cast<double>(num_classes + o.embedding_dim));
     net.to(device);
-    if (o.channels_last) net.use_channels_last();
+    if (o.channels_last || o.cuda) net.use_channels_last();
     head = head.to(device).set_requires_grad(true);
     auto params = net.parameters();
     params.push_back(head);
@@ -257,8 +298,7 @@ struct Trainer {
     for (auto& g : opt->param_groups()) g.options().set_lr(lr_at(o.lr, step, total_steps));
     opt->zero_grad();
     if (workers > 1 && b % workers == 0) return parallel_step(x, y);
-    auto emb = net.forward(x, true);
-    auto [loss, cosine] = arc(emb, head, y);
+    auto [loss, cosine] = arc(embed_batch(x, true), head, y);
     loss.backward();
     opt->step();
     ++step;
@@ -326,6 +366,13 @@ struct Trainer {
     return {loss, c};
   }
 
+  // The net's embeddings of X, in float32 for the ArcFace head (whose margin
+  // needs more digits than bfloat16 has); under autocast on the GPU.
+  torch::Tensor embed_batch(const torch::Tensor& x, bool training) const {
+    CudaAutocast amp(!device.is_cpu());
+    return net.forward(x, training).to(torch::kFloat);
+  }
+
   // Accuracy (nearest class centre) and ArcFace loss on a held-out set.
   std::pair<double, double> evaluate(const torch::Tensor& X, const torch::Tensor& Y) {
     torch::NoGradGuard ng;
@@ -337,13 +384,21 @@ struct Trainer {
       auto x = X.slice(0, at, at + b).to(device).to(torch::kFloat);
       if (X.scalar_type() == torch::kUInt8) x = x.mul_(1.0f / 255.0f);
       auto y = Y.slice(0, at, at + b).to(device);
-      auto [loss, cosine] = arc(net.forward(x.view({b, 1, 28, 28}), false), head, y);
+      auto [loss, cosine] = arc(embed_batch(x.view({b, 1, 28, 28}), false), head, y);
       loss_sum += loss.item<double>() * static_cast<double>(b);
       correct += cosine.argmax(1).eq(y).sum().item<int64_t>();
     }
     return {n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0, n ? loss_sum / static_cast<double>(n) : 0.0};
   }
 };
+
+// "epoch 3/4 loss 0.81", the progress message of training.
+std::string epoch_text(int64_t epoch, int64_t epochs, double loss) {
+  char b[80];
+  std::snprintf(b, sizeof b, "epoch %lld/%lld loss %.2f", static_cast<long long>(epoch), static_cast<long long>(epochs),
+                loss);
+  return b;
+}
 
 torch::Tensor load_images_tensor(const Manifest& m, const Split& s, torch::Tensor& labels) {
   std::vector<int64_t> lab;
@@ -409,6 +464,11 @@ Json train(const TrainOptions& o, const TrainHooks& hooks) {
   xf = torch::Tensor();
 
   Trainer t(o, mean, stdev, m.num_classes);
+  if (!t.device.is_cpu()) {  // the whole split on the GPU once, not a copy per batch
+    X = X.to(t.device);
+    Y = Y.to(t.device);
+    if (Xv.defined()) Xv = Xv.to(t.device), Yv = Yv.to(t.device);
+  }
   const int64_t n = X.size(0);
   const int64_t per_epoch = n / o.batch_size;
   t.total_steps = per_epoch * o.epochs;
@@ -420,7 +480,7 @@ Json train(const TrainOptions& o, const TrainHooks& hooks) {
   double val_acc = 0, last_loss = 0, train_acc = 0;
   for (int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
     const auto te = std::chrono::steady_clock::now();
-    auto perm = torch::randperm(n, torch::kLong);
+    auto perm = torch::randperm(n, torch::kLong).to(t.device);  // drawn on the CPU: the same order on both
     double loss_sum = 0;
     int64_t correct = 0;
     for (int64_t b = 0; b < per_epoch; ++b) {
@@ -432,6 +492,8 @@ Json train(const TrainOptions& o, const TrainHooks& hooks) {
       correct += c;
       if (hooks.series && hooks.batch_loss_every > 0 && t.step % hooks.batch_loss_every == 0)
         hooks.series("batch_loss", t.step, loss);
+      if (hooks.progress) hooks.progress(static_cast<double>(t.step), static_cast<double>(t.total_steps),
+                                         epoch_text(epoch, o.epochs, loss_sum / static_cast<double>(b + 1)));
     }
     last_loss = loss_sum / static_cast<double>(per_epoch);
     train_acc = static_cast<double>(correct) / static_cast<double>(per_epoch * o.batch_size);
@@ -501,7 +563,7 @@ double train_throughput(const uint8_t* images, const int64_t* labels, int64_t n,
   return static_cast<double>(steps) * static_cast<double>(o.batch_size) / secs;
 }
 
-Json embed(const EmbedOptions& o, const std::function<bool()>& cancelled) {
+Json embed(const EmbedOptions& o, const std::function<bool()>& cancelled, const ProgressFn& progress) {
   auto module = load_model(o.model);
   module.eval();
   torch::Device device = o.cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
@@ -525,11 +587,14 @@ Json embed(const EmbedOptions& o, const std::function<bool()>& cancelled) {
   auto xb = torch::empty({o.batch_size, 1, m.rows, m.cols});
   const auto t0 = std::chrono::steady_clock::now();
   int64_t total = 0;
+  const Split* test_split = m.find("test");
+  const double all = static_cast<double>(m.index_split().count + (test_split ? test_split->count : 0));
   for (const auto& [name, split] : {std::pair<std::string, const Split*>{"index", &m.index_split()},
                                     std::pair<std::string, const Split*>{"test", m.find("test")}}) {
     if (split == nullptr) throw DataError("dataset " + q(o.dataset) + " has no '" + name + "' split");
     NpyWriter ew(o.out / (name + ".npy"), "<f4", {split->count, dim});
     std::vector<int64_t> all_labels;
+    int64_t done_in_split = 0;
     for (const auto& c : split->chunks) {
       std::vector<float> images;
       std::vector<int64_t> labels;
@@ -542,10 +607,19 @@ Json embed(const EmbedOptions& o, const std::function<bool()>& cancelled) {
         const int64_t b = std::min(o.batch_size, c.rows - at);
         auto src = torch::from_blob(images.data() + at * px, {b, 1, m.rows, m.cols}, torch::kFloat);
         torch::Tensor x = b == o.batch_size && device.is_cpu() ? xb.copy_(src) : src.to(device);
-        auto e = module.forward({x}).toTensor().to(torch::kCPU).contiguous();
+        torch::Tensor e;
+        {
+          CudaAutocast amp(!device.is_cpu());
+          e = module.forward({x}).toTensor();
+        }
+        e = e.to(torch::kCPU).to(torch::kFloat).contiguous();
         ew.write(e.data_ptr<float>(), static_cast<size_t>(b * dim) * sizeof(float));
+        if (progress)
+          progress(static_cast<double>(total + done_in_split + at + b), all,
+                   "embedding the " + name + " split");
       }
       all_labels.insert(all_labels.end(), labels.begin(), labels.end());
+      done_in_split += c.rows;
     }
     ew.close();
     write_npy(o.out / (name + "_labels.npy"), "<i8", {static_cast<int64_t>(all_labels.size())}, all_labels.data());

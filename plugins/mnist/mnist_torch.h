@@ -33,8 +33,11 @@ struct TrainOptions {
   double weight_decay = 0.0;
   uint64_t seed = 42;
   int threads = 2;
+  // On the GPU (cuda): the data lives on the device, convolutions and matmuls
+  // run in bfloat16 under autocast (the ArcFace head and the weights stay
+  // float32), channels-last memory, cuDNN autotuning.
   bool cuda = false;
-  bool channels_last = false;
+  bool channels_last = false;  // on the CPU: channels-last memory (always on the GPU)
   // CPU data parallelism: replicas of the net, each on one thread (0: one per
   // thread; 1: a single net using intra-op threads).
   int workers = 0;
@@ -44,6 +47,7 @@ struct TrainHooks {
   std::function<void(const std::string&)> log;
   std::function<void(const char*, int64_t, double)> series;
   std::function<bool()> cancelled;
+  ProgressFn progress;  // after every batch: steps done of all epochs', "epoch 3/4 loss 0.81"
   int64_t batch_loss_every = 20;  // "batch_loss" series every N batches (0: never)
 };
 
@@ -62,11 +66,12 @@ struct EmbedOptions {
   fs::path out;      // embeddings folder
   int64_t batch_size = 1000;
   int threads = 2;
-  bool cuda = false;
+  bool cuda = false;  // on the GPU, under bfloat16 autocast; the files hold float32
 };
 // Embeds the index split (or train) and the test split: OUT/{index,test}.npy
 // (float32 N x D, L2-normalised) and OUT/{index,test}_labels.npy (int64).
-Json embed(const EmbedOptions& o, const std::function<bool()>& cancelled = {});
+// PROGRESS gets the images done of both splits.
+Json embed(const EmbedOptions& o, const std::function<bool()>& cancelled = {}, const ProgressFn& progress = {});
 
 // Embeds N images (float32 in [0,1], N x 28 x 28) with a TorchScript model file.
 std::vector<float> embed_images(const fs::path& model, const float* images, int64_t n, int64_t* dim,

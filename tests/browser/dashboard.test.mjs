@@ -169,6 +169,14 @@ await check('cancel and resume from the run page', async () => {
   await page.click('#submit-run');
   await page.waitForURL(/#\/run\/r-/);
   await page.locator('#dag g.dag-node[data-step="prepare"][data-status="Running"]').waitFor();
+  // The step's own progress report: a bar a quarter full and "25% warming up".
+  const prepare = page.locator('#dag g.dag-node[data-step="prepare"].has-progress');
+  await prepare.waitFor({ timeout: 10000 });
+  assert.equal(await prepare.getAttribute('data-progress'), '25');
+  assert.match(await prepare.locator('.dag-status').textContent(), /Running 25% warming up/);
+  const bar = Number(await prepare.locator('rect.dag-progress').getAttribute('width'));
+  assert.ok(bar > 30 && bar < 55, `the bar is a quarter of the node: ${bar}`);
+  await shot('run-progress.png');
   await page.click('#cancel-btn');
   await page.locator('.run-header .badge.st-Cancelled').waitFor({ timeout: 20000 });
   await page.locator('#resume-btn').waitFor();

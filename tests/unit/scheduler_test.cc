@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -400,6 +401,57 @@ steps:
   CHECK(serial.run(wf) == "Succeeded");
   CHECK(serial.runner.max_running == 1);
   CHECK(serial.clock.seconds() == doctest::Approx(7));
+}
+
+namespace {
+// The CUDA_VISIBLE_DEVICES a span was started with; "-" when none.
+std::string cuda_devices(const Span& s) {
+  for (const auto& e : s.env)
+    if (e.rfind("CUDA_VISIBLE_DEVICES=", 0) == 0) return e.substr(21);
+  return "-";
+}
+}  // namespace
+
+TEST_CASE("gpu slots: each gpu step sees its own devices, two steps never the same one") {
+  ::unsetenv("CUDA_VISIBLE_DEVICES");
+  Harness h;
+  h.options.host.gpus = 2;
+  h.runner.script = [](const AttemptSpec& a) { return prints("", a.instance == "g1" ? 2 : 1); };
+  auto wf = workflow(R"(
+steps:
+  g1: {resources: {gpu: 1}, shell: x}
+  g2: {resources: {gpu: 1}, shell: x}
+  g3: {resources: {gpu: 1}, shell: x}
+  g4: {resources: {gpu: 1}, shell: x}
+  both: {resources: {gpu: 2}, shell: x}
+  cpu: {shell: x}
+)");
+  CHECK(h.run(wf) == "Succeeded");
+  REQUIRE(h.runner.spans.size() == 6);
+  CHECK(cuda_devices(h.runner.of("g1")[0]) == "0");
+  CHECK(cuda_devices(h.runner.of("g2")[0]) == "1");
+  CHECK(cuda_devices(h.runner.of("g3")[0]) == "1");  // at 1 s, when g2 gave 1 back; g1 holds 0 until 2 s
+  CHECK(cuda_devices(h.runner.of("both")[0]) == "0,1");
+  CHECK(cuda_devices(h.runner.of("cpu")[0]) == "-");
+  // No two spans that overlap in time share a device.
+  for (const auto& a : h.runner.spans)
+    for (const auto& b : h.runner.spans) {
+      if (&a == &b || a.end <= b.start || b.end <= a.start) continue;
+      for (char d : cuda_devices(a))
+        if (d != ',' && d != '-') CHECK_MESSAGE(cuda_devices(b).find(d) == std::string::npos, a.instance, " and ", b.instance);
+    }
+}
+
+TEST_CASE("gpu slots: a step's devices are the engine's own CUDA_VISIBLE_DEVICES") {
+  ::setenv("CUDA_VISIBLE_DEVICES", "2, 3", 1);
+  Harness h;
+  h.options.host.gpus = 2;
+  h.runner.script = [](const AttemptSpec&) { return prints("", 1); };
+  CHECK(h.run(workflow("steps:\n  a: {resources: {gpu: 1}, shell: x}\n  b: {resources: {gpu: 1}, shell: x}\n")) ==
+        "Succeeded");
+  ::unsetenv("CUDA_VISIBLE_DEVICES");
+  CHECK(cuda_devices(h.runner.of("a")[0]) == "2");
+  CHECK(cuda_devices(h.runner.of("b")[0]) == "3");
 }
 
 TEST_CASE("the step cache: a second run of the same step takes the first one's outputs") {

@@ -6,6 +6,17 @@ import { svg, clear } from './dom.js';
 const NODE_W = 170;
 const NODE_H = 44;
 
+// A running step's own progress report ({done, total, message}) as the node
+// shows it: "63% epoch 3/4 loss 0.81" and the bar's fraction; null for none.
+export function progressOf(p) {
+  if (!p || typeof p.done !== 'number') return null;
+  const total = typeof p.total === 'number' && p.total > 0 ? p.total : 0;
+  const fraction = total ? Math.min(1, Math.max(0, p.done / total)) : 0;
+  const percent = total ? Math.floor(fraction * 100) : null;
+  const text = [percent === null ? `${p.done}` : `${percent}%`, p.message || ''].filter(Boolean).join(' ');
+  return { fraction, percent, text: text.length > 24 ? `${text.slice(0, 23)}…` : text };
+}
+
 export class DagView {
   constructor(container, onSelect) {
     this.container = container;
@@ -15,7 +26,7 @@ export class DagView {
     this.selected = null;
   }
 
-  // DAG: {nodes: [{id, kind, status, instances}], edges: [{from, to}]}
+  // DAG: {nodes: [{id, kind, status, instances, progress}], edges: [{from, to}]}
   update(dag) {
     const shape = JSON.stringify([dag.nodes.map((n) => n.id), dag.edges]);
     if (shape !== this.shape) {
@@ -27,8 +38,17 @@ export class DagView {
       if (!g) continue;
       g.setAttribute('class', `dag-node st-${n.status}${n.id === this.selected ? ' selected' : ''}`);
       g.dataset.status = n.status;
-      g.querySelector('.dag-status').textContent =
-        n.instances && n.instances.length > 1 ? `${n.status} ×${n.instances.length}` : n.status;
+      const status = n.instances && n.instances.length > 1 ? `${n.status} ×${n.instances.length}` : n.status;
+      const p = n.status === 'Running' ? progressOf(n.progress) : null;
+      g.querySelector('.dag-status').textContent = p ? `${status} ${p.text}` : status;
+      const bar = g.querySelector('.dag-progress');
+      bar.setAttribute('width', p ? (p.fraction * (NODE_W - 2)).toFixed(1) : '0');
+      bar.style.display = p ? '' : 'none';
+      g.classList.toggle('has-progress', !!p);
+      if (p) g.dataset.progress = p.percent === null ? '' : String(p.percent);
+      else delete g.dataset.progress;
+      g.querySelector('title').textContent =
+        `${n.id} (${n.kind || 'step'})${p && n.progress.message ? `: ${n.progress.message}` : ''}`;
     }
   }
 
@@ -70,7 +90,8 @@ export class DagView {
       svg('rect', { width: NODE_W, height: NODE_H, rx: 6, ry: 6 }),
       svg('circle', { cx: 14, cy: NODE_H / 2, r: 5, class: 'dag-dot' }),
       svg('text', { x: 26, y: 18, class: 'dag-name', text: label }),
-      svg('text', { x: 26, y: 34, class: 'dag-status', text: n.status }));
+      svg('text', { x: 26, y: 34, class: 'dag-status', text: n.status }),
+      svg('rect', { x: 1, y: NODE_H - 5, width: 0, height: 4, rx: 2, class: 'dag-progress' }));
       node.addEventListener('click', () => this.onSelect(n.id));
       node.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') this.onSelect(n.id); });
       this.nodes.set(n.id, node);

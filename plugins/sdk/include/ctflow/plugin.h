@@ -102,6 +102,13 @@ typedef struct ctflow_host_api {
   /* The content digest ("sha256:<hex>") the run's store gives the regular file
    * at PATH, or NULL when it cannot be read (the reason goes to the step's log). */
   const char* (*artifact_digest)(ctflow_ctx* ctx, const char* path);
+
+  /* Progress of long work, for the person watching the run: DONE of TOTAL units
+   * (TOTAL <= 0: not known) and a short MESSAGE ("epoch 3/4 loss 0.81"; NULL or
+   * "" for none). Cheap enough to call after every batch: the host records at
+   * most a few reports a second, always the latest one when the step ends.
+   * Returns 0, or -1 when DONE or TOTAL is not a finite number. */
+  int (*progress)(ctflow_ctx* ctx, double done, double total, const char* message);
 } ctflow_host_api;
 
 #define CTFLOW_HOST_HAS(host, field) \

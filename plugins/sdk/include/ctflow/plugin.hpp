@@ -114,6 +114,12 @@ class Context {
     if (d == nullptr) throw PluginError("cannot hash '" + path + "'");
     return d;
   }
+  // Reports progress (see ctflow/plugin.h): DONE of TOTAL (<= 0: unknown) and a
+  // short message. A host too old to show progress ignores it: progress never
+  // fails a step.
+  void progress(double done, double total, const std::string& message = "") const {
+    if (CTFLOW_HOST_HAS(host_, progress)) host_->progress(ctx_, done, total, message.c_str());
+  }
   int cpu_threads() const { return host_->cpu_threads(ctx_); }
   int gpus() const { return host_->gpus(ctx_); }
   bool cancelled() const { return host_->cancelled(ctx_) != 0; }
