@@ -7,6 +7,7 @@
 #include "mnist_data.h"
 #include "mnist_deploy.h"
 #include "mnist_knn.h"
+#include "mnist_profile.h"
 #include "mnist_torch.h"
 
 namespace {
@@ -52,6 +53,31 @@ void ingest(const Context& c) {
   });
 }
 
+// The reference profile to compare a dataset with: the file PROFILE, else the
+// 'profile' artifact of MODEL's Production version. Null (and WHY) when none.
+mn::Json reference_profile(const Context& c, const std::string& profile, const std::string& model, std::string& why) {
+  mn::fs::path path = profile;
+  if (path.empty()) {
+    const mn::Json cur = c.model_current(model.c_str());
+    if (!cur.is_object()) {
+      why = "'" + model + "' has no Production version yet";
+      return nullptr;
+    }
+    const mn::Json a = cur.value("artifacts", mn::Json::object());
+    if (!a.contains("profile") || !a["profile"].is_string()) {
+      why = "'" + model + "' v" + cur.value("version", mn::Json(0)).dump() + " was registered without a profile";
+      return nullptr;
+    }
+    const std::string d = a["profile"].get<std::string>();  // "sha256:<hex>": the blob sha256/<2>/<62> in the store
+    const std::string hex = d.substr(d.find(':') + 1);
+    if (hex.size() != 64) throw mn::DataError("the profile of '" + model + "' has a malformed digest '" + d + "'");
+    path = mn::fs::path(c.store_dir()) / "blobs" / "sha256" / hex.substr(0, 2) / hex.substr(2);
+    std::error_code ec;
+    if (!mn::fs::exists(path, ec)) path += "x";
+  }
+  return mn::read_json(mn::resolve_in(path, "profile.json"));
+}
+
 void validate(const Context& c) {
   guarded([&] {
     mn::ValidateOptions o;
@@ -60,6 +86,25 @@ void validate(const Context& c) {
     o.min_class_ratio = c.number("min_class_ratio");
     o.psi_threshold = c.number("psi_threshold");
     auto report = mn::validate(o);
+    // Drift against the Production model's reference profile (base/drift.h).
+    std::string why;
+    mn::Json drift = nullptr;
+    if (report["ok"].get<bool>()) {
+      const mn::Json profile = reference_profile(c, opt_str(c, "profile"), c.str("model_name"), why);
+      if (!profile.is_null()) {
+        drift = mn::dataset_drift(o.dataset, profile);
+        report["profile_drift"] = drift;
+        if (drift["score"].is_null()) why = drift.value("reason", std::string("no signal to compare"));
+      }
+    }
+    if (!why.empty()) report["profile_drift"] = {{"score", nullptr}, {"drifted", false}, {"reason", why}};
+    const bool drifted = drift.is_object() && drift["drifted"].is_boolean() && drift["drifted"].get<bool>();
+    c.output("drift", drift.is_object() ? drift["score"] : mn::Json(nullptr));
+    c.output("drifted", drifted);
+    if (drift.is_object() && drift["score"].is_number())
+      c.info("drift against the Production profile: " + drift["score"].dump() + (drifted ? " (drifted)" : " (no drift)"));
+    else if (!why.empty())
+      c.info("no drift check: " + why);
     mn::write_json(c.artifact_path("report"), report);
     const bool ok = report["ok"].get<bool>();
     c.output("ok", ok);
@@ -147,6 +192,8 @@ void analyze(const Context& c) {
       for (const auto& n : *names) o.class_names.push_back(n.is_string() ? n.get<std::string>() : n.dump());
     auto r = mn::analyze(o);
     mn::write_json(c.artifact_path("report"), r.report);
+    mn::ProfileInputs pi{opt_str(c, "dataset"), r.predictions, r.truth, r.labels, r.nn_distances};
+    mn::write_json(c.artifact_path("profile"), mn::make_profile(pi));
     mn::write_json(c.artifact_path("mlpipeline-metrics"), r.kfp_metrics);
     mn::write_json(c.artifact_path("mlpipeline-ui-metadata"), r.kfp_ui);
     c.scalar("accuracy", r.accuracy);
@@ -165,6 +212,7 @@ void deploy(const Context& c) {
     o.model = c.str("model");
     o.index = c.str("index");
     o.report = opt_str(c, "report");
+    o.profile = opt_str(c, "profile");
     o.dataset = opt_str(c, "dataset");
     o.accuracy = c.number("accuracy");
     o.run_id = c.run_id();
@@ -198,10 +246,15 @@ const ctflow_param_decl kValidateParams[] = {
     {"dataset", "path", nullptr, "the dataset artifact of mnist.ingest"},
     {"reference", "path", "\"\"", "a reference dataset for drift (PSI); empty: no drift check"},
     {"min_class_ratio", "float", "0.5", "smallest / largest class in train below this fails"},
-    {"psi_threshold", "float", "0.25", "PSI above this is drift (an error)"},
-    {"fail", "bool", "true", "fail the step when a check fails (else output ok=false)"}};
-const ctflow_output_decl kValidateOutputs[] = {{"report", "artifact", "JSON report"},
-                                               {"ok", "parameter", "true when every check passed"}};
+    {"psi_threshold", "float", "0.25", "PSI above this is drift from 'reference' (an error)"},
+    {"fail", "bool", "true", "fail the step when a check fails (else output ok=false)"},
+    {"model_name", "string", "\"mnist-embedder\"", "compare with the reference profile of this model's Production version"},
+    {"profile", "path", "\"\"", "a profile.json to compare with instead (mnist.analyze's 'profile')"}};
+const ctflow_output_decl kValidateOutputs[] = {
+    {"report", "artifact", "JSON report"},
+    {"ok", "parameter", "true when every check passed"},
+    {"drift", "parameter", "share of signals (pixel-intensity PSI, class-balance PSI) that drift against the Production profile, 0..1; null without a profile"},
+    {"drifted", "parameter", "true when at least half the signals drift (PSI >= 0.1, Evidently's defaults); false without a profile"}};
 
 const ctflow_param_decl kTrainParams[] = {
     {"dataset", "path", nullptr, "the dataset artifact of mnist.ingest"},
@@ -236,16 +289,19 @@ const ctflow_output_decl kIndexOutputs[] = {{"index", "artifact", "folder: index
 const ctflow_param_decl kAnalyzeParams[] = {{"index", "path", nullptr, "the index artifact"},
                                             {"embeddings", "path", nullptr, "the embeddings artifact (test set)"},
                                             {"k", "int", "10", "neighbours that vote"},
-                                            {"class_names", "json", "null", "names of the classes (list), default 0..C-1"}};
+                                            {"class_names", "json", "null", "names of the classes (list), default 0..C-1"},
+                                            {"dataset", "path", "\"\"", "the dataset artifact: its test split's pixel intensities go into the profile"}};
 const ctflow_output_decl kAnalyzeOutputs[] = {
     {"accuracy", "parameter", "kNN accuracy on the test set"},
     {"report", "artifact", "JSON: accuracy, per-class accuracy, confusion matrix"},
     {"mlpipeline-metrics", "artifact", "Kubeflow metrics JSON"},
-    {"mlpipeline-ui-metadata", "artifact", "Kubeflow output viewers JSON"}};
+    {"mlpipeline-ui-metadata", "artifact", "Kubeflow output viewers JSON"},
+    {"profile", "artifact", "profile.json: the drift reference (class balance, pixel intensities, nearest-neighbour distances of the test set)"}};
 
 const ctflow_param_decl kDeployParams[] = {{"model", "path", nullptr, "the model artifact"},
                                            {"index", "path", nullptr, "the index artifact"},
                                            {"report", "path", "\"\"", "the analysis report artifact"},
+                                           {"profile", "path", "\"\"", "the drift reference profile (mnist.analyze): registered with the model, read by ctflow serve"},
                                            {"dataset", "path", "\"\"", "the dataset artifact (lineage)"},
                                            {"accuracy", "float", nullptr, "the accuracy to compare with Production"},
                                            {"model_name", "string", "\"mnist-embedder\"", "registry name"},
