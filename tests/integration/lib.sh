@@ -23,7 +23,7 @@ _BG_PIDS=()
 _cleanup() {
   local rc=$?
   for p in "${_BG_PIDS[@]:-}"; do
-    [ -n "$p" ] && kill -KILL -- "-$p" 2>/dev/null || true
+    [ -n "$p" ] && { kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null || true; }
   done
   pkill -KILL -f "${TAG}[-]" 2>/dev/null || true
   if [ "$rc" -ne 0 ] && [ "$rc" -ne "$SKIP_RC" ]; then
