@@ -45,8 +45,10 @@ start=$SECONDS
 id2=$(ctflow run "$WF" -p data="$DATA" -p limit=2000 -p epochs=1 -p threshold=0.5 2>"$T/err") || fail "the re-run failed: $(cat "$T/err")"
 echo "cached re-run took $((SECONDS - start)) s"
 ctflow get "$id2" -o json > "$T/run2.json"
-assert_eq "[]" "$(json_get "$T/run2.json" '[s["name"] for s in d["steps"] if not s.get("cached")]')" "steps not served from the cache"
-pass "an unchanged re-run reuses every step"
+# validate is `cache: false`: its drift output compares with the Production profile, which changed
+assert_eq '["validate"]' "$(json_get "$T/run2.json" '[s["name"] for s in d["steps"] if not s.get("cached")]')" "steps not served from the cache"
+assert_eq false "$(json_get "$T/run2.json" 'step(d, "validate")["outputs"]["drifted"]')" "the same data does not drift from v1's profile"
+pass "an unchanged re-run reuses every step but validate"
 
 # --- interop: numpy, faiss, torch.jit, Kubeflow JSON
 art() { json_get "$T/run.json" "step(d, \"$1\")[\"artifacts\"][\"$2\"][\"path\"]"; }
