@@ -53,29 +53,64 @@ void ingest(const Context& c) {
   });
 }
 
-// The reference profile to compare a dataset with: the file PROFILE, else the
-// 'profile' artifact of MODEL's Production version. Null (and WHY) when none.
-mn::Json reference_profile(const Context& c, const std::string& profile, const std::string& model, std::string& why) {
-  mn::fs::path path = profile;
-  if (path.empty()) {
-    const mn::Json cur = c.model_current(model.c_str());
-    if (!cur.is_object()) {
-      why = "'" + model + "' has no Production version yet";
-      return nullptr;
-    }
-    const mn::Json a = cur.value("artifacts", mn::Json::object());
-    if (!a.contains("profile") || !a["profile"].is_string()) {
-      why = "'" + model + "' v" + cur.value("version", mn::Json(0)).dump() + " was registered without a profile";
-      return nullptr;
-    }
-    const std::string d = a["profile"].get<std::string>();  // "sha256:<hex>": the blob sha256/<2>/<62> in the store
-    const std::string hex = d.substr(d.find(':') + 1);
-    if (hex.size() != 64) throw mn::DataError("the profile of '" + model + "' has a malformed digest '" + d + "'");
-    path = mn::fs::path(c.store_dir()) / "blobs" / "sha256" / hex.substr(0, 2) / hex.substr(2);
-    std::error_code ec;
-    if (!mn::fs::exists(path, ec)) path += "x";
+// The blob of artifact NAME of a registered version (store/artifact_store.h:
+// a folder is trees/<hex>, a file sha256/<2>/<62>, "x" when executable).
+mn::fs::path artifact_blob(const Context& c, const mn::Json& version, const char* name) {
+  const mn::Json a = version.value("artifacts", mn::Json::object());
+  if (!a.contains(name) || !a[name].is_string()) return {};
+  const std::string d = a[name].get<std::string>();
+  const std::string hex = d.substr(d.find(':') + 1);
+  if (hex.size() != 64) throw mn::DataError(std::string("artifact '") + name + "' has a malformed digest '" + d + "'");
+  const mn::fs::path blobs = mn::fs::path(c.store_dir()) / "blobs";
+  std::error_code ec;
+  if (mn::fs::is_directory(blobs / "trees" / hex, ec)) return blobs / "trees" / hex;
+  mn::fs::path f = blobs / "sha256" / hex.substr(0, 2) / hex.substr(2);
+  if (!mn::fs::exists(f, ec)) f += "x";
+  return f;
+}
+
+// The cosine distances of up to 1,000 held-out images of DATASET to their
+// nearest neighbour in the index of VERSION, embedded by its model.
+std::vector<double> neighbor_distances(const Context& c, const mn::Json& version, const mn::fs::path& dataset) {
+  const mn::fs::path model = artifact_blob(c, version, "model"), index = artifact_blob(c, version, "index");
+  if (model.empty() || index.empty()) return {};
+  const mn::Manifest m = mn::read_manifest(dataset);
+  const mn::Split* test = m.find("test");
+  if (test == nullptr) return {};
+  std::vector<float> images;
+  std::vector<int64_t> labels;
+  mn::load_split(m, *test, images, labels, 1000);
+  const int64_t n = static_cast<int64_t>(labels.size());
+  mn::set_threads(threads_of(c));
+  mn::Embedder embedder(model);
+  mn::KnnIndex knn(index);
+  const std::vector<float> emb = embedder.embed(images.data(), n);
+  std::vector<float> sims(static_cast<size_t>(n));
+  std::vector<int64_t> ids(static_cast<size_t>(n));
+  knn.search(emb.data(), n, 1, sims.data(), ids.data());
+  std::vector<double> out;
+  for (int64_t i = 0; i < n; ++i)
+    if (ids[static_cast<size_t>(i)] >= 0) out.push_back(1.0 - static_cast<double>(sims[static_cast<size_t>(i)]));
+  return out;
+}
+
+// Drift of DATASET against the file PROFILE, else against the 'profile'
+// artifact of MODEL's Production version (and its model's neighbour distances).
+// Null (and WHY) when there is none.
+mn::Json profile_drift(const Context& c, const std::string& profile, const std::string& model, const mn::fs::path& dataset,
+                       std::string& why) {
+  if (!profile.empty()) return mn::dataset_drift(dataset, mn::read_json(mn::resolve_in(profile, "profile.json")));
+  const mn::Json cur = c.model_current(model.c_str());
+  if (!cur.is_object()) {
+    why = "'" + model + "' has no Production version yet";
+    return nullptr;
   }
-  return mn::read_json(mn::resolve_in(path, "profile.json"));
+  const mn::fs::path p = artifact_blob(c, cur, "profile");
+  if (p.empty()) {
+    why = "'" + model + "' v" + cur.value("version", mn::Json(0)).dump() + " was registered without a profile";
+    return nullptr;
+  }
+  return mn::dataset_drift(dataset, mn::read_json(mn::resolve_in(p, "profile.json")), neighbor_distances(c, cur, dataset));
 }
 
 void validate(const Context& c) {
@@ -90,9 +125,8 @@ void validate(const Context& c) {
     std::string why;
     mn::Json drift = nullptr;
     if (report["ok"].get<bool>()) {
-      const mn::Json profile = reference_profile(c, opt_str(c, "profile"), c.str("model_name"), why);
-      if (!profile.is_null()) {
-        drift = mn::dataset_drift(o.dataset, profile);
+      drift = profile_drift(c, opt_str(c, "profile"), c.str("model_name"), o.dataset, why);
+      if (!drift.is_null()) {
         report["profile_drift"] = drift;
         if (drift["score"].is_null()) why = drift.value("reason", std::string("no signal to compare"));
       }
@@ -253,8 +287,8 @@ const ctflow_param_decl kValidateParams[] = {
 const ctflow_output_decl kValidateOutputs[] = {
     {"report", "artifact", "JSON report"},
     {"ok", "parameter", "true when every check passed"},
-    {"drift", "parameter", "share of signals (pixel-intensity PSI, class-balance PSI) that drift against the Production profile, 0..1; null without a profile"},
-    {"drifted", "parameter", "true when at least half the signals drift (PSI >= 0.1, Evidently's defaults); false without a profile"}};
+    {"drift", "parameter", "share of signals (pixel-intensity PSI, class-balance PSI, neighbour-distance KS in the Production model) that drift against the Production profile, 0..1; null without a profile"},
+    {"drifted", "parameter", "true when at least half the signals drift (PSI >= 0.1, KS p < 0.05: Evidently's defaults); false without a profile"}};
 
 const ctflow_param_decl kTrainParams[] = {
     {"dataset", "path", nullptr, "the dataset artifact of mnist.ingest"},

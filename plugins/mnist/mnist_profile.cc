@@ -49,7 +49,7 @@ Json make_profile(const ProfileInputs& in) {
   return p;
 }
 
-Json dataset_drift(const fs::path& dataset, const Json& profile) {
+Json dataset_drift(const fs::path& dataset, const Json& profile, const std::vector<double>& nn_distances) {
   const Manifest m = read_manifest(dataset);
   const Split* train = m.find("train");
   if (train == nullptr) throw DataError("dataset " + dataset.string() + " has no 'train' split to compare");
@@ -60,9 +60,11 @@ Json dataset_drift(const fs::path& dataset, const Json& profile) {
   for (size_t c = 0; c < train->histogram.size() && c < ob.classes.size(); ++c)
     ob.classes[c] = static_cast<double>(train->histogram[c]);
   if (std::accumulate(ob.classes.begin(), ob.classes.end(), 0.0) <= 0) ob.classes.clear();
+  ob.neighbor_distance = nn_distances;
   Json r = drift::compare(profile, ob, "labels");
   r["split"] = "train";
-  r["compared"] = "intensity and class balance (labels); the neighbour distance needs the model and is measured by ctflow serve";
+  r["compared"] = nn_distances.empty() ? "the train split's intensity and class balance (labels)"
+                                       : "the train split's intensity and class balance (labels); the test split's neighbour distance";
   return r;
 }
 

@@ -28,7 +28,9 @@ struct ProfileInputs {
 Json make_profile(const ProfileInputs& in);
 
 // A dataset's train split against PROFILE: intensity (PSI) and label balance
-// (PSI against the profile's true labels). The result of drift::compare.
-Json dataset_drift(const fs::path& dataset, const Json& profile);
+// (PSI against the profile's true labels); with NN_DISTANCES (the distances of
+// some of its held-out images to their nearest neighbour in the profiled
+// model's index), the neighbour distance (KS). The result of drift::compare.
+Json dataset_drift(const fs::path& dataset, const Json& profile, const std::vector<double>& nn_distances = {});
 
 }  // namespace ctflow::mnist

@@ -26,6 +26,9 @@ ctflow get "$id2" -o json > "$T/run2.json"
 assert_eq false "$(json_get "$T/run2.json" 'step(d, "validate")["outputs"]["drifted"]')" "the same digits do not drift"
 "$PY" -c 'import json,sys; d=float(sys.argv[1]); assert 0 <= d < 0.5, d' \
   "$(json_get "$T/run2.json" 'step(d, "validate")["outputs"]["drift"]')" || fail "validate: drift of the same digits"
+sigs=$("$PY" -c 'import json,sys; print(sorted(json.load(open(sys.argv[1]))["profile_drift"]["signals"]))' \
+  "$(json_get "$T/run2.json" 'step(d, "validate")["artifacts"]["report"]["path"]')")
+assert_eq "['class_balance', 'intensity', 'neighbor_distance']" "$sigs" "validate compares all three signals"
 pass "the profile is registered; validate scores the same digits as no drift"
 
 start_serve serve --drift-window 200
@@ -107,4 +110,7 @@ ctflow get "$id3" -o json > "$T/run3.json"
 assert_eq true "$(json_get "$T/run3.json" 'step(d, "validate")["outputs"]["drifted"]')" "inverted digits drift"
 "$PY" -c 'import json,sys; d=float(sys.argv[1]); assert d >= 0.5, d' \
   "$(json_get "$T/run3.json" 'step(d, "validate")["outputs"]["drift"]')" || fail "validate: drift of inverted digits"
-pass "validate: inverted digits drift against the Production profile"
+drifting=$("$PY" -c 'import json,sys; s=json.load(open(sys.argv[1]))["profile_drift"]["signals"]; print(sorted(k for k in s if s[k]["drifted"]))' \
+  "$(json_get "$T/run3.json" 'step(d, "validate")["artifacts"]["report"]["path"]')")
+assert_contains "$drifting" "'intensity'" "validate: the intensity of inverted digits drifts"
+pass "validate: inverted digits drift against the Production profile ($drifting)"
