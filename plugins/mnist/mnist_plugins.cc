@@ -110,7 +110,13 @@ mn::Json profile_drift(const Context& c, const std::string& profile, const std::
     why = "'" + model + "' v" + cur.value("version", mn::Json(0)).dump() + " was registered without a profile";
     return nullptr;
   }
-  return mn::dataset_drift(dataset, mn::read_json(mn::resolve_in(p, "profile.json")), neighbor_distances(c, cur, dataset));
+  std::vector<double> nn;
+  try {  // a model that cannot embed this data costs the signal, not the validation
+    nn = neighbor_distances(c, cur, dataset);
+  } catch (const std::exception& e) {
+    c.warn("drift: no neighbour distances from '" + model + "' v" + cur.value("version", mn::Json(0)).dump() + ": " + e.what());
+  }
+  return mn::dataset_drift(dataset, mn::read_json(mn::resolve_in(p, "profile.json")), nn);
 }
 
 void validate(const Context& c) {
