@@ -132,6 +132,11 @@ void validate(const Context& c) {
     mn::Json drift = nullptr;
     if (report["ok"].get<bool>()) {
       drift = profile_drift(c, opt_str(c, "profile"), c.str("model_name"), o.dataset, why);
+      if (const int64_t want = c.integer("production_version"); want > 0 && drift.is_object()) {
+        const mn::Json cur = c.model_current(c.str("model_name").c_str());
+        if (cur.is_object() && cur.value("version", int64_t{0}) != want)
+          c.warn("compared with v" + cur["version"].dump() + ", the Production version now, not v" + std::to_string(want));
+      }
       if (!drift.is_null()) {
         report["profile_drift"] = drift;
         if (drift["score"].is_null()) why = drift.value("reason", std::string("no signal to compare"));
@@ -289,7 +294,8 @@ const ctflow_param_decl kValidateParams[] = {
     {"psi_threshold", "float", "0.25", "PSI above this is drift from 'reference' (an error)"},
     {"fail", "bool", "true", "fail the step when a check fails (else output ok=false)"},
     {"model_name", "string", "\"mnist-embedder\"", "compare with the reference profile of this model's Production version"},
-    {"profile", "path", "\"\"", "a profile.json to compare with instead (mnist.analyze's 'profile')"}};
+    {"profile", "path", "\"\"", "a profile.json to compare with instead (mnist.analyze's 'profile')"},
+    {"production_version", "int", "0", "the Production version it compares with (core.production's 'version'): a new one makes the step run again instead of reusing a cached answer"}};
 const ctflow_output_decl kValidateOutputs[] = {
     {"report", "artifact", "JSON report"},
     {"ok", "parameter", "true when every check passed"},
