@@ -4,11 +4,14 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "base/drift.h"
 #include "web/serve/drift_window.h"
+#include "web/serve/handler_host.h"
 #include "web/serve/route.h"
 
 using namespace ctflow::serve;
@@ -100,4 +103,46 @@ TEST_CASE("GET /models/{model}/drift is routed; other methods are refused") {
   CHECK(r.endpoint == Endpoint::kError);
   CHECK(r.status == 405);
   CHECK(route("GET", "/models/mnist-embedder/3").endpoint == Endpoint::kDescribe);  // versions are unchanged
+}
+
+namespace {
+// A handler whose answer is "{}", class 1, and (with predict_nn) distance 0.25.
+ctflow_model* h_load(const char*, char**) noexcept { return reinterpret_cast<ctflow_model*>(new int(0)); }
+int h_predict(ctflow_model*, const float*, int64_t n, char** results, int64_t* classes, char**) noexcept {
+  for (int64_t i = 0; i < n; ++i) {
+    results[i] = static_cast<char*>(std::malloc(3));
+    std::memcpy(results[i], "{}", 3);
+    classes[i] = 1;
+  }
+  return 0;
+}
+int h_predict_nn(ctflow_model* m, const float* in, int64_t n, char** results, int64_t* classes, double* nn, char** e) noexcept {
+  for (int64_t i = 0; i < n; ++i) nn[i] = 0.25;
+  return h_predict(m, in, n, results, classes, e);
+}
+void h_unload(ctflow_model* m) noexcept { delete reinterpret_cast<int*>(m); }
+}  // namespace
+
+TEST_CASE("handler ABI: predict_nn hands distances over; a version 1 handler (without it) still serves") {
+  const ctflow_handler_desc v2 = {CTFLOW_HANDLER_ABI_VERSION, sizeof(ctflow_handler_desc), "t.nn", "", 1, 1,
+                                  h_load, h_predict, h_unload, h_predict_nn};
+  ctflow_handler_desc v1 = v2;
+  v1.size = static_cast<uint32_t>(CTFLOW_HANDLER_V1_SIZE);  // built against the header before predict_nn
+  v1.predict_nn = h_predict_nn;                             // beyond its size: must not be called
+  CHECK(CTFLOW_HANDLER_V1_SIZE < sizeof(ctflow_handler_desc));
+  const float px[2] = {0, 0};
+  std::vector<std::string> answers;
+  std::vector<int64_t> classes;
+  std::vector<double> nn;
+  auto m2 = LoadedModel::load(&v2, "{}");
+  REQUIRE(m2.ok());
+  REQUIRE((*m2)->predict(px, 2, answers, classes, &nn).ok());
+  CHECK(nn == std::vector<double>{0.25, 0.25});
+  CHECK(answers == std::vector<std::string>{"{}", "{}"});
+  auto m1 = LoadedModel::load(&v1, "{}");
+  REQUIRE(m1.ok());
+  REQUIRE((*m1)->predict(px, 2, answers, classes, &nn).ok());
+  REQUIRE(nn.size() == 2);
+  CHECK(std::isnan(nn[0]));
+  CHECK(classes == std::vector<int64_t>{1, 1});
 }
