@@ -25,6 +25,7 @@ run = json.load(open(sys.argv[1]))
 first, t = float(sys.argv[2]), [float(x) for x in sys.argv[3:]]
 print(json.dumps({"machine": "%d cores, load %s" % (os.cpu_count(), open("/proc/loadavg").read().split()[0]),
                   "first_run_s": first, "cached_rerun_s": t, "median_s": statistics.median(t),
-                  "all_cached": all(s.get("cached") for s in run["steps"]),
+                  # production (core.production) always runs: it reads which version is Production
+                  "all_cached": all(s.get("cached") for s in run["steps"] if s["name"] != "production"),
                   "target_under_1s": statistics.median(t) < 1.0}, indent=2))
 PY

@@ -144,6 +144,8 @@ int main(int argc, char** argv) {
   c_serve->add_option("--threads", serve.threads, "compute threads per model (default 1)")->check(CLI::Range(1, 256));
   c_serve->add_option("--io-threads", serve.io_threads, "HTTP threads (default 1)")->check(CLI::Range(1, 256));
   c_serve->add_option("--warmup", serve.warmup, "warm-up passes before a version takes traffic (default 3)")->check(CLI::Range(0, 1000));
+  c_serve->add_option("--drift-window", serve.drift_window, "inputs per model in the drift window, compared with the version's profile (default 500)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
   c_serve->add_flag("--cuda", serve.cuda, "run the models on the GPU");
   c_serve->callback([&] {
     serve.store_dir = g.store_dir();

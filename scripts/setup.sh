@@ -30,6 +30,7 @@ if (( want_test )); then
     podman runc catatonit             # container steps (catatonit: podman run --init)
     chromium                          # dashboard tests (driven by npm playwright-core)
     curl                              # HTTP checks of ctflow serve
+    prometheus                        # deploy/monitoring: promtool checks, a real Prometheus scraping ctflow serve
     procps                            # pgrep, pkill: the tests look for leftover processes
     ninja-build snakemake hyperfine wrk  # benchmark peers
     protobuf-compiler python3-protobuf  # the Kubeflow proto check (tests/kfp_proto_check.py; python3-yaml is above)

@@ -1,5 +1,5 @@
-// The core plugins: noop, echo, sleep, fail. Small on purpose; the tests and the
-// engine benchmark use them.
+// The core plugins: noop, echo, sleep, fail, production. Small on purpose; the
+// tests and the engine benchmark use them.
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -43,6 +43,19 @@ void fail(const Context& c) {
   throw PluginError("parameter 'mode' must be one of exit, crash, abort, hang, error; got '" + mode + "'");
 }
 
+// Which version of a model is Production now. Run it uncached (cache: false): a
+// step that takes its output as a parameter is then cached per version (the
+// MNIST workflow's validate compares data with the Production profile).
+void production(const Context& c) {
+  const std::string model = c.str("model");
+  const nlohmann::json cur = c.model_current(model.c_str());
+  const int64_t v = cur.is_object() ? cur.value("version", int64_t{0}) : 0;
+  c.output("version", v);
+  c.info(v > 0 ? model + " v" + std::to_string(v) + " is Production" : model + " has no Production version");
+}
+
+const ctflow_param_decl kProductionParams[] = {{"model", "string", nullptr, "the registered model's name"}};
+const ctflow_output_decl kProductionOutputs[] = {{"version", "parameter", "its Production version (0: none)"}};
 const ctflow_param_decl kEchoParams[] = {{"message", "json", nullptr, "the value to log and return"}};
 const ctflow_output_decl kEchoOutputs[] = {{"message", "parameter", "the message, unchanged"}};
 const ctflow_param_decl kSleepParams[] = {{"seconds", "float", "1", "how long to sleep"}};
@@ -62,7 +75,10 @@ const ctflow_plugin_desc kSleep = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plug
 const ctflow_plugin_desc kFail = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plugin_desc), "core.fail", "1.0.0",
                                   "fails on purpose: exits, crashes, aborts or hangs", kFailParams, 2, nullptr,
                                   0, ctflow::sdk::run_adapter<fail>};
+const ctflow_plugin_desc kProduction = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plugin_desc), "core.production", "1.0.0",
+                                        "outputs the Production version of a model in the registry", kProductionParams, 1,
+                                        kProductionOutputs, 1, ctflow::sdk::run_adapter<production>};
 
 }  // namespace
 
-CTFLOW_EXPORT_PLUGINS(&kNoop, &kEcho, &kSleep, &kFail)
+CTFLOW_EXPORT_PLUGINS(&kNoop, &kEcho, &kSleep, &kFail, &kProduction)

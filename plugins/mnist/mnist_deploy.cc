@@ -102,6 +102,7 @@ Json deploy(const DeployOptions& o) {
   if (!o.digest_file || !o.register_promote) throw DataError("mnist.deploy: no model registry to register with");
   Json artifacts = {{"model", digest_of(o, o.model, "model.pt")}, {"index", digest_of(o, o.index, "index.faiss")}};
   if (!o.report.empty()) artifacts["report"] = digest_of(o, o.report, "report.json");
+  if (!o.profile.empty()) artifacts["profile"] = digest_of(o, o.profile, "profile.json");
   Json metrics = {{"accuracy", o.accuracy}};
   std::error_code ec;
   if (!o.report.empty() && fs::is_regular_file(o.report, ec)) {
@@ -113,7 +114,7 @@ Json deploy(const DeployOptions& o) {
   lineage["run_id"] = o.run_id;
   lineage["handler"] = "mnist.knn";  // what `ctflow serve` runs it with
   lineage["step"] = o.step;
-  lineage["paths"] = {{"model", o.model.string()}, {"index", o.index.string()}, {"report", o.report.string()}};
+  lineage["paths"] = {{"model", o.model.string()}, {"index", o.index.string()}, {"report", o.report.string()}, {"profile", o.profile.string()}};
   if (!o.dataset.empty()) lineage["dataset"] = o.dataset.string();
   const fs::path meta = resolve_in(o.model, "meta.json").parent_path() / "meta.json";
   if (fs::is_regular_file(meta, ec)) {

@@ -12,6 +12,7 @@ struct DeployOptions {
   fs::path store_dir;      // the run's store (.ctflow/)
   std::string model_name = "mnist-embedder";
   fs::path model, index, report;  // artifacts (folders or files)
+  fs::path profile;        // the drift reference profile (mnist.analyze); may be empty
   fs::path dataset;        // lineage only; may be empty
   double accuracy = 0;
   std::string run_id, step;

@@ -3,6 +3,7 @@
 // maps images to L2-normalised embeddings; the faiss index finds the K nearest
 // indexed images; their labels vote as in mnist.analyze (knn_vote), so the
 // server answers exactly what the analysis measured.
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -63,7 +64,9 @@ ctflow_model* load(const char* config_json, char** error) noexcept {
   return nullptr;
 }
 
-int predict(ctflow_model* model, const float* inputs, int64_t n, char** results, int64_t* classes, char** error) noexcept {
+// NN (may be NULL): the cosine distance to the nearest indexed image, 1 - its similarity.
+int predict_nn(ctflow_model* model, const float* inputs, int64_t n, char** results, int64_t* classes, double* nn,
+               char** error) noexcept {
   auto* m = reinterpret_cast<Model*>(model);
   try {
     const std::vector<float> emb = m->embedder->embed(inputs, n);
@@ -78,6 +81,7 @@ int predict(ctflow_model* model, const float* inputs, int64_t n, char** results,
       const int64_t* id = m->ids.data() + i * k;
       const mn::KnnVote v = mn::knn_vote(s, id, k, m->index->labels(), m->index->num_classes());
       classes[i] = v.label;
+      if (nn != nullptr) nn[i] = id[0] >= 0 ? 1.0 - static_cast<double>(s[0]) : std::nan("");
       std::snprintf(buf, sizeof buf, "{\"pred\":%lld,\"dist\":%.6g,\"neighbors\":[", static_cast<long long>(v.label),
                     static_cast<double>(v.score));
       out = buf;
@@ -100,6 +104,10 @@ int predict(ctflow_model* model, const float* inputs, int64_t n, char** results,
   return 1;
 }
 
+int predict(ctflow_model* model, const float* inputs, int64_t n, char** results, int64_t* classes, char** error) noexcept {
+  return predict_nn(model, inputs, n, results, classes, nullptr, error);
+}
+
 void unload(ctflow_model* model) noexcept { delete reinterpret_cast<Model*>(model); }
 
 const ctflow_handler_desc kKnn = {CTFLOW_HANDLER_ABI_VERSION,
@@ -110,7 +118,8 @@ const ctflow_handler_desc kKnn = {CTFLOW_HANDLER_ABI_VERSION,
                                   28,
                                   load,
                                   predict,
-                                  unload};
+                                  unload,
+                                  predict_nn};
 
 }  // namespace
 

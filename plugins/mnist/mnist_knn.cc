@@ -191,6 +191,8 @@ AnalyzeResult analyze(const AnalyzeOptions& o) {
     const auto best = static_cast<size_t>(std::max<int64_t>(v.label, 0));
     r.predictions[static_cast<size_t>(i)] = static_cast<int64_t>(best);
     const auto truth = static_cast<size_t>(test.y.as<int64_t>()[i]);
+    r.truth.push_back(static_cast<int64_t>(truth));
+    if (ids[static_cast<size_t>(i * k)] >= 0) r.nn_distances.push_back(1.0 - static_cast<double>(dist[static_cast<size_t>(i * k)]));
     r.confusion[truth * static_cast<size_t>(nc) + best]++;
     correct += truth == best;
   }

@@ -66,6 +66,8 @@ struct AnalyzeResult {
   std::vector<int64_t> confusion;  // row = true, column = predicted
   std::vector<double> per_class;
   std::vector<int64_t> predictions;  // one per test image, in order
+  std::vector<int64_t> truth;        // their labels
+  std::vector<double> nn_distances;  // cosine distance of each to its nearest indexed image (1 - similarity)
   Json report;
   Json kfp_metrics;
   Json kfp_ui;

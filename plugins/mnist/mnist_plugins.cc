@@ -7,6 +7,7 @@
 #include "mnist_data.h"
 #include "mnist_deploy.h"
 #include "mnist_knn.h"
+#include "mnist_profile.h"
 #include "mnist_torch.h"
 
 namespace {
@@ -52,6 +53,72 @@ void ingest(const Context& c) {
   });
 }
 
+// The blob of artifact NAME of a registered version (store/artifact_store.h:
+// a folder is trees/<hex>, a file sha256/<2>/<62>, "x" when executable).
+mn::fs::path artifact_blob(const Context& c, const mn::Json& version, const char* name) {
+  const mn::Json a = version.value("artifacts", mn::Json::object());
+  if (!a.contains(name) || !a[name].is_string()) return {};
+  const std::string d = a[name].get<std::string>();
+  const std::string hex = d.substr(d.find(':') + 1);
+  if (hex.size() != 64) throw mn::DataError(std::string("artifact '") + name + "' has a malformed digest '" + d + "'");
+  const mn::fs::path blobs = mn::fs::path(c.store_dir()) / "blobs";
+  std::error_code ec;
+  if (mn::fs::is_directory(blobs / "trees" / hex, ec)) return blobs / "trees" / hex;
+  mn::fs::path f = blobs / "sha256" / hex.substr(0, 2) / hex.substr(2);
+  if (!mn::fs::exists(f, ec)) f += "x";
+  return f;
+}
+
+// The cosine distances of up to 1,000 held-out images of DATASET to their
+// nearest neighbour in the index of VERSION, embedded by its model.
+std::vector<double> neighbor_distances(const Context& c, const mn::Json& version, const mn::fs::path& dataset) {
+  const mn::fs::path model = artifact_blob(c, version, "model"), index = artifact_blob(c, version, "index");
+  if (model.empty() || index.empty()) return {};
+  const mn::Manifest m = mn::read_manifest(dataset);
+  const mn::Split* test = m.find("test");
+  if (test == nullptr) return {};
+  std::vector<float> images;
+  std::vector<int64_t> labels;
+  mn::load_split(m, *test, images, labels, 1000);
+  const int64_t n = static_cast<int64_t>(labels.size());
+  mn::set_threads(threads_of(c));
+  mn::Embedder embedder(model);
+  mn::KnnIndex knn(index);
+  const std::vector<float> emb = embedder.embed(images.data(), n);
+  std::vector<float> sims(static_cast<size_t>(n));
+  std::vector<int64_t> ids(static_cast<size_t>(n));
+  knn.search(emb.data(), n, 1, sims.data(), ids.data());
+  std::vector<double> out;
+  for (int64_t i = 0; i < n; ++i)
+    if (ids[static_cast<size_t>(i)] >= 0) out.push_back(1.0 - static_cast<double>(sims[static_cast<size_t>(i)]));
+  return out;
+}
+
+// Drift of DATASET against the file PROFILE, else against the 'profile'
+// artifact of MODEL's Production version (and its model's neighbour distances).
+// Null (and WHY) when there is none.
+mn::Json profile_drift(const Context& c, const std::string& profile, const std::string& model, const mn::fs::path& dataset,
+                       std::string& why) {
+  if (!profile.empty()) return mn::dataset_drift(dataset, mn::read_json(mn::resolve_in(profile, "profile.json")));
+  const mn::Json cur = c.model_current(model.c_str());
+  if (!cur.is_object()) {
+    why = "'" + model + "' has no Production version yet";
+    return nullptr;
+  }
+  const mn::fs::path p = artifact_blob(c, cur, "profile");
+  if (p.empty()) {
+    why = "'" + model + "' v" + cur.value("version", mn::Json(0)).dump() + " was registered without a profile";
+    return nullptr;
+  }
+  std::vector<double> nn;
+  try {  // a model that cannot embed this data costs the signal, not the validation
+    nn = neighbor_distances(c, cur, dataset);
+  } catch (const std::exception& e) {
+    c.warn("drift: no neighbour distances from '" + model + "' v" + cur.value("version", mn::Json(0)).dump() + ": " + e.what());
+  }
+  return mn::dataset_drift(dataset, mn::read_json(mn::resolve_in(p, "profile.json")), nn);
+}
+
 void validate(const Context& c) {
   guarded([&] {
     mn::ValidateOptions o;
@@ -60,6 +127,29 @@ void validate(const Context& c) {
     o.min_class_ratio = c.number("min_class_ratio");
     o.psi_threshold = c.number("psi_threshold");
     auto report = mn::validate(o);
+    // Drift against the Production model's reference profile (base/drift.h).
+    std::string why;
+    mn::Json drift = nullptr;
+    if (report["ok"].get<bool>()) {
+      drift = profile_drift(c, opt_str(c, "profile"), c.str("model_name"), o.dataset, why);
+      if (const int64_t want = c.integer("production_version"); want > 0 && drift.is_object()) {
+        const mn::Json cur = c.model_current(c.str("model_name").c_str());
+        if (cur.is_object() && cur.value("version", int64_t{0}) != want)
+          c.warn("compared with v" + cur["version"].dump() + ", the Production version now, not v" + std::to_string(want));
+      }
+      if (!drift.is_null()) {
+        report["profile_drift"] = drift;
+        if (drift["score"].is_null()) why = drift.value("reason", std::string("no signal to compare"));
+      }
+    }
+    if (!why.empty()) report["profile_drift"] = {{"score", nullptr}, {"drifted", false}, {"reason", why}};
+    const bool drifted = drift.is_object() && drift["drifted"].is_boolean() && drift["drifted"].get<bool>();
+    c.output("drift", drift.is_object() ? drift["score"] : mn::Json(nullptr));
+    c.output("drifted", drifted);
+    if (drift.is_object() && drift["score"].is_number())
+      c.info("drift against the Production profile: " + drift["score"].dump() + (drifted ? " (drifted)" : " (no drift)"));
+    else if (!why.empty())
+      c.info("no drift check: " + why);
     mn::write_json(c.artifact_path("report"), report);
     const bool ok = report["ok"].get<bool>();
     c.output("ok", ok);
@@ -150,6 +240,8 @@ void analyze(const Context& c) {
       for (const auto& n : *names) o.class_names.push_back(n.is_string() ? n.get<std::string>() : n.dump());
     auto r = mn::analyze(o);
     mn::write_json(c.artifact_path("report"), r.report);
+    mn::ProfileInputs pi{opt_str(c, "dataset"), r.predictions, r.truth, r.labels, r.nn_distances};
+    mn::write_json(c.artifact_path("profile"), mn::make_profile(pi));
     mn::write_json(c.artifact_path("mlpipeline-metrics"), r.kfp_metrics);
     mn::write_json(c.artifact_path("mlpipeline-ui-metadata"), r.kfp_ui);
     c.scalar("accuracy", r.accuracy);
@@ -168,6 +260,7 @@ void deploy(const Context& c) {
     o.model = c.str("model");
     o.index = c.str("index");
     o.report = opt_str(c, "report");
+    o.profile = opt_str(c, "profile");
     o.dataset = opt_str(c, "dataset");
     o.accuracy = c.number("accuracy");
     o.run_id = c.run_id();
@@ -201,10 +294,16 @@ const ctflow_param_decl kValidateParams[] = {
     {"dataset", "path", nullptr, "the dataset artifact of mnist.ingest"},
     {"reference", "path", "\"\"", "a reference dataset for drift (PSI); empty: no drift check"},
     {"min_class_ratio", "float", "0.5", "smallest / largest class in train below this fails"},
-    {"psi_threshold", "float", "0.25", "PSI above this is drift (an error)"},
-    {"fail", "bool", "true", "fail the step when a check fails (else output ok=false)"}};
-const ctflow_output_decl kValidateOutputs[] = {{"report", "artifact", "JSON report"},
-                                               {"ok", "parameter", "true when every check passed"}};
+    {"psi_threshold", "float", "0.25", "PSI above this is drift from 'reference' (an error)"},
+    {"fail", "bool", "true", "fail the step when a check fails (else output ok=false)"},
+    {"model_name", "string", "\"mnist-embedder\"", "compare with the reference profile of this model's Production version"},
+    {"profile", "path", "\"\"", "a profile.json to compare with instead (mnist.analyze's 'profile')"},
+    {"production_version", "int", "0", "the Production version it compares with (core.production's 'version'): a new one makes the step run again instead of reusing a cached answer"}};
+const ctflow_output_decl kValidateOutputs[] = {
+    {"report", "artifact", "JSON report"},
+    {"ok", "parameter", "true when every check passed"},
+    {"drift", "parameter", "share of signals (pixel-intensity PSI, class-balance PSI, neighbour-distance KS in the Production model) that drift against the Production profile, 0..1; null without a profile"},
+    {"drifted", "parameter", "true when at least half the signals drift (PSI >= 0.1, KS p < 0.05: Evidently's defaults); false without a profile"}};
 
 const ctflow_param_decl kTrainParams[] = {
     {"dataset", "path", nullptr, "the dataset artifact of mnist.ingest"},
@@ -239,16 +338,19 @@ const ctflow_output_decl kIndexOutputs[] = {{"index", "artifact", "folder: index
 const ctflow_param_decl kAnalyzeParams[] = {{"index", "path", nullptr, "the index artifact"},
                                             {"embeddings", "path", nullptr, "the embeddings artifact (test set)"},
                                             {"k", "int", "10", "neighbours that vote"},
-                                            {"class_names", "json", "null", "names of the classes (list), default 0..C-1"}};
+                                            {"class_names", "json", "null", "names of the classes (list), default 0..C-1"},
+                                            {"dataset", "path", "\"\"", "the dataset artifact: its test split's pixel intensities go into the profile"}};
 const ctflow_output_decl kAnalyzeOutputs[] = {
     {"accuracy", "parameter", "kNN accuracy on the test set"},
     {"report", "artifact", "JSON: accuracy, per-class accuracy, confusion matrix"},
     {"mlpipeline-metrics", "artifact", "Kubeflow metrics JSON"},
-    {"mlpipeline-ui-metadata", "artifact", "Kubeflow output viewers JSON"}};
+    {"mlpipeline-ui-metadata", "artifact", "Kubeflow output viewers JSON"},
+    {"profile", "artifact", "profile.json: the drift reference (class balance, pixel intensities, nearest-neighbour distances of the test set)"}};
 
 const ctflow_param_decl kDeployParams[] = {{"model", "path", nullptr, "the model artifact"},
                                            {"index", "path", nullptr, "the index artifact"},
                                            {"report", "path", "\"\"", "the analysis report artifact"},
+                                           {"profile", "path", "\"\"", "the drift reference profile (mnist.analyze): registered with the model, read by ctflow serve"},
                                            {"dataset", "path", "\"\"", "the dataset artifact (lineage)"},
                                            {"accuracy", "float", nullptr, "the accuracy to compare with Production"},
                                            {"model_name", "string", "\"mnist-embedder\"", "registry name"},

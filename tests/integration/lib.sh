@@ -23,7 +23,7 @@ _BG_PIDS=()
 _cleanup() {
   local rc=$?
   for p in "${_BG_PIDS[@]:-}"; do
-    [ -n "$p" ] && kill -KILL -- "-$p" 2>/dev/null || true
+    [ -n "$p" ] && { kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null || true; }
   done
   pkill -KILL -f "${TAG}[-]" 2>/dev/null || true
   if [ "$rc" -ne 0 ] && [ "$rc" -ne "$SKIP_RC" ]; then
@@ -139,3 +139,21 @@ wait_for() {
 none_left() { ! pgrep -f "$1" > /dev/null; }
 
 mkdir -p "$T/work"
+
+# start_serve NAME ARGS...: starts `ctflow serve --addr 127.0.0.1:0 ARGS...` in
+# the background (output in $T/NAME.out and .err), waits until it listens, and
+# sets SERVE_PID and URL (http://127.0.0.1:PORT).
+start_serve() {
+  local name="$1"
+  shift
+  "$CTFLOW_BIN" serve --addr 127.0.0.1:0 "$@" >"$T/$name.out" 2>"$T/$name.err" &
+  SERVE_PID=$!
+  _BG_PIDS+=("$SERVE_PID")
+  for _ in $(seq 1 600); do
+    grep -q "listening on" "$T/$name.out" 2>/dev/null && break
+    kill -0 "$SERVE_PID" 2>/dev/null || fail "ctflow serve exited: $(cat "$T/$name.err")"
+    sleep 0.1
+  done
+  URL=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$T/$name.out")
+  [ -n "$URL" ] || fail "no URL in: $(cat "$T/$name.out") $(cat "$T/$name.err")"
+}

@@ -42,7 +42,7 @@ int predict(ctflow_model*, const float* in, int64_t n, char** out, int64_t* clas
   return 0;
 }
 void unload(ctflow_model* m) noexcept { delete reinterpret_cast<int*>(m); }
-const ctflow_handler_desc kSum = {CTFLOW_HANDLER_ABI_VERSION, sizeof(ctflow_handler_desc), "test.sum", "", 2, 2, load, predict, unload};
+const ctflow_handler_desc kSum = {CTFLOW_HANDLER_ABI_VERSION, sizeof(ctflow_handler_desc), "test.sum", "", 2, 2, load, predict, unload, nullptr};
 
 std::shared_ptr<LoadedModel> model() {
   auto m = LoadedModel::load(&kSum, "{}");

@@ -67,13 +67,14 @@ void Batcher::submit(Job job) {
 Status Batcher::run_batch(const float* pixels, int64_t n, std::vector<std::string>& answers,
                           std::vector<int64_t>& classes) {
   Status st;
+  std::vector<double> distances;
   {
     std::lock_guard mlock(model_mu_);
-    st = model_->predict(pixels, n, answers, classes);
+    st = model_->predict(pixels, n, answers, classes, &distances);
   }
   metrics_.batch(n);
   const int64_t px = static_cast<int64_t>(model_->height()) * model_->width();
-  if (st) metrics_.inputs(model_name_, version_, pixels, n, px, classes.data());
+  if (st) metrics_.inputs(model_name_, version_, pixels, n, px, classes.data(), distances.data());
   return st;
 }
 

@@ -4,6 +4,7 @@
 
 #include <dlfcn.h>
 
+#include <cmath>
 #include <cstdlib>
 
 #include <nlohmann/json.hpp>
@@ -50,7 +51,7 @@ void HandlerRegistry::load_library(const fs::path& lib) {
   handles_.push_back(h);
   for (size_t i = 0; i < count; ++i) {
     const ctflow_handler_desc* d = list[i];
-    if (d == nullptr || d->abi_version != CTFLOW_HANDLER_ABI_VERSION || d->size < sizeof(ctflow_handler_desc)) continue;
+    if (d == nullptr || d->abi_version != CTFLOW_HANDLER_ABI_VERSION || d->size < CTFLOW_HANDLER_V1_SIZE) continue;
     handlers_.emplace(d->name, d);
   }
 }
@@ -87,11 +88,17 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const ctflow_handler_desc
 
 LoadedModel::~LoadedModel() { handler_->unload(model_); }
 
-Status LoadedModel::predict(const float* inputs, int64_t n, std::vector<std::string>& answers, std::vector<int64_t>& classes) {
+Status LoadedModel::predict(const float* inputs, int64_t n, std::vector<std::string>& answers, std::vector<int64_t>& classes,
+                            std::vector<double>* distances) {
   raw_.assign(static_cast<size_t>(n), nullptr);
   classes.assign(static_cast<size_t>(n), -1);
   char* error = nullptr;
-  const int rc = handler_->predict(model_, inputs, n, raw_.data(), classes.data(), &error);
+  int rc = 0;
+  if (distances != nullptr) distances->assign(static_cast<size_t>(n), std::nan(""));
+  if (distances != nullptr && CTFLOW_HANDLER_HAS(handler_, predict_nn))
+    rc = handler_->predict_nn(model_, inputs, n, raw_.data(), classes.data(), distances->data(), &error);
+  else
+    rc = handler_->predict(model_, inputs, n, raw_.data(), classes.data(), &error);
   answers.resize(static_cast<size_t>(n));
   bool missing = false;
   for (size_t i = 0; i < raw_.size(); ++i) {

@@ -51,8 +51,11 @@ class LoadedModel {
   ~LoadedModel();
   LoadedModel(const LoadedModel&) = delete;
   LoadedModel& operator=(const LoadedModel&) = delete;
-  // N inputs; fills one JSON answer and one class per input.
-  Status predict(const float* inputs, int64_t n, std::vector<std::string>& answers, std::vector<int64_t>& classes);
+  // N inputs; fills one JSON answer and one class per input, and with DISTANCES
+  // each input's distance to its nearest training example (NaN when the
+  // handler does not say: it predates predict_nn, or the model has none).
+  Status predict(const float* inputs, int64_t n, std::vector<std::string>& answers, std::vector<int64_t>& classes,
+                 std::vector<double>* distances = nullptr);
   int height() const { return handler_->input_height; }
   int width() const { return handler_->input_width; }
   const ctflow_handler_desc& handler() const { return *handler_; }

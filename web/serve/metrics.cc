@@ -57,7 +57,8 @@ void Metrics::request(int status, double seconds) {
 }
 
 void Metrics::inputs(const std::string& model, int version, const float* pixels, int64_t n, int64_t per_input,
-                     const int64_t* classes) {
+                     const int64_t* classes, const double* nn) {
+  drift.add(model, version, pixels, n, per_input, classes, nn);
   double ms = 0, ms2 = 0, ink = 0;
   for (int64_t i = 0; i < n; ++i) {
     double s = 0;
@@ -111,6 +112,7 @@ std::string Metrics::render(const std::string& extra) const {
   for (const auto& [k, v] : predictions_)
     o += "ctflow_serve_predictions_total{model=\"" + label_escape(std::get<0>(k)) + "\",version=\"" + std::to_string(std::get<1>(k)) +
          "\",class=\"" + std::to_string(std::get<2>(k)) + "\"} " + std::to_string(v) + "\n";
+  o += drift.render();
   o += extra;
   return o;
 }

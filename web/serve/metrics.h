@@ -11,6 +11,8 @@
 #include <tuple>
 #include <vector>
 
+#include "web/serve/drift_window.h"
+
 namespace ctflow::serve {
 
 // A label value with \, " and newline escaped.
@@ -37,8 +39,11 @@ class Metrics {
   void batch(int64_t size) { batch_size_.observe(static_cast<double>(size)); }
   void queue_add(int64_t n) { queue_depth_ += n; }
   // Per input: summary statistics for drift checks, and the predicted class.
+  // NN (may be NULL): each input's distance to its nearest training example.
   void inputs(const std::string& model, int version, const float* pixels, int64_t n, int64_t per_input,
-              const int64_t* classes);
+              const int64_t* classes, const double* nn = nullptr);
+  // The drift windows the inputs fill (rendered with the rest).
+  DriftWindows drift;
   // EXTRA: lines the server adds (the versions it serves).
   std::string render(const std::string& extra) const;
 

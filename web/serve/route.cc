@@ -66,13 +66,17 @@ Route route(std::string_view method, std::string_view target) {
       if (!get) return fail(405, "MethodNotAllowed", "GET /models lists the models");
       return to(Endpoint::kListModels, {}, 0, true);
     }
+    if (seg.size() == 3 && seg[2] == "drift") {
+      if (!get) return fail(405, "MethodNotAllowed", "GET /models/{model}/drift reports the model's drift");
+      return to(Endpoint::kDrift, seg[1]);
+    }
     if (seg.size() >= 3 && !parse_version(seg[2], version)) return bad_version(seg[2]);
     if (seg.size() <= 3 && get) return to(Endpoint::kDescribe, seg[1], version, true);
     if (seg.size() == 3 && post) return to(Endpoint::kLoad, seg[1], version, true);
     if (seg.size() == 4 && seg[3] == "set-default" && method == "PUT") return to(Endpoint::kSetDefault, seg[1], version, true);
     if (seg.size() == 3 && method == "DELETE") return to(Endpoint::kUnload, seg[1], version, true);
     Route r = fail(405, "MethodNotAllowed",
-                   "the management API: GET /models[/{model}[/{version}]], POST /models/{model}/{version}, "
+                   "the management API: GET /models[/{model}[/{version}]], GET /models/{model}/drift, POST /models/{model}/{version}, "
                    "PUT /models/{model}/{version}/set-default, DELETE /models/{model}/{version}");
     r.management = true;
     return r;

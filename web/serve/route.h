@@ -8,7 +8,7 @@
 
 namespace ctflow::serve {
 
-enum class Endpoint { kPing, kMetrics, kPredict, kListModels, kDescribe, kLoad, kSetDefault, kUnload, kError };
+enum class Endpoint { kPing, kMetrics, kPredict, kListModels, kDescribe, kLoad, kSetDefault, kUnload, kDrift, kError };
 
 struct Route {
   Endpoint endpoint = Endpoint::kError;

@@ -6,7 +6,8 @@
 //   POST /models/{model}/{version}           load a version from the model registry, warm it
 //   PUT  /models/{model}/{version}/set-default   switch traffic to it (atomic)
 //   DELETE /models/{model}/{version}         unload it
-//   GET  /metrics                            Prometheus text
+//   GET  /models/{model}/drift               the drift window against the version's profile
+//   GET  /metrics                            Prometheus text (ctflow_serve_drift_* included)
 // Models come from the store's model registry (mnist.deploy registers them)
 // and run in a model handler from a plugin library (ctflow/handler.h).
 //
@@ -42,6 +43,7 @@ struct ServeOptions {
   int threads = 1;                      // compute threads per model
   int io_threads = 1;                   // HTTP threads
   int warmup = 3;                       // warm-up passes before a version takes traffic
+  int64_t drift_window = 500;           // inputs per model in the drift window (GET /models/{model}/drift)
   bool cuda = false;
   bool quiet = false;
   std::vector<std::filesystem::path> plugin_path;  // empty: the default plugin search path

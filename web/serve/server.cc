@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
 
 #include <boost/asio.hpp>
@@ -21,6 +22,7 @@
 #include "web/dashboard.h"  // is_loopback_host
 #include "web/listen.h"
 #include "web/serve/batcher.h"
+#include "web/serve/drift_window.h"
 #include "web/serve/handler_host.h"
 #include "web/serve/input.h"
 #include "web/serve/metrics.h"
@@ -57,6 +59,8 @@ struct Version {
   int version = 0;
   std::string handler, stage;
   Json record;  // what the registry holds: run, metrics, artifacts
+  Json profile;  // the reference profile for drift (null: profile_reason says why)
+  std::string profile_reason;
   std::shared_ptr<LoadedModel> model;
   std::unique_ptr<Batcher> batcher;
   std::chrono::system_clock::time_point loaded_at;
@@ -156,6 +160,7 @@ Result<std::shared_ptr<Version>> Server::Impl::load_version(const std::string& n
   v->stage = mv->stage;
   v->record = {{"run_id", mv->run_id}, {"step", mv->step}, {"metrics", mv->metrics}, {"artifacts", mv->artifacts},
                {"created_at", mv->created_at}};
+  std::tie(v->profile, v->profile_reason) = load_profile(**store, *mv);
   v->model = std::shared_ptr<LoadedModel>(std::move(*model));
   v->batcher = std::make_unique<Batcher>(v->model, BatchOptions{options.max_batch, options.max_delay}, metrics, name,
                                          v->version);
@@ -179,6 +184,8 @@ Status Server::Impl::install(const std::shared_ptr<Version>& v, bool make_defaul
   e.loading.erase(v->version);
   e.versions[v->version] = v;
   if (make_default || e.default_version == 0) e.default_version = v->version;
+  metrics.drift.set_profile(v->name, v->version, v->profile, v->profile_reason);
+  metrics.drift.set_default(v->name, e.default_version);
   return Status::Ok();
 }
 
@@ -423,6 +430,8 @@ class Session : public std::enable_shared_from_this<Session> {
                                      : "Model not found: " + r.model);
         return send_json(200, d);
       }
+      case Endpoint::kDrift:
+        return drift(r.model);
       case Endpoint::kLoad:
         return load(r.model, r.version);
       case Endpoint::kSetDefault:
@@ -475,6 +484,17 @@ class Session : public std::enable_shared_from_this<Session> {
     version_->batcher->submit(std::move(job));
   }
 
+  void drift(const std::string& name) {
+    Json d = server_->metrics.drift.report(name);
+    if (d.is_null()) {
+      int status = 0;
+      std::string message;
+      server_->pick(name, 0, status, message);
+      return error(404, "ModelNotFoundException", message.empty() ? "Model not found: " + name : message);
+    }
+    send_json(200, d);
+  }
+
   void list_models() {
     Json models = Json::array();
     {
@@ -513,6 +533,7 @@ class Session : public std::enable_shared_from_this<Session> {
                          std::to_string(version) + " first");
       it->second.default_version = version;  // the switch: new requests pick this version from now on
     }
+    server_->metrics.drift.set_default(name, version);  // its own window, against its own profile
     send_json(200, {{"status", "Default version of \"" + name + "\" is now " + std::to_string(version)}});
   }
 
@@ -529,6 +550,7 @@ class Session : public std::enable_shared_from_this<Session> {
                                                           "\"; set another version as default first");
       gone = e.versions[version];
       e.versions.erase(version);
+      server_->metrics.drift.forget(name, version);
       if (e.versions.empty()) {
         e.default_version = 0;
         if (e.loading.empty()) server_->models.erase(it);
@@ -575,6 +597,8 @@ Status Server::start() {
   auto& s = *impl_;
   if (s.options.max_batch < 1) return Status::Error("--max-batch must be at least 1");
   if (s.options.threads < 1 || s.options.io_threads < 1) return Status::Error("--threads and --io-threads must be at least 1");
+  if (s.options.drift_window < 1) return Status::Error("--drift-window must be at least 1");
+  s.metrics.drift.set_window(static_cast<size_t>(s.options.drift_window));
   s.handlers = std::make_unique<HandlerRegistry>(s.options.plugin_path.empty() ? PluginRegistry::default_search_path()
                                                                                 : s.options.plugin_path);
   // The models asked for: NAME[:VERSION], or every model with a Production version.

@@ -51,7 +51,23 @@ typedef struct ctflow_handler_desc {
 
   /* Frees the model. */
   void (*unload)(ctflow_model* model);
+
+  /* --- Added after version 1: the host checks CTFLOW_HANDLER_HAS(desc, field)
+   * first; a handler built before leaves them out (its `size` is smaller). --- */
+
+  /* As predict, and also writes into NN_DISTANCES[0..N-1] each input's distance
+   * to its nearest training example (mnist.knn: the cosine distance, 1 - the
+   * similarity, to the nearest indexed image), or NaN where the model has none.
+   * The server keeps a window of them and compares it with the reference
+   * profile of the version (drift). May be NULL: the server calls predict. */
+  int (*predict_nn)(ctflow_model* model, const float* inputs, int64_t n, char** results, int64_t* classes,
+                    double* nn_distances, char** error);
 } ctflow_handler_desc;
+
+/* The size of a version 1 descriptor, before any field was appended. */
+#define CTFLOW_HANDLER_V1_SIZE (offsetof(ctflow_handler_desc, unload) + sizeof(void (*)(ctflow_model*)))
+#define CTFLOW_HANDLER_HAS(desc, field) \
+  ((desc)->size >= offsetof(ctflow_handler_desc, field) + sizeof((desc)->field) && (desc)->field != NULL)
 
 /* The entry point. Sets *handlers to an array of *count descriptors with static
  * storage. Returns 0, or non-zero when the library cannot serve this host. */
