@@ -1,9 +1,13 @@
 // The iot plugin family. This file is only glue between the plugin SDK and the
 // plain functions in iot_sim.h.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "ctflow/plugin.hpp"
 #include "iot_sim.h"
+#include "iot_train.h"
 
 namespace {
 
@@ -41,6 +45,39 @@ void simulate(const Context& c) {
   }
 }
 
+void train(const Context& c) {
+  try {
+    const auto table = iot::load_features(c.str("database"), c.str("query"));
+    iot::TrainOptions o;
+    o.max_depth = static_cast<int>(c.integer("max_depth"));
+    o.rounds = static_cast<int>(c.integer("rounds"));
+    o.eta = c.number("eta");
+    o.subsample = c.number("subsample");
+    o.test_fraction = c.number("test_fraction");
+    o.seed = static_cast<uint64_t>(c.integer("seed"));
+    o.threads = std::max(1, c.cpu_threads());
+    if (o.max_depth < 1 || o.rounds < 1) throw PluginError("parameters 'max_depth' and 'rounds' must be at least 1");
+    if (!(o.test_fraction > 0 && o.test_fraction < 1)) throw PluginError("parameter 'test_fraction' must be in (0, 1)");
+    const std::filesystem::path dir = c.artifact_path("model");
+    std::filesystem::create_directories(dir);
+    auto m = iot::train(table, o, (dir / "model.json").string());
+    m["params"] = {{"max_depth", o.max_depth}, {"rounds", o.rounds}, {"eta", o.eta}, {"subsample", o.subsample},
+                   {"seed", o.seed}, {"features", iot::feature_names()}};
+    std::ofstream(dir / "metrics.json") << m.dump(2) << "\n";
+    for (const char* k : {"f1", "precision", "recall", "pr_auc"}) c.scalar(k, m[k].get<double>());
+    const auto& cm = m["confusion"];
+    c.confusion("confusion_matrix", {"ok", "failure"},
+                {cm[0][0].get<int64_t>(), cm[0][1].get<int64_t>(), cm[1][0].get<int64_t>(), cm[1][1].get<int64_t>()});
+    c.output("f1", m["f1"]);
+    c.info("held-out F1 " + m["f1"].dump() + ", precision " + m["precision"].dump() + ", recall " + m["recall"].dump() +
+           ", PR-AUC " + m["pr_auc"].dump() + " on " + m["test_rows"].dump() + " rows; confusion " + cm.dump());
+  } catch (const PluginError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw PluginError(e.what());
+  }
+}
+
 const ctflow_param_decl kSimulateParams[] = {
     {"rows", "int", "10000", "readings to generate, one process a minute"},
     {"seed", "int", "42", "seed of the generator"},
@@ -63,6 +100,24 @@ const ctflow_plugin_desc kSimulate = {CTFLOW_PLUGIN_ABI_VERSION,
                                       sizeof(kSimulateOutputs) / sizeof(kSimulateOutputs[0]),
                                       ctflow::sdk::run_adapter<simulate>};
 
+const ctflow_param_decl kTrainParams[] = {
+    {"database", "path", nullptr, "SQLite file (the database artifact of iot.simulate)"},
+    {"query", "string", "\"SELECT * FROM readings\"", "SQL returning type, air_temp_k, process_temp_k, rpm, torque_nm, tool_wear_min, machine_failure"},
+    {"max_depth", "int", "6", "XGBoost tree depth"},
+    {"rounds", "int", "200", "boosting rounds"},
+    {"eta", "float", "0.1", "learning rate"},
+    {"subsample", "float", "0.9", "row subsample per tree"},
+    {"test_fraction", "float", "0.2", "stratified held-out fraction"},
+    {"seed", "int", "42", "seed of the split and of XGBoost"}};
+const ctflow_output_decl kTrainOutputs[] = {
+    {"model", "artifact", "folder: model.json (XGBoost JSON) and metrics.json"},
+    {"f1", "parameter", "F1 of the failure class on the held-out rows"}};
+
+const ctflow_plugin_desc kTrain = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plugin_desc), "iot.train", "1.0.0",
+                                   "trains XGBoost on the engineered features; held-out F1, precision, recall, PR-AUC",
+                                   kTrainParams, sizeof(kTrainParams) / sizeof(kTrainParams[0]), kTrainOutputs,
+                                   sizeof(kTrainOutputs) / sizeof(kTrainOutputs[0]), ctflow::sdk::run_adapter<train>};
+
 }  // namespace
 
-CTFLOW_EXPORT_PLUGINS(&kSimulate)
+CTFLOW_EXPORT_PLUGINS(&kSimulate, &kTrain)
