@@ -60,6 +60,7 @@ void train(const Context& c) {
     if (!(o.test_fraction > 0 && o.test_fraction < 1)) throw PluginError("parameter 'test_fraction' must be in (0, 1)");
     const std::filesystem::path dir = c.artifact_path("model");
     std::filesystem::create_directories(dir);
+    o.holdout_csv = (dir / "holdout.csv").string();
     auto m = iot::train(table, o, (dir / "model.json").string());
     m["params"] = {{"max_depth", o.max_depth}, {"rounds", o.rounds}, {"eta", o.eta}, {"subsample", o.subsample},
                    {"seed", o.seed}, {"features", iot::feature_names()}};
@@ -110,7 +111,7 @@ const ctflow_param_decl kTrainParams[] = {
     {"test_fraction", "float", "0.2", "stratified held-out fraction"},
     {"seed", "int", "42", "seed of the split and of XGBoost"}};
 const ctflow_output_decl kTrainOutputs[] = {
-    {"model", "artifact", "folder: model.json (XGBoost JSON) and metrics.json"},
+    {"model", "artifact", "folder: model.json (XGBoost JSON), metrics.json, holdout.csv (held-out features, label, probability)"},
     {"f1", "parameter", "F1 of the failure class on the held-out rows"}};
 
 const ctflow_plugin_desc kTrain = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plugin_desc), "iot.train", "1.0.0",

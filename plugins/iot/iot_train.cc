@@ -4,6 +4,7 @@
 #include <xgboost/c_api.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <map>
 #include <numeric>
@@ -124,6 +125,19 @@ nlohmann::json train(const Table& t, const TrainOptions& o, const std::string& m
   bst_ulong n = 0;
   const float* prob = nullptr;
   xg(XGBoosterPredict(b, dte, 0, 0, 0, &n, &prob), "predict");
+  // The held-out rows with their probabilities: what the interop test compares
+  // Python's xgboost against (tests/integration/iot_smoke.sh).
+  if (!o.holdout_csv.empty()) {
+    std::FILE* f = std::fopen(o.holdout_csv.c_str(), "w");
+    if (f == nullptr) throw std::runtime_error("cannot write '" + o.holdout_csv + "'");
+    for (const auto& name : feature_names()) std::fprintf(f, "%s,", name.c_str());
+    std::fprintf(f, "machine_failure,probability\n");
+    for (bst_ulong i = 0; i < n; ++i) {
+      for (size_t k = 0; k < nf; ++k) std::fprintf(f, "%.9g,", double(xte[i * nf + k]));
+      std::fprintf(f, "%d,%.9g\n", int(yte[i]), double(prob[i]));
+    }
+    std::fclose(f);
+  }
   int64_t tp = 0, fp = 0, fn = 0, tn = 0;
   std::vector<std::pair<float, float>> scored;
   for (bst_ulong i = 0; i < n; ++i) {

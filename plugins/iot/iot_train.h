@@ -35,6 +35,7 @@ struct TrainOptions {
   double eta = 0.1, subsample = 0.9, test_fraction = 0.2;
   uint64_t seed = 42;
   int threads = 1;
+  std::string holdout_csv;  // when set: the held-out features, labels and probabilities as CSV
 };
 
 // Splits seeded (stratified) into train and held-out test, trains XGBoost
