@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <string>
 
 #include "ctflow/plugin.hpp"
@@ -79,6 +80,43 @@ void train(const Context& c) {
   }
 }
 
+// The registry's digest of an artifact folder: the store keeps a folder as
+// ".../trees/<hex>", its digest "sha256:<hex>".
+std::string tree_digest(const std::string& path) {
+  static const std::regex tree(R"(/trees/([0-9a-f]{64})/?$)");
+  std::smatch m;
+  if (!std::regex_search(path, m, tree))
+    throw PluginError("parameter 'model' must be the model artifact of iot.train ({{steps.train.artifacts.model}}), not '" +
+                      path + "'");
+  return "sha256:" + m[1].str();
+}
+
+void deploy(const Context& c) {
+  const std::string model = c.str("model"), name = c.str("model_name");
+  const double f1 = c.number("f1");
+  nlohmann::json params = {{"handler", "xgboost"}, {"run_id", c.run_id()}, {"step", c.step_name()}};
+  std::ifstream mf(std::filesystem::path(model) / "metrics.json");
+  nlohmann::json metrics = {{"f1", f1}};
+  if (mf) {
+    const auto m = nlohmann::json::parse(mf, nullptr, false);
+    if (m.is_object()) {
+      for (const char* k : {"precision", "recall", "pr_auc"})
+        if (m.contains(k)) metrics[k] = m[k];
+      if (m.contains("params")) params["train_params"] = m["params"];
+    }
+  }
+  auto r = c.model_register_promote({{"name", name},
+                                     {"artifacts", {{"model", tree_digest(model)}}},
+                                     {"metrics", metrics},
+                                     {"params", params},
+                                     {"compare", {{"metric", "f1"}, {"higher_is_better", true}}}});
+  c.output("version", r.value("version", 0));
+  c.output("stage", r.value("stage", std::string()));
+  c.output("promoted", r.value("promoted", false));
+  c.info("registered " + name + " v" + std::to_string(r.value("version", 0)) + " as " + r.value("stage", std::string()) +
+         " (F1 " + std::to_string(f1) + ")");
+}
+
 const ctflow_param_decl kSimulateParams[] = {
     {"rows", "int", "10000", "readings to generate, one process a minute"},
     {"seed", "int", "42", "seed of the generator"},
@@ -119,6 +157,20 @@ const ctflow_plugin_desc kTrain = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plug
                                    kTrainParams, sizeof(kTrainParams) / sizeof(kTrainParams[0]), kTrainOutputs,
                                    sizeof(kTrainOutputs) / sizeof(kTrainOutputs[0]), ctflow::sdk::run_adapter<train>};
 
+const ctflow_param_decl kDeployParams[] = {
+    {"model", "path", nullptr, "the model artifact of iot.train"},
+    {"f1", "float", nullptr, "the held-out F1 to compare with Production"},
+    {"model_name", "string", "\"iot-maintenance\"", "registry name"}};
+const ctflow_output_decl kDeployOutputs[] = {{"version", "parameter", "the registered version"},
+                                             {"stage", "parameter", "Production or Staging"},
+                                             {"promoted", "parameter", "true when it became Production (better F1)"}};
+
+const ctflow_plugin_desc kDeploy = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plugin_desc), "iot.deploy", "1.0.0",
+                                    "registers the model; promotes it to Production when its F1 is better",
+                                    kDeployParams, sizeof(kDeployParams) / sizeof(kDeployParams[0]), kDeployOutputs,
+                                    sizeof(kDeployOutputs) / sizeof(kDeployOutputs[0]),
+                                    ctflow::sdk::run_adapter<deploy>};
+
 }  // namespace
 
-CTFLOW_EXPORT_PLUGINS(&kSimulate, &kTrain)
+CTFLOW_EXPORT_PLUGINS(&kSimulate, &kTrain, &kDeploy)

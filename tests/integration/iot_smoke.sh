@@ -2,7 +2,8 @@
 # CI smoke profile of workflows/iot-maintenance.yaml: 2,000 generated AI4I
 # readings through `ctflow run` with the real plugins; then the interop of the
 # trained model: Python's xgboost loads model.json and predicts the held-out
-# rows (read with numpy) to the same probabilities within 1e-6; then one stage
+# rows (read with numpy) to the same probabilities within 1e-6; registration
+# in the model registry; then one stage
 # alone, and a clear error for bad SQL. Timing is printed, never asserted.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -23,6 +24,11 @@ f1=$(json_get "$T/run.json" 'step(d, "train")["outputs"]["f1"]')
 echo "held-out F1 on 2,000 rows: $f1"
 "$PY" -c "import sys; sys.exit(0 if float('$f1') >= 0.4 else 1)" || fail "F1 $f1 is below the floor 0.4"
 pass "smoke profile: F1 $f1 >= 0.4"
+
+assert_eq Succeeded "$(json_get "$T/run.json" 'step(d, "deploy")["status"]')" "deploy status"
+assert_eq 1 "$(json_get "$T/run.json" 'step(d, "deploy")["outputs"]["version"]')" "deployed version"
+assert_contains "$(ctflow models list iot-maintenance)" "Production" "model registry"
+pass "deploy registered iot-maintenance v1 in Production"
 
 model=$(json_get "$T/run.json" 'step(d, "train")["artifacts"]["model"]["path"]')
 [ -f "$model/model.json" ] || fail "no model.json in the model artifact $model"
@@ -45,6 +51,7 @@ pass "Python's xgboost loads model.json and predicts the held-out rows within 1e
 id2=$(ctflow run "$WF" -p rows=2000 -p stages=simulate 2>"$T/err2") || fail "stages=simulate failed: $(cat "$T/err2")"
 ctflow get "$id2" -o json > "$T/run2.json"
 assert_eq Skipped "$(json_get "$T/run2.json" 'step(d, "train")["status"]')" "train with stages=simulate"
+assert_eq Skipped "$(json_get "$T/run2.json" 'step(d, "deploy")["status"]')" "deploy with stages=simulate"
 
 # Bad SQL is a clear error naming the query.
 if ctflow run "$WF" -p rows=500 -p query="SELEC nonsense" > "$T/err3" 2>&1; then fail "bad SQL succeeded"; fi
