@@ -20,6 +20,8 @@ pkgs=(
   dataset-fashion-mnist
   # interop checks and the Argo schema check
   python3 python3-torch python3-faiss python3-numpy python3-jsonschema python3-yaml
+  # the IoT predictive-maintenance workflow: XGBoost (C API) and its Python twin for the interop test
+  libxgboost-dev python3-xgboost
   # npm (the digits data set, playwright-core) fetches over https
   ca-certificates
 )
