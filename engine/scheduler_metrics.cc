@@ -3,6 +3,8 @@
 // of running attempts every kMetricsPoll seconds and once more when an attempt
 // ends: points become metrics in the store, the sweep's objective feeds its
 // early stopping, and progress lines become events and the step row's progress.
+#include <algorithm>
+
 #include "engine/scheduler_impl.h"
 
 namespace ctflow {
@@ -26,7 +28,12 @@ void Scheduler::Impl::poll_metrics() {
   metrics_timer_.reset();
   if (finished_) return;
   // take_metrics may stop a trial, which may end it (and unwatch it) at once.
+  // In the order of their names, not of their addresses: what a pruner decides
+  // may depend on which report it hears first.
   std::vector<Instance*> now(watched_.begin(), watched_.end());
+  std::sort(now.begin(), now.end(), [](const Instance* a, const Instance* b) {
+    return a->step != b->step ? a->step->step->name < b->step->step->name : a->index < b->index;
+  });
   for (Instance* inst : now)
     if (watched_.count(inst) && inst->metrics)
       guarded(inst, nullptr, [&] { take_metrics(*inst, inst->metrics->poll()); });

@@ -15,7 +15,7 @@ metadata: {name: asha}
 steps:
   tune:
     sweep:
-      parameters: {r: {values: [1, 2, 3, 4, 5, 6, 7, 8, 9]}}
+      parameters: {r: {values: [5, 9, 1, 7, 3, 8, 2, 6, 4]}}
       method: grid
       parallelism: 9
       objective: {metric: acc, goal: maximize}
@@ -40,12 +40,12 @@ assert_eq Succeeded "$(json_get "$T/asha.json" 'step(d, "tune")["status"]')" "th
 assert_eq '{"r": 9}' "$(json_get "$T/asha.json" 'step(d, "tune")["outputs"]["best"]')" "best parameters"
 assert_eq "r=9 result=model-9" "$(json_get "$T/asha.json" 'step(d, "use")["outputs"]["result"]')" "the step after the sweep"
 stopped=$(json_get "$T/asha.json" 'len([s for s in d["steps"] if s["step"] == "tune" and s["status"] == "Stopped"])')
-[ "$stopped" -ge 6 ] || fail "ASHA stopped $stopped of 9 trials; at least 6 are behind at a rung"
-assert_eq 9 "$(tail -n 1 "$T/finished")" "the winner ran to its end"
+[ "$stopped" -ge 4 ] || fail "ASHA stopped $stopped of 9 trials; at least 4 are behind at a rung"
+grep -qx 9 "$T/finished" || fail "the winner (r=9) did not run to its end: $(cat "$T/finished")"
 assert_eq "$((9 - stopped))" "$(wc -l < "$T/finished" | tr -d ' ')" "only trials not stopped reached their end"
-assert_contains "$(json_get "$T/asha.json" 'step(d, "tune[0]")["message"]')" "stopped early by the asha rule" "a stopped trial's message"
-assert_eq '{"r": 1}' "$(json_get "$T/asha.json" 'step(d, "tune[0]")["trial"]')" "a trial's parameters in ctflow get"
-ctflow metrics @latest 'tune[8]' -o json > "$T/m.json"
+assert_contains "$(json_get "$T/asha.json" 'step(d, "tune[2]")["message"]')" "stopped early by the asha rule" "a stopped trial's message (r=1)"
+assert_eq '{"r": 1}' "$(json_get "$T/asha.json" 'step(d, "tune[2]")["trial"]')" "a trial's parameters in ctflow get"
+ctflow metrics @latest 'tune[1]' -o json > "$T/m.json"
 assert_eq 9 "$(json_get "$T/m.json" 'len([p for p in d["metrics"] if p["name"] == "acc"])')" "the winner's live points in the store"
 ctflow get @latest > "$T/get.txt"
 assert_contains "$(cat "$T/get.txt")" "Sweep tune" "ctflow get shows the sweep's trials"
