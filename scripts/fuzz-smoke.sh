@@ -15,7 +15,7 @@ jobs="${FUZZ_JOBS:-2}"
 
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCTFLOW_FUZZ=ON -DCTFLOW_SANITIZE=ON -DCTFLOW_MNIST=OFF -DCTFLOW_TESTS=OFF \
+  -DCTFLOW_FUZZ=ON -DCTFLOW_SANITIZE=ON -DCTFLOW_MNIST=OFF -DCTFLOW_IOT=OFF -DCTFLOW_TESTS=OFF \
   -DCMAKE_CXX_FLAGS=-Wno-unknown-warning-option >/dev/null
 cmake --build "$build" --target ctflow_fuzzers -j "$jobs"
 

@@ -12,7 +12,7 @@ jobs="${SANITIZE_JOBS:-2}"
 # -O1 keeps sanitized tests quick without the compile cost of -O2.
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja \
   -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" -DCMAKE_C_FLAGS_DEBUG="-O1 -g" \
-  -DCTFLOW_SANITIZE=ON -DCTFLOW_MNIST=OFF -DCTFLOW_TESTS=ON \
+  -DCTFLOW_SANITIZE=ON -DCTFLOW_MNIST=OFF -DCTFLOW_IOT=OFF -DCTFLOW_TESTS=ON \
   -DCMAKE_CXX_FLAGS=-Wno-unknown-warning-option >/dev/null
 
 # Only the unit tests and their runtime needs, not every tool and benchmark.

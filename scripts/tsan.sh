@@ -27,7 +27,7 @@ tsan="-fsanitize=thread -fno-omit-frame-pointer"
 # -O1 keeps sanitized tests quick without the compile cost of -O2.
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja \
   -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" -DCMAKE_C_FLAGS_DEBUG="-O1 -g" \
-  -DCTFLOW_MNIST=OFF -DCTFLOW_TESTS=ON \
+  -DCTFLOW_MNIST=OFF -DCTFLOW_IOT=OFF -DCTFLOW_TESTS=ON \
   -DCMAKE_C_FLAGS="$tsan" -DCMAKE_CXX_FLAGS="$tsan -Wno-unknown-warning-option" \
   -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread \
   -DCMAKE_MODULE_LINKER_FLAGS=-fsanitize=thread > /dev/null
