@@ -349,7 +349,7 @@ std::string Api::run_fingerprint_uncached(const std::string& id) {
   if (auto steps = store_.get_steps(id))
     for (const auto& s : *steps)
       f += "|" + s.name + ":" + s.status + ":" + std::to_string(s.attempts) + ":" + std::to_string(s.finished_at) +
-           ":" + std::to_string(s.started_at);
+           ":" + std::to_string(s.started_at) + (s.progress.is_null() ? "" : ":" + s.progress.dump());
   if (auto m = store_.get_metrics(id)) f += "|m" + std::to_string(m->size());
   return f;
 }
