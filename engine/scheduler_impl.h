@@ -198,6 +198,7 @@ class Scheduler::Impl final : public JobPool {
   // --- sweeps (scheduler_sweep.cc) ---
   void begin_sweep(StepState& s);
   int add_trials(StepState& s);
+  Instance& add_trial(StepState& s, Value params);
   bool resume_trials(StepState& s);
   void trial_metric(Instance& inst, int64_t step, double value, bool live);
   void stop_trial(Instance& inst, const std::string& why);

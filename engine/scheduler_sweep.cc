@@ -67,17 +67,24 @@ bool Scheduler::Impl::resume_trials(StepState& s) {
   for (uint64_t i = 0; i < sw.budget; ++i) {
     auto prev = previous_.find(s.step->name + "[" + std::to_string(i) + "]");
     if (prev == previous_.end() || !prev->second.inputs.is_object() || !prev->second.inputs.contains("trial")) break;
-    const int index = static_cast<int>(s.instances.size());
-    add_instance(s, index, nullptr);
-    Instance& inst = *s.instances.back();
-    inst.trial = index;
-    inst.trial_params = prev->second.inputs["trial"];
-    inst.inputs["trial"] = inst.trial_params;
-    sw.history.push_back({inst.trial_params, std::nullopt, sweep::TrialStatus::Running});
-    ++sw.active;
+    add_trial(s, prev->second.inputs["trial"]);
     any = true;
   }
   return any;
+}
+
+// Queues trial number instances.size() of S with PARAMS.
+Scheduler::Impl::Instance& Scheduler::Impl::add_trial(StepState& s, Value params) {
+  SweepRun& sw = *s.sweep;
+  const int index = static_cast<int>(s.instances.size());
+  add_instance(s, index, nullptr);
+  Instance& inst = *s.instances.back();
+  inst.trial = index;
+  inst.trial_params = std::move(params);
+  inst.inputs["trial"] = inst.trial_params;
+  sw.history.push_back({inst.trial_params, std::nullopt, sweep::TrialStatus::Running});
+  ++sw.active;
+  return inst;
 }
 
 // Adds trials while fewer than `parallelism` are going and the budget allows;
@@ -92,16 +99,8 @@ int Scheduler::Impl::add_trials(StepState& s) {
       sw.exhausted = true;
       break;
     }
-    const int index = static_cast<int>(s.instances.size());
-    add_instance(s, index, nullptr);
-    Instance& inst = *s.instances.back();
-    inst.trial = index;
-    inst.trial_params = *params;
-    inst.inputs["trial"] = *params;
-    sw.history.push_back({*params, std::nullopt, sweep::TrialStatus::Running});
-    ++sw.active;
+    record_instance(add_trial(s, std::move(*params)));
     ++added;
-    record_instance(inst);
   }
   return added;
 }
