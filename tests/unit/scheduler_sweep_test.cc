@@ -3,6 +3,7 @@
 // the best trial's outputs, failures, parallelism, progress and resume. Time is
 // virtual; the only files are the fake attempts' metrics files in a temp folder.
 #include "scheduler_fakes.h"
+#include "engine/scheduler_impl.h"  // value_text: how a rendered value becomes a command-line word
 
 #include <doctest/doctest.h>
 
