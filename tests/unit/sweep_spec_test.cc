@@ -218,7 +218,7 @@ TEST_CASE("SweepSpec.TrialsFromAParamAndDefaults") {
   CHECK(diag_lines(bad) ==
         "12:15: 'trials' must be a number or exactly one param reference like \"{{params.trials}}\"; got "
         "'{{steps.a.outputs.n}}'\n"
-        "8:47: the default of parameter 'lr' must be a number from 0.0001 to 0.01; got '0.5'\n"
-        "9:44: the default 16 of parameter 'dim' is not one of its values\n"
-        "10:37: the default of parameter 'n' must be a whole number from 1 to 4; got '2.5'\n");
+        "8:49: the default of parameter 'lr' must be a number from 0.0001 to 0.01; got '0.5'\n"
+        "9:42: the default 16 of parameter 'dim' is not one of its values\n"
+        "10:38: the default of parameter 'n' must be a whole number from 1 to 4; got '2.5'\n");
 }
