@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "base/json_text.h"
+#include "engine/run/log_file.h"
 
 namespace ctflow {
 
@@ -26,12 +27,7 @@ std::string metric_line(const std::string& name, int64_t step, double value) {
 }
 
 bool append_line(const std::string& path, const std::string& line) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0 && errno == ENOENT) {  // the run's first metrics file: its folder is made now
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-    fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  }
+  const int fd = open_append(path);
   if (fd < 0) return false;
   ssize_t n = ::write(fd, line.data(), line.size());
   ::close(fd);
