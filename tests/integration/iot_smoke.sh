@@ -78,16 +78,7 @@ pass "Python's xgboost loads model.json and predicts the held-out rows within 1e
 # ctflow serve with the xgboost handler: rows of named readings in, the failure
 # probability Python's xgboost gives the same features out, batched; a bad row
 # is a 400 that names the field.
-"$CTFLOW_BIN" serve --addr 127.0.0.1:0 --max-delay 1000 >"$T/serve.out" 2>"$T/serve.err" &
-SERVE_PID=$!
-_BG_PIDS+=("$SERVE_PID")
-for _ in $(seq 1 300); do
-  grep -q "listening on" "$T/serve.out" 2>/dev/null && break
-  kill -0 "$SERVE_PID" 2>/dev/null || fail "ctflow serve exited: $(cat "$T/serve.err")"
-  sleep 0.1
-done
-URL=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$T/serve.out")
-[ -n "$URL" ] || fail "no URL in: $(cat "$T/serve.out") $(cat "$T/serve.err")"
+start_serve serve --max-delay 1000
 assert_contains "$(cat "$T/serve.out")" "loaded iot-maintenance v1 (xgboost" "start-up banner"
 db=$(json_get "$T/run.json" 'step(d, "simulate")["artifacts"]["database"]["path"]')
 "$PY" - "$URL" "$db" "$model" <<'PYEOF' || fail "the xgboost handler's answers are wrong"
