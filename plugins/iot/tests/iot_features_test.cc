@@ -16,10 +16,24 @@
 namespace iot = ctflow::iot;
 namespace fs = std::filesystem;
 
+namespace {
+
+// A scratch folder with the path of a SQLite file in it, removed at the end.
+struct Scratch {
+  fs::path dir;
+  std::string db;
+  explicit Scratch(const std::string& name)
+      : dir(fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()))), db((dir / "raw.db").string()) {
+    fs::create_directories(dir);
+  }
+  ~Scratch() { fs::remove_all(dir); }
+};
+
+}  // namespace
+
 TEST_CASE("features: power, temperature difference, wear x torque, type one-hot; bad queries named") {
-  const fs::path dir = fs::temp_directory_path() / ("iot_features_test_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  const std::string db = (dir / "raw.db").string();
+  const Scratch scratch("iot_features_test");
+  const std::string& db = scratch.db;
   iot::Reading r;
   r.udi = 1;
   r.product_id = "M10001";
@@ -51,8 +65,7 @@ TEST_CASE("features: power, temperature difference, wear x torque, type one-hot;
   CHECK_THROWS_WITH(iot::load_features(db, "SELECT type, NULL AS air_temp_k, process_temp_k, rpm, torque_nm, tool_wear_min, "
                                            "machine_failure FROM readings"),
                     doctest::Contains("NULL in 'air_temp_k'"));
-  CHECK_THROWS_WITH(iot::load_features((dir / "none.db").string(), "SELECT 1"), doctest::Contains("cannot open"));
-  fs::remove_all(dir);
+  CHECK_THROWS_WITH(iot::load_features((scratch.dir / "none.db").string(), "SELECT 1"), doctest::Contains("cannot open"));
 }
 
 TEST_CASE("score: F1 at the threshold, average precision, ROC-AUC and curves from (0,0) to (1,1)") {
@@ -69,9 +82,8 @@ TEST_CASE("score: F1 at the threshold, average precision, ROC-AUC and curves fro
 }
 
 TEST_CASE("validate: NULLs, ranges and missing columns named; drift per feature against a profile") {
-  const fs::path dir = fs::temp_directory_path() / ("iot_validate_test_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  const std::string db = (dir / "raw.db").string();
+  const Scratch scratch("iot_validate_test");
+  const std::string& db = scratch.db;
   iot::SimOptions o;
   o.rows = 3000;
   o.drift_rows = 1000;
@@ -108,5 +120,4 @@ TEST_CASE("validate: NULLs, ranges and missing columns named; drift per feature 
   CHECK(later["features"]["temp_diff_k"]["psi"].get<double>() >= 0.1);
   CHECK(later["features"]["temp_diff_k"]["ks_p_value"].get<double>() < 0.05);
   CHECK(later["features"]["type_h"]["drifted"] == false);
-  fs::remove_all(dir);
 }
