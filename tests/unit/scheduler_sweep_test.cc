@@ -3,6 +3,7 @@
 // the best trial's outputs, failures, parallelism, progress and resume. Time is
 // virtual; the only files are the fake attempts' metrics files in a temp folder.
 #include "scheduler_fakes.h"
+#include "engine/scheduler_impl.h"  // value_text: how a rendered value becomes a command-line word
 
 #include <doctest/doctest.h>
 
@@ -335,4 +336,53 @@ steps:
   CHECK(rerun == std::vector<std::string>{"tune[1]", "after"});
   CHECK(h.journal.step("tune").outputs["best"]["x"] == 2);
   CHECK(h.runner.of("after").back().argv[1] == "2");
+}
+
+TEST_CASE("trials from a param: 0 skips the sweep and best is the parameters' defaults; N runs N trials") {
+  const char* text = R"(
+params:
+  trials: {type: int, default: 0}
+steps:
+  tune:
+    sweep:
+      parameters:
+        x: {min: 0.0, max: 1.0, default: 0.25}
+        k: {values: [8, 16], default: 16}
+      method: random
+      trials: "{{params.trials}}"
+      seed: 3
+      objective: {metric: score, goal: maximize}
+    shell: "train x={{trial.x}}"
+  use:
+    needs: [tune]
+    run: [use, "{{steps.tune.outputs.best.x}}", "{{steps.tune.outputs.best.k}}"]
+)";
+  auto script = [](const AttemptSpec& spec) {
+    Outcome o;
+    if (spec.instance == "use") return o;
+    o.seconds = 2;  // the score line at 1 s is written before the trial ends
+    o.live = {{1, point("score", arg(spec, "x"))}};
+    return o;
+  };
+  {
+    TempRoot tmp;
+    Harness h;
+    h.journal.root = tmp.path;
+    h.runner.script = script;
+    CHECK(h.run(workflow(text), Value{{"trials", 0}}) == "Succeeded");
+    CHECK(h.journal.step("tune").status == "Skipped");
+    CHECK(h.journal.step("tune").message.find("params.trials is 0") != std::string::npos);
+    CHECK(count_status(h.journal, "tune", "Succeeded") == 0);
+    CHECK(h.runner.of("use")[0].argv == std::vector<std::string>{"use", "0.25", "16"});
+  }
+  {
+    TempRoot tmp;
+    Harness h;
+    h.journal.root = tmp.path;
+    h.runner.script = script;
+    CHECK(h.run(workflow(text), Value{{"trials", 3}}) == "Succeeded");
+    CHECK(count_status(h.journal, "tune", "Succeeded") == 3);
+    const Value best = h.journal.step("tune").outputs["best"];
+    CHECK(h.runner.of("use")[0].argv[1] == value_text(best["x"]));
+  }
 }
