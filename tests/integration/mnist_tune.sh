@@ -39,12 +39,15 @@ ctflow lineage mnist-embedder:1 -o json > "$T/lineage.json"
 assert_eq "$(json_get - 'd["dim"]' <<< "$best")" "$(json_get "$T/lineage.json" 'd["artifacts"]["model"]["produced_by"]["inputs"]["with"]["embedding_dim"]')" "lineage: the deployed model's embedding_dim"
 pass "train used the best trial's parameters and the model was deployed"
 
-# --- an unchanged re-run: the trials that Succeeded are cache hits (a Stopped
-# trial is not a success to reuse: it runs again)
-succeeded=$(json_get "$T/run.json" '[s["name"] for s in d["steps"] if s["name"].startswith("tune[") and s["status"] == "Succeeded"]')
+# --- an unchanged re-run: every trial is a cache hit, those ASHA stopped too
+# (they end Stopped again, under the same rule), and train with them
+all=$(json_get "$T/run.json" '[s["name"] for s in d["steps"] if s["name"].startswith("tune[")]')
 ctflow run "$WF" "${small[@]}" -p trials=3 > /dev/null 2>"$T/err2" || fail "the re-run failed: $(cat "$T/err2")"
 ctflow get @latest -o json > "$T/run2.json"
-assert_eq "$succeeded" "$(json_get "$T/run2.json" '[s["name"] for s in d["steps"] if s["name"].startswith("tune[") and s.get("cached")]')" "trials served from the cache"
+assert_eq "$all" "$(json_get "$T/run2.json" '[s["name"] for s in d["steps"] if s["name"].startswith("tune[") and s.get("cached")]')" "trials served from the cache"
+assert_eq "$(json_get "$T/run.json" '[s["status"] for s in d["steps"] if s["name"].startswith("tune[")]')" \
+  "$(json_get "$T/run2.json" '[s["status"] for s in d["steps"] if s["name"].startswith("tune[")]')" "the trials' statuses on the re-run"
+assert_eq "$best" "$(json_get "$T/run2.json" 'step(d, "tune")["outputs"]["best"]')" "the re-run's best"
 pass "an unchanged re-run of the sweep reuses its trials"
 
 # --- trials=0 (the default): no tuning, train gets the defaults

@@ -386,3 +386,53 @@ steps:
     CHECK(h.runner.of("use")[0].argv[1] == value_text(best["x"]));
   }
 }
+
+TEST_CASE("an unchanged re-run of a sweep is all cache hits, its stopped trials too; another stop rule runs them again") {
+  TempRoot tmp;
+  Harness h;
+  h.journal.root = tmp.path;
+  h.runner.script = [](const AttemptSpec& spec) {
+    Outcome o;
+    const double r = arg(spec, "r");
+    o.seconds = 9.5;
+    for (int step = 1; step <= 9; ++step) o.live.push_back({step, point("acc", 1 - 1 / (1 + r * step), step)});
+    return o;
+  };
+  const char* text = R"(
+steps:
+  tune:
+    sweep:
+      parameters:
+        r: {values: [5, 9, 1, 7, 3, 8, 2, 6, 4]}
+      method: grid
+      parallelism: 9
+      objective: {metric: acc, goal: maximize}
+      early_stop: {method: asha, min_steps: 1, reduction: REDUCTION}
+    shell: "train r={{trial.r}}"
+    cache: true
+)";
+  auto with_reduction = [&](const std::string& n) {
+    std::string t = text;
+    t.replace(t.find("REDUCTION"), 9, n);
+    return workflow(t);
+  };
+  CHECK(h.run(with_reduction("3"), Value::object(), "r-1") == "Succeeded");
+  CHECK(count_status(h.journal, "tune", "Stopped") == 7);
+  const size_t first = h.runner.spans.size();
+  CHECK(first == 9);
+
+  CHECK(h.run(with_reduction("3"), Value::object(), "r-2") == "Succeeded");
+  CHECK(h.runner.spans.size() == first);  // nothing ran again
+  CHECK(count_status(h.journal, "tune", "Stopped") == 7);
+  CHECK(count_status(h.journal, "tune", "Succeeded") == 2);
+  CHECK(h.journal.step("tune[2]").message.find("cache hit: run r-1 step tune[2] stopped early by the asha rule") == 0);
+  CHECK(h.journal.step("tune[2]").outputs.count("ctflow.stopped") == 0);
+  CHECK(h.journal.step("tune").outputs["best"] == Value{{"r", 9}});
+  CHECK(h.journal.step("tune").outputs["best_value"].get<double>() ==
+        doctest::Approx(h.journal.step("tune[1]").outputs["objective"].get<double>()));
+
+  // A stop under reduction 3 says nothing of reduction 2: those trials run again.
+  CHECK(h.run(with_reduction("2"), Value::object(), "r-3") == "Succeeded");
+  CHECK(h.runner.spans.size() == first + 7);
+  CHECK(h.runner.of("tune[1]").size() == 1);  // the winners are successes under any rule: cache hits
+}
