@@ -46,6 +46,16 @@ int count_status(FakeJournal& j, const std::string& prefix, const std::string& s
   return n;
 }
 
+// Trial with rate r reaches accuracy 1 - 1/(1 + r*step) at steps 1..9 (9.5 s):
+// higher r is better at every step.
+Outcome rate_curve(const AttemptSpec& spec) {
+  Outcome o;
+  const double r = arg(spec, "r");
+  o.seconds = 9.5;
+  for (int step = 1; step <= 9; ++step) o.live.push_back({step, point("acc", 1 - 1 / (1 + r * step), step)});
+  return o;
+}
+
 }  // namespace
 
 TEST_CASE("a grid sweep runs every combination; its outputs are the best trial's, with best, best_value, best_trial") {
@@ -99,14 +109,7 @@ TEST_CASE("ASHA stops the trials behind at each rung; a stopped trial ends Stopp
   TempRoot tmp;
   Harness h;
   h.journal.root = tmp.path;
-  // Trial with rate r reaches accuracy 1 - 1/(1 + r*step): higher r is better at every step.
-  h.runner.script = [](const AttemptSpec& spec) {
-    Outcome o;
-    const double r = arg(spec, "r");
-    o.seconds = 9.5;
-    for (int step = 1; step <= 9; ++step) o.live.push_back({step, point("acc", 1 - 1 / (1 + r * step), step)});
-    return o;
-  };
+  h.runner.script = rate_curve;
   auto wf = workflow(R"(
 steps:
   tune:
@@ -391,13 +394,7 @@ TEST_CASE("an unchanged re-run of a sweep is all cache hits, its stopped trials 
   TempRoot tmp;
   Harness h;
   h.journal.root = tmp.path;
-  h.runner.script = [](const AttemptSpec& spec) {
-    Outcome o;
-    const double r = arg(spec, "r");
-    o.seconds = 9.5;
-    for (int step = 1; step <= 9; ++step) o.live.push_back({step, point("acc", 1 - 1 / (1 + r * step), step)});
-    return o;
-  };
+  h.runner.script = rate_curve;
   const char* text = R"(
 steps:
   tune:
