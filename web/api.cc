@@ -19,6 +19,7 @@
 #include "base/json_text.h"
 #include "engine/frontend_v1.h"
 #include "engine/validate.h"
+#include "web/sweep_view.h"
 
 namespace ctflow::web {
 namespace fs = std::filesystem;
@@ -78,6 +79,7 @@ Json basic_run_document(RunStore& store, const std::string& id) {
                             {"finished_at", iso8601(s.finished_at)}, {"outputs", s.outputs},
                             {"metrics", Json::object()}, {"artifacts", artifacts}, {"exit_code", s.exit_code},
                             {"message", s.message}});
+    if (s.inputs.is_object() && s.inputs.contains("trial")) doc["steps"].back()["trial"] = s.inputs["trial"];
   }
   return doc;
 }
@@ -312,6 +314,14 @@ Json Api::run_view(const std::string& id) {
                        {"instances", names}, {"progress", progress_of(step)}, {"with", Json::object()}, {"when", ""},
                        {"depends", ""}});
   doc["dag"] = {{"nodes", nodes}, {"edges", edges}};
+  // Sweeps: their search space, best trial and trials (with what the store has of their metrics).
+  doc["sweeps"] = Json::array();
+  const auto& st = doc["steps"];
+  if (std::any_of(st.begin(), st.end(), [](const Json& s) { return s.contains("trial"); })) {
+    auto metrics = store_.get_metrics(id);
+    doc["sweeps"] = sweeps_view(st, parsed.workflow ? &*parsed.workflow : nullptr,
+                                metrics ? *metrics : std::vector<MetricPoint>{});
+  }
   return doc;
 }
 
