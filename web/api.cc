@@ -278,9 +278,18 @@ Json Api::run_view(const std::string& id) {
   std::map<std::string, std::vector<std::string>> instance_status;
   std::map<std::string, std::vector<std::string>> instances;
   std::map<std::string, Json> progress;  // a running instance's latest report, per node
+  // A sweep's node shows the sweep's own status: a failed or stopped trial does not fail it.
+  std::set<std::string> swept;
+  std::map<std::string, std::string> own_status;
+  auto status_of = [&](const std::string& step) {
+    auto own = own_status.find(step);
+    return swept.count(step) && own != own_status.end() ? own->second : node_status(instance_status[step]);
+  };
   for (const auto& s : doc["steps"]) {
     std::string step = s.value("step", s.value("name", ""));
     instance_status[step].push_back(s.value("status", ""));
+    if (s.contains("trial")) swept.insert(step);
+    if (s.value("name", "") == step) own_status[step] = s.value("status", "");
     instances[step].push_back(s.value("name", ""));
     if (s.value("status", "") == "Running" && s.contains("progress") && s["progress"].is_object() &&
         !progress.contains(step))
@@ -299,7 +308,7 @@ Json Api::run_view(const std::string& id) {
                        : st.kind == StepKind::Call ? "call " + st.call
                                                    : (st.kind == StepKind::Shell ? "shell" : "run");
     nodes.push_back({{"id", st.name}, {"kind", kind}, {"on_exit", on_exit},
-                     {"status", node_status(instance_status[st.name])}, {"instances", instances[st.name]},
+                     {"status", status_of(st.name)}, {"instances", instances[st.name]},
                      {"progress", progress_of(st.name)}, {"with", st.with}, {"when", st.when},
                      {"depends", st.depends}});
     for (const auto& d : direct_dependencies(st)) edges.push_back({{"from", d}, {"to", st.name}});
@@ -310,7 +319,7 @@ Json Api::run_view(const std::string& id) {
   }
   for (const auto& [step, names] : instances)  // steps the text did not give (an old or foreign run)
     if (!seen.count(step))
-      nodes.push_back({{"id", step}, {"kind", ""}, {"on_exit", false}, {"status", node_status(instance_status[step])},
+      nodes.push_back({{"id", step}, {"kind", ""}, {"on_exit", false}, {"status", status_of(step)},
                        {"instances", names}, {"progress", progress_of(step)}, {"with", Json::object()}, {"when", ""},
                        {"depends", ""}});
   doc["dag"] = {{"nodes", nodes}, {"edges", edges}};

@@ -124,7 +124,7 @@ Json sweeps_view(const Json& steps, const Workflow* workflow, const std::vector<
       bool live = false;
       if (o.contains("objective") && o["objective"].is_number()) {
         objective = o["objective"];
-      } else if (spec) {
+      } else if (spec && t->value("status", "") == "Running") {
         if (auto l = latest.find({name, spec->metric}); l != latest.end()) {
           objective = l->second->value;
           live = true;

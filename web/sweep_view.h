@@ -21,8 +21,9 @@ namespace ctflow::web {
 //    "scale", "min", "max" | "values"}], "best_trial", "best_value", "best",
 //    "trials": [{"index", "name", "status", "params", "objective", "live",
 //    "steps_reached", "message"}]}
-// A trial's objective is its output once it ended, else (live) the latest
-// value of the objective metric it recorded; steps reached is the highest
+// A trial's objective is its output once it ended (a failed trial has none,
+// as in `ctflow get`), or while it runs (live) the latest value of the
+// objective metric it recorded; steps reached is the highest
 // metric step it recorded (its objective's step when the store has none).
 nlohmann::json sweeps_view(const nlohmann::json& steps, const Workflow* workflow,
                            const std::vector<MetricPoint>& metrics);

@@ -432,14 +432,22 @@ steps:
     if (s["name"] == "tune[1]") seen = s["trial"] == Json{{"lr", 0.0001}, {"dim", 16}};
   CHECK(seen);
 
-  // Once it ends, the best trial is the parent's outputs'.
+  CHECK(doc["dag"]["nodes"][0]["status"] == "Running");
+
+  // Once it ends, the best trial is the parent's outputs'; a failed trial does not make the node Failed.
+  trial(2, "Failed", {{"lr", 0.01}, {"dim", 16}}, Json::object());
   parent.status = "Succeeded";
   parent.outputs = {{"best", {{"lr", 0.001}, {"dim", 32}}}, {"best_value", 0.9}, {"best_trial", 0}};
   REQUIRE(f.store->upsert_step(parent).ok());
-  Json done = request(f.port, "GET", "/api/v1/runs/" + *id).json()["sweeps"][0];
+  Json after = request(f.port, "GET", "/api/v1/runs/" + *id).json();
+  CHECK(after["dag"]["nodes"][0]["status"] == "Succeeded");
+  const Json& done = after["sweeps"][0];
   CHECK(done["best_trial"] == 0);
   CHECK(done["best_value"] == 0.9);
   CHECK(done["best"]["dim"] == 32);
+  CHECK(done["trials"][2]["objective"].is_null());  // a failed trial has no objective, as in ctflow get
+  CHECK(done["trials"][2]["live"] == false);
+  CHECK(done["trials"][2]["steps_reached"] == 2);
   // A run without a sweep has none.
   CHECK(request(f.port, "GET", "/api/v1/runs/" + f.run_id).json()["sweeps"] == Json::array());
 }
