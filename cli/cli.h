@@ -82,6 +82,7 @@ struct ExportArgs {
   std::string file, out, image, artifacts = "pvc", pvc;
   std::vector<std::string> params;
   bool skip_triggers = false;  // --skip-triggers: leave out triggers the target cannot express
+  bool sweep_as_fanout = false;  // --sweep-as-fanout: TPE as seeded random trials, early stopping left out
 };
 int cmd_export(const ExportArgs& a);
 

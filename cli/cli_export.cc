@@ -44,12 +44,21 @@ int cmd_export(const ExportArgs& a) {
   }
   // A sweep whose trials param is 0 runs no trial: left out, its `best` the defaults.
   std::vector<std::string> left_out;
-  const Workflow wf = without_untried_sweeps(*r.workflow, params, &left_out);
+  const Workflow folded = without_untried_sweeps(*r.workflow, params, &left_out);
   for (const auto& name : left_out)
     std::cerr << "note: step '" << name << "' is left out: its sweep has no trials with these params, so "
               << "steps." << name << ".outputs.best is its parameters' defaults (-p to give trials)\n";
+  // The other sweeps: a fan-out over trials sampled now, and a step picking the best.
+  std::vector<std::string> notes;
+  auto expanded = sweeps_as_fanout(folded, params, {a.sweep_as_fanout, a.target == "kfp", &notes});
+  if (!expanded) {
+    std::cerr << expanded.message() << "\n";
+    return kExitUsage;
+  }
+  for (const auto& n : notes) std::cerr << "note: " << n << "\n";
+  const Workflow& wf = *expanded;
   std::map<std::string, PluginOutputs> outs;
-  for (const auto& s : r.workflow->steps)
+  for (const auto& s : wf.steps)
     if (s.kind == StepKind::Plugin)
       if (const PluginInfo* p = plugins.find(s.uses)) {
         PluginOutputs& o = outs[p->name];

@@ -195,6 +195,8 @@ int main(int argc, char** argv) {
   c_export->add_option("--artifacts", exp.artifacts, "pvc (default) or s3: how artifacts pass between tasks")
       ->check(CLI::IsMember({"pvc", "s3"}));
   c_export->add_option("--pvc", exp.pvc, "an existing PersistentVolumeClaim (default: one per run)");
+  c_export->add_flag("--sweep-as-fanout", exp.sweep_as_fanout,
+                     "export a TPE or early-stopping sweep as seeded random trials, each run to the end");
   c_export->add_flag("--skip-triggers", exp.skip_triggers, "argo: leave out triggers a CronWorkflow cannot express (watch, webhook, drift)");
   c_export->callback([&] { rc = cmd_export(exp); });
 
