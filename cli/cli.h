@@ -88,7 +88,9 @@ int cmd_export(const ExportArgs& a);
 
 int cmd_lineage(const Global& g, const std::string& ref, const std::string& output);
 int cmd_data(const Global& g, const std::vector<std::string>& args);
-int cmd_compare(const Global& g, const std::vector<std::string>& refs, const std::string& output);
+// SWEEP non-empty: the trials of that sweep step of the one run in REFS.
+int cmd_compare(const Global& g, const std::vector<std::string>& refs, const std::string& sweep,
+                const std::string& output);
 
 int cmd_daemon(const Global& g, const std::vector<std::string>& files, const std::string& addr);
 int cmd_triggers(const Global& g, const std::vector<std::string>& files, const std::string& output, int limit);

@@ -167,8 +167,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> compare_refs;
   auto* c_compare = app.add_subcommand("compare", "params and final metrics of runs side by side");
   c_compare->add_option("runs", compare_refs, "run ids")->required();
+  std::string compare_sweep;
+  c_compare->add_option("--sweep", compare_sweep, "STEP: the trials of this sweep step of the one run, side by side");
   c_compare->add_option("-o,--output", output, "json")->check(CLI::IsMember({"json", ""}));
-  c_compare->callback([&] { rc = cmd_compare(g, compare_refs, output); });
+  c_compare->callback([&] { rc = cmd_compare(g, compare_refs, compare_sweep, output); });
 
   std::vector<std::string> daemon_files;
   std::string daemon_addr = "127.0.0.1:8090";
