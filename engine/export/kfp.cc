@@ -23,6 +23,7 @@ struct Source {
   Kind kind = Kind::Param;
   std::string a;  // param name, producer task
   std::string b;  // output / artifact key, item key
+  bool list = false;  // a for_each step's output, collected into a list (KFP's dsl.Collected)
 };
 
 // A DAG: the root, comp-exit-handler-1, or a comp-for-loop-<task>.
@@ -121,7 +122,7 @@ class KfpCompiler {
       case Source::Kind::TaskOutput:
         if (task_scope_[src.a] == scope)
           return Json{{"taskOutputParameter", {{"producerTask", src.a}, {"outputParameterKey", src.b}}}};
-        return channel(scope, "pipelinechannel--" + src.a + "-" + src.b, "STRING", src);
+        return channel(scope, "pipelinechannel--" + src.a + "-" + src.b, src.list ? "LIST" : "STRING", src);
       case Source::Kind::TaskArtifact: {
         if (task_scope_[src.a] == scope)
           return Json{{"taskOutputArtifact", {{"producerTask", src.a}, {"outputArtifactKey", src.b}}}};
@@ -155,7 +156,6 @@ class KfpCompiler {
       const Step* p = wf_.find_step(r.name);
       if (!p) return Status::Error("reference '" + r.text + "': there is no step '" + r.name + "'");
       if (exit_handler) return Status::Error("reference '" + r.text + "': on_exit steps cannot read other steps' outputs in a Kubeflow v2 export");
-      if (p->for_each) return Status::Error("reference '" + r.text + "': outputs of a for_each step cannot be read in a Kubeflow v2 export");
       return p;
     };
     switch (r.kind) {
@@ -166,11 +166,16 @@ class KfpCompiler {
         if (!r.path.empty()) return Status::Error("reference '" + r.text + "': a key of an object output is not exported");
         auto p = producer();
         if (!p) return p.status();
-        return Source{Source::Kind::TaskOutput, tasks_.at(r.name), r.field};
+        const std::string& task = tasks_.at(r.name);
+        // A fan-out's output: the list of its instances' values, an output of its for-loop DAG.
+        if ((*p)->for_each) return Source{Source::Kind::TaskOutput, "for-loop-" + task, collected_key(task, r.field), true};
+        return Source{Source::Kind::TaskOutput, task, r.field};
       }
       case Reference::Kind::StepArtifact: {
         auto p = producer();
         if (!p) return p.status();
+        if ((*p)->for_each)
+          return Status::Error("reference '" + r.text + "': artifacts of a for_each step cannot be read in a Kubeflow v2 export");
         return Source{Source::Kind::TaskArtifact, tasks_.at(r.name), r.field};
       }
       case Reference::Kind::Item:
@@ -196,6 +201,22 @@ class KfpCompiler {
     (artifact ? out_artifacts_ : out_params_)[task].insert(key);
   }
 
+  // The for-loop DAG output that collects output KEY of the fan-out task TASK.
+  static std::string collected_key(const std::string& task, const std::string& key) {
+    return "pipelinechannel--" + task + "-" + key;
+  }
+
+  // Records a read of SRC: the producer declares the output, and a collected one
+  // is published by the producer's for-loop DAG as a list.
+  void need_output(const Source& src) {
+    if (src.kind != Source::Kind::TaskOutput) return;
+    if (!src.list) return need_output(src.a, src.b, false);
+    const std::string task = src.a.substr(std::string("for-loop-").size());
+    const std::string key = src.b.substr(collected_key(task, "").size());
+    need_output(task, key, false);
+    collected_[task].insert(key);
+  }
+
   Result<std::string> render(const Step& s, bool exit_handler, int scope, StepInputs& in, const Reference& r) {
     if (r.kind == Reference::Kind::Workflow) {
       if (r.name == "name" || r.name == "run_id") return std::string("{{$.pipeline_job_name}}");
@@ -209,6 +230,7 @@ class KfpCompiler {
     }
     std::string base = src->kind == Source::Kind::Param ? src->a
                        : src->kind == Source::Kind::Item ? (src->b.empty() ? "item" : "item-" + src->b)
+                       : src->list                       ? src->b.substr(collected_key("", "").size() - 1)
                                                          : src->a + "-" + src->b;
     std::string name = base;
     for (int n = 2; in.defs["parameters"].contains(name) || in.defs["artifacts"].contains(name); ++n)
@@ -220,9 +242,10 @@ class KfpCompiler {
       in.defs["artifacts"][name] = Json{{"artifactType", {{"schemaTitle", "system.Artifact"}, {"schemaVersion", "0.0.1"}}}};
       return "{{$.inputs.artifacts['" + name + "'].path}}";
     }
-    if (src->kind == Source::Kind::TaskOutput) need_output(src->a, src->b, false);
+    need_output(*src);
     in.params[name] = feed(scope, *src);
-    in.defs["parameters"][name] = Json{{"parameterType", src->kind == Source::Kind::Param ? param_type(src->a) : "STRING"}};
+    in.defs["parameters"][name] =
+        Json{{"parameterType", src->kind == Source::Kind::Param ? param_type(src->a) : src->list ? "LIST" : "STRING"}};
     return "{{$.inputs.parameters['" + name + "']}}";
   }
 
@@ -235,11 +258,12 @@ class KfpCompiler {
     if (src->kind == Source::Kind::TaskArtifact) return Status::Error("an artifact cannot be compared");
     std::string name = "pipelinechannel--" + (src->kind == Source::Kind::Param ? src->a
                                               : src->kind == Source::Kind::Item ? std::string("loop-item")
-                                                                                : src->a + "-" + src->b);
+                                              : src->list ? src->b.substr(collected_key("", "").size() - 1)
+                                                          : src->a + "-" + src->b);
     if (src->kind == Source::Kind::Item && !src->b.empty()) name += "-" + src->b;
-    if (src->kind == Source::Kind::TaskOutput) need_output(src->a, src->b, false);
+    need_output(*src);
     task_inputs["parameters"][name] = feed(scope, *src);
-    const std::string type = src->kind == Source::Kind::Param ? param_type(src->a) : "STRING";
+    const std::string type = src->kind == Source::Kind::Param ? param_type(src->a) : src->list ? "LIST" : "STRING";
     defs["parameters"][name] = Json{{"parameterType", type}};
     return "inputs.parameter_values['" + name + "']";
   }
@@ -314,7 +338,7 @@ class KfpCompiler {
       if (!refs) return fail(s, s.for_each_pos, refs.message());
       auto src = source_of(s, exit_handler, refs->front());
       if (!src) return fail(s, s.for_each_pos, src.message());
-      if (src->kind == Source::Kind::TaskOutput) need_output(src->a, src->b, false);
+      need_output(*src);
       const std::string name = "pipelinechannel--" + task + "-loop-items";
       scopes_[static_cast<size_t>(scope)].input_params[name] = Json{{"parameterType", "LIST"}};
       scopes_[static_cast<size_t>(outer_scope)].tasks[outer_task] = loop;
@@ -565,6 +589,14 @@ class KfpCompiler {
       if (!scopes_[i].input_artifacts.empty()) comp["inputDefinitions"]["artifacts"] = scopes_[i].input_artifacts;
       components_[scopes_[i].component] = comp;
     }
+    for (const auto& [task, keys] : collected_) {
+      Json& comp = components_["comp-for-loop-" + task];
+      for (const auto& k : keys) {
+        comp["outputDefinitions"]["parameters"][collected_key(task, k)] = Json{{"parameterType", "LIST"}};
+        comp["dag"]["outputs"]["parameters"][collected_key(task, k)] =
+            Json{{"valueFromParameter", {{"producerSubtask", task}, {"outputParameterKey", k}}}};
+      }
+    }
     Json d;
     d["components"] = components_;
     d["deploymentSpec"] = Json{{"executors", executors_}};
@@ -603,6 +635,7 @@ class KfpCompiler {
   std::map<std::string, int> task_scope_;        // task name -> scope
   std::map<std::string, const Step*> step_of_task_;
   std::map<std::string, std::set<std::string>> out_params_, out_artifacts_;
+  std::map<std::string, std::set<std::string>> collected_;  // fan-out task -> outputs read as lists
   std::map<std::string, Pending> pending_;
   Json components_ = Json::object();
   Json executors_ = Json::object();

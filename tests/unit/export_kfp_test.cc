@@ -5,6 +5,7 @@
 
 #include "engine/export/common.h"
 #include "engine/export/kfp.h"
+#include "engine/frontend_v1.h"
 #include "golden/export_fixtures.h"
 
 using namespace ctflow;
@@ -78,4 +79,56 @@ TEST_CASE("KfpExport.DurationsInProtoJson") {
   CHECK(export_detail::proto_duration(-1.5) == "-1.5s");
   YAML::Node doc = YAML::Load(must(export_kfp(export_fixtures::edge_cases(), Value::object(), {})));
   CHECK(doc["root"]["dag"]["tasks"]["gen"]["retryPolicy"]["backoffDuration"].as<std::string>() == "0.5s");
+}
+
+TEST_CASE("KfpExport.FanOutOutputsAreCollectedAsAList") {
+  // A step reading a for_each step's output gets the instances' values as one
+  // LIST, an output of the for-loop DAG (what KFP's dsl.Collected compiles to).
+  LoadResult r = parse_workflow_text(R"(apiVersion: ctflow/v1
+kind: Workflow
+metadata: {name: t}
+steps:
+  parts:
+    shell: echo '[1, 2]'
+  square:
+    needs: [parts]
+    for_each: "{{steps.parts.outputs.result}}"
+    shell: echo $(( {{item}} * {{item}} ))
+  sum:
+    needs: [square]
+    run: [echo, "{{steps.square.outputs.result}}"]
+)", "t.yaml");
+  REQUIRE_MESSAGE(r.ok(), r.diags.size());
+  YAML::Node doc = YAML::Load(must(export_kfp(*r.workflow, Value::object(), {})));
+  auto loop = doc["components"]["comp-for-loop-square"];
+  CHECK(loop["outputDefinitions"]["parameters"]["pipelinechannel--square-result"]["parameterType"].as<std::string>() ==
+        "LIST");
+  auto from = loop["dag"]["outputs"]["parameters"]["pipelinechannel--square-result"]["valueFromParameter"];
+  CHECK(from["producerSubtask"].as<std::string>() == "square");
+  CHECK(from["outputParameterKey"].as<std::string>() == "result");
+  CHECK(doc["components"]["comp-square"]["outputDefinitions"]["parameters"]["result"]);
+  auto sum = doc["root"]["dag"]["tasks"]["sum"];
+  CHECK(sum["dependentTasks"][0].as<std::string>() == "for-loop-square");
+  auto in = sum["inputs"]["parameters"]["square-result"]["taskOutputParameter"];
+  CHECK(in["producerTask"].as<std::string>() == "for-loop-square");
+  CHECK(in["outputParameterKey"].as<std::string>() == "pipelinechannel--square-result");
+  CHECK(doc["components"]["comp-sum"]["inputDefinitions"]["parameters"]["square-result"]["parameterType"].as<std::string>() ==
+        "LIST");
+  // An artifact of a fan-out has no such form.
+  LoadResult a = parse_workflow_text(R"(apiVersion: ctflow/v1
+kind: Workflow
+metadata: {name: t}
+steps:
+  square:
+    for_each: [1, 2]
+    shell: echo {{item}} > out.txt
+    outputs: {artifacts: {out: {path: out.txt}}}
+  sum:
+    needs: [square]
+    run: [cat, "{{steps.square.artifacts.out}}"]
+)", "t.yaml");
+  REQUIRE(a.ok());
+  auto e = export_kfp(*a.workflow, Value::object(), {});
+  REQUIRE_FALSE(e.ok());
+  CHECK(e.message().find("artifacts of a for_each step cannot be read in a Kubeflow v2 export") != std::string::npos);
 }
