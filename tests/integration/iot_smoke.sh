@@ -17,7 +17,7 @@ WF="$CTFLOW_SOURCE_DIR/workflows/iot-maintenance.yaml"
 export CTFLOW_PLUGIN_PATH="$CTFLOW_BUILD_DIR/plugins${CTFLOW_PLUGIN_PATH:+:$CTFLOW_PLUGIN_PATH}"
 
 start=$SECONDS
-id=$(ctflow run "$WF" -p rows=2000 -p chunk_rows=600 -p rounds=50 2>"$T/err") || fail "the smoke run failed: $(cat "$T/err")"
+id=$(ctflow run "$WF" -p rows=2000 -p chunk_rows=600 -p rounds=50 -p trials=2 2>"$T/err") || fail "the smoke run failed: $(cat "$T/err")"
 echo "smoke run took $((SECONDS - start)) s"
 ctflow get "$id" -o json > "$T/run.json"
 assert_eq Succeeded "$(json_get "$T/run.json" 'd["status"]')" "run status"
@@ -36,6 +36,13 @@ version=$(json_get "$T/run.json" 'step(d, "merge")["outputs"]["version"]')
 assert_contains "$version" "iot-maintenance-data@" "data version"
 assert_eq "$(ctflow data get "$version" | cut -f1)" "$(ctflow data get iot-maintenance-data@latest | cut -f1)" "@latest"
 pass "extract, a preprocess fan-out of $parts chunks and merge: 2,000 rows tagged $version"
+
+# tune: 2 trials of the sweep; train took the best trial's parameters.
+assert_eq 2 "$(json_get "$T/run.json" 'len([s for s in d["steps"] if s["name"].startswith("tune[")])')" "tuning trials"
+best=$(json_get "$T/run.json" 'step(d, "tune")["outputs"]["best"]["max_depth"]')
+model_depth=$(json_get "$T/run.json" 'json.load(open(step(d, "train")["artifacts"]["model"]["path"] + "/metrics.json"))["params"]["max_depth"]')
+assert_eq "$best" "$model_depth" "train's max_depth is the best trial's"
+pass "tune ran 2 trials; train used the best max_depth ($best)"
 
 # Kubeflow's output viewers from train: the confusion matrix agrees with the
 # recorded F1, and the ROC curve runs from (0, 0) to (1, 1).
