@@ -283,8 +283,9 @@ class Translator {
   bool bind_inputs(const YAML::Node& t, const YAML::Node& call, Ctx& caller, Ctx& callee);
   void add_exit_hook(const YAML::Node& call, const std::string& flat, Ctx& caller);
   void apply_retry(const YAML::Node& r, Step& s);
-  // Whether the container runtime has IMAGE without pulling it.
-  bool image_is_local(const std::string& image);
+  // IMAGE's entrypoint and cmd in the container runtime's local store, or
+  // nothing when it is not there (nothing is pulled).
+  const std::optional<ImageConfig>& image_config(const std::string& image);
   std::string flat_name(const std::string& prefix, const std::string& local) {
     return prefix.empty() ? local : prefix + "_" + local;
   }
@@ -300,7 +301,7 @@ class Translator {
   std::set<std::string> volumes_;  // volumeClaimTemplates
   std::set<std::string> used_;
   std::set<std::string> reported_;
-  std::map<std::string, bool> local_images_;
+  std::map<std::string, std::optional<ImageConfig>> local_images_;
   std::string cron_schedule_;   // "CronWorkflow schedule: * * * * * (tz)", or empty
   std::string scheduled_time_;  // {{workflow.scheduledTime}}: when the file is read
   std::map<std::string, std::string> load_values_;  // workflow parameter -> its value when the file is read
