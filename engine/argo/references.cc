@@ -146,15 +146,19 @@ std::optional<std::string> Translator::resolve(const std::string& ref, const Sou
   return nothing("Argo knows inputs., outputs., workflow., item, steps. and tasks. references");
 }
 
+// What of expr-lang ctflow reads, for messages.
+const std::string kExprLangHas =
+    std::string("ctflow's expressions have ==, !=, <, <=, >, >=, =~, in, &&, ||, !, + - * / %, ? :, ??, [i], .key, "
+                "[...], {key: ...} and the functions ") + expr::function_names(expr::Syntax::ExprLang);
+
 // An expression tag {{=EXPR}} evaluated when the file is read: EXPR may read
 // workflow parameters (recorded in fixed_, as dag.target's are) and input
 // parameters that are known then; anything else is known only at run time.
 std::optional<std::string> Translator::expression_at_load(const std::string& e, const SourcePos& at, Ctx& c) {
-  auto parsed = expr::Expr::parse(e);
+  auto parsed = expr::Expr::parse(e, expr::Syntax::ExprLang);
   if (auto* err = std::get_if<expr::ParseError>(&parsed)) {
     report(at, "not supported locally: the expression '{{=" + trim(e) + "}}' (" + err->message + " at offset " +
-                   std::to_string(err->offset) + "): ctflow's expressions have ==, !=, <, <=, >, >=, =~, in, &&, ||, ! and the functions " +
-                   expr::function_names());
+                   std::to_string(err->offset) + "): " + kExprLangHas);
     return std::nullopt;
   }
   std::map<std::string, std::string> used;

@@ -31,6 +31,8 @@ namespace ctflow::argo_detail {
 extern const char* const kPrologue;
 // Where a step keeps copies of its outputs, under its working directory.
 extern const char* const kSaved;
+// What of expr-lang the frontend reads, for messages (references.cc).
+extern const std::string kExprLangHas;
 
 inline const std::vector<std::string> kSpecHandled = {"entrypoint", "arguments", "templates", "onExit", "parallelism",
                                                "templateDefaults", "hooks", "volumeClaimTemplates"};

@@ -18,7 +18,7 @@ fi
 
 SUPPORTED=(
   arguments-parameters artifact-passing-subpath artifact-path-placeholders coinflip conditionals-complex continue-on-fail
-  cron-workflow exit-code-output-variable expression-destructure-json-complex
+  cron-workflow exit-code-output-variable expression-destructure-json-complex expression-reusing-verbose-snippets
   dag-custom-metrics dag-diamond dag-enhanced-depends dag-multiroot dag-targets default-pdb-support
   exit-handler-step-level exit-handler-with-param gc-ttl global-parameters image-pull-secrets loops-dag
   loops-sequence memoize-simple node-selector parallelism-limit parallelism-nested-workflow
@@ -36,7 +36,6 @@ UNSUPPORTED=(
   "conditional-artifacts:fromExpression"
   "dag-coinflip:recursive template"
   "dag-conditional-parameters:valueFrom.parameter"
-  "expression-reusing-verbose-snippets:unknown function 'map'"
   "fibonacci-seq-conditional-param:memoize on a steps/dag template"
   "suspend-template-outputs:suspend templates"
   "withsequence-nested-result:withSequence bounds known only at run time"
@@ -131,6 +130,8 @@ ok exit-code-output-variable "assert status('failing-container') == 'Failed'
 assert out('echo-container') == 'Exit code was: 123'"
 # {{=jsonpath(...)}} over a workflow parameter, evaluated when the file is read; a list or object as JSON.
 ok expression-destructure-json-complex "assert out('main') == '[43][43][{\"age\":43,\"name\":\"Baris\"}][\"Baris\",\"Mo\",\"Jai\"]', out('main')"
+# expr-lang's map with a closure over #, an object literal, / and sprig's b64dec, add, min and max.
+ok expression-reusing-verbose-snippets "assert out('main') == \"The week's average temperature was 35.8 with a minimum of 15 and a maximum of 57.\", out('main')"
 ok continue-on-fail "assert status('C') == 'Failed' and status('D') == 'Succeeded' and status('B') == 'Succeeded'"
 ok dag-custom-metrics "assert out('TEST-ONE[0]') == 'console output-->TEST-ONE-A'
 assert out('TEST-TWO[1]') == 'console output-->TEST-TWO-B'"

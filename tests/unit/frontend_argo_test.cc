@@ -255,10 +255,11 @@ TEST_CASE("FrontendArgoTest.NotSupportedLocally") {
         "16:14: not supported locally: suspend templates (a local run has no one to resume it): pass "
         "--resume-suspended to wait out its duration, or continue at once without one\n"
         "18:56: not supported locally: artifacts from an external store (s3)\n");
-  CHECK(messages(dag("      - {name: A, template: echo, arguments: {parameters: [{name: message, value: \"{{=1+1}}\"}]}}\n")) ==
-        "10:84: not supported locally: the expression '{{=1+1}}' (unexpected character '+' at offset 1): ctflow's "
-        "expressions have ==, !=, <, <=, >, >=, =~, in, &&, ||, ! and the functions asInt, asFloat, string, toJson, "
-        "jsonpath\n");
+  CHECK(messages(dag("      - {name: A, template: echo, arguments: {parameters: [{name: message, value: \"{{=1 ^ 2}}\"}]}}\n")) ==
+        "10:84: not supported locally: the expression '{{=1 ^ 2}}' (unexpected character '^' at offset 2): ctflow's "
+        "expressions have ==, !=, <, <=, >, >=, =~, in, &&, ||, !, + - * / %, ? :, ??, [i], .key, [...], {key: ...} "
+        "and the functions asInt, asFloat, string, toJson, jsonpath, map, filter, all, any, count and sprig's add, sub, "
+        "mul, div, mod, max, min, b64enc, b64dec, trim, upper, lower, toString\n");
 }
 
 // Argo's dag-targets example: A -> B, C; B, C -> D; C -> E.
