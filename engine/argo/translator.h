@@ -220,6 +220,14 @@ class Translator {
   std::optional<std::string> resolve(const std::string& ref, const SourcePos& at, Ctx& c);
   std::optional<std::string> text(const std::string& s, const YAML::Node& at, Ctx& c);
   std::optional<std::string> expression_at_load(const std::string& e, const SourcePos& at, Ctx& c);
+  // An expression evaluated by the run (valueFrom.expression): E with each
+  // Argo reference rewritten as a ctflow one, or a literal where it is known now.
+  std::optional<std::string> expression_at_run(const std::string& e, const YAML::Node& at, Ctx& c);
+  // The outputs.parameters of steps/dag template T (context C) into INFO: a
+  // valueFrom.parameter as its text, a valueFrom.expression as an output of the
+  // join step FLAT (added to EXPRESSIONS).
+  void nested_outputs(const YAML::Node& t, Ctx& c, const std::string& flat, Callee& info,
+                      std::map<std::string, OutputParamDecl>& expressions);
   std::optional<std::string> when_expr(const YAML::Node& n, Ctx& c);
   std::optional<std::string> depends_expr(const YAML::Node& n, const Ctx& c);
   std::optional<Item> items(const YAML::Node& call, Ctx& caller);

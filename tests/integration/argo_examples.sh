@@ -19,7 +19,7 @@ fi
 SUPPORTED=(
   arguments-parameters artifact-passing-subpath artifact-path-placeholders coinflip conditionals-complex continue-on-fail
   cron-workflow exit-code-output-variable expression-destructure-json-complex expression-reusing-verbose-snippets
-  dag-custom-metrics dag-diamond dag-enhanced-depends dag-multiroot dag-targets default-pdb-support
+  dag-conditional-parameters dag-custom-metrics dag-diamond dag-enhanced-depends dag-multiroot dag-targets default-pdb-support
   exit-handler-step-level exit-handler-with-param gc-ttl global-parameters image-pull-secrets loops-dag
   loops-sequence memoize-simple node-selector parallelism-limit parallelism-nested-workflow
   parallelism-template-limit parameter-aggregation-script pod-gc-strategy-with-label-selector pod-metadata-wf-field pod-resources resubmit
@@ -29,17 +29,15 @@ SUPPORTED=(
 # runs the image's entrypoint and cmd. On the host their lint says why not.
 IN_IMAGE=(
   "dag-inline-workflow:" "steps-inline-workflow:" "github-path-filter-workflowtemplate:"
-  "intermediate-parameters:--resume-suspended"
+  "intermediate-parameters:--resume-suspended" "expression-fallback:"
 )
 # name: why (the lint message must contain it)
 UNSUPPORTED=(
   "conditional-artifacts:fromExpression"
   "dag-coinflip:recursive template"
-  "dag-conditional-parameters:valueFrom.parameter"
   "fibonacci-seq-conditional-param:memoize on a steps/dag template"
   "suspend-template-outputs:suspend templates"
   "withsequence-nested-result:withSequence bounds known only at run time"
-  "expression-fallback:valueFrom.parameter"
 )
 
 # Every file is listed once.
@@ -135,6 +133,10 @@ ok expression-reusing-verbose-snippets "assert out('main') == \"The week's avera
 ok continue-on-fail "assert status('C') == 'Failed' and status('D') == 'Succeeded' and status('B') == 'Succeeded'"
 ok dag-custom-metrics "assert out('TEST-ONE[0]') == 'console output-->TEST-ONE-A'
 assert out('TEST-TWO[1]') == 'console output-->TEST-TWO-B'"
+# valueFrom.expression on the dag's outputs: the output of a step named as the template, chosen at run time.
+ok dag-conditional-parameters "side = out('flip-coin'); assert side in ('heads', 'tails'), side
+assert status(side) == 'Succeeded' and status('tails' if side == 'heads' else 'heads') == 'Skipped'
+assert out('main', 'stepresult') == side"
 ok dag-diamond "assert [out(x) for x in 'ABCD'] == list('ABCD')"
 ok dag-enhanced-depends "assert status('C') == 'Failed' and status('should-not-execute') == 'Omitted'
 assert all(status('should-execute-%d' % i) == 'Succeeded' for i in (1, 2, 3))"
@@ -234,6 +236,8 @@ SH
   done
   for n in dag-inline-workflow steps-inline-workflow; do ok "$n" "assert out('a') == 'hello argo'"; done
   ok github-path-filter-workflowtemplate "assert out('a') == 'Files affected by commit: []'"
+  # ?? falls back where the output of a step that did not run is absent (an output 'result' is 'result-parameter').
+  ok expression-fallback "assert status('producer') == 'Skipped' and out('main', 'result-parameter') == 'expr-fallback'"
   ok intermediate-parameters "assert out('approval', 'approve') == 'NO' and status('deploy-prod') == 'Skipped'
 assert out('deploy-pre-prod') == 'deploying'"
   pass "${#IN_IMAGE[@]} examples ran in their image (--executor podman), a container without 'command' as its entrypoint"

@@ -547,3 +547,36 @@ TEST_CASE("FrontendArgoTest.RetryStrategyExpression") {
   CHECK(b.retry.limit == 3);
   CHECK(b.retry.expression == "asInt(lastRetry.exitCode) > 1 && {{steps.A.outputs.result}} == true");
 }
+
+TEST_CASE("FrontendArgoTest.OutputsFromAnExpression") {
+  // valueFrom.expression of a dag's outputs: an output of its join step (the
+  // entrypoint's named as the template), evaluated by the run over ctflow references.
+  const std::string text = dag("      - {name: flip-coin, template: echo, arguments: {parameters: [{name: message, value: heads}]}}\n"
+                               "      - {name: heads, template: echo, depends: flip-coin, arguments: {parameters: [{name: message, value: h}]}}\n");
+  auto with_outputs = [&](const std::string& outputs) {
+    std::string t = text;
+    t.insert(t.find("  - name: echo\n"), "    outputs: {parameters: [" + outputs + "]}\n");
+    return t;
+  };
+  auto e = parse(with_outputs("{name: result, valueFrom: {expression: \"tasks['flip-coin'].outputs.result == 'heads' ? "
+                              "tasks.heads.outputs.result : workflow.parameters.nope ?? 'none'\"}}"));
+  CHECK(diag_lines(e) ==
+        "12:67: '{{workflow.parameters.nope}}' refers to nothing: no workflow parameter 'nope' in spec.arguments\n");
+  auto ok = parse(with_outputs("{name: result, valueFrom: {expression: \"tasks['flip-coin'].outputs.result == 'heads' ? "
+                               "tasks.heads.outputs.result : tasks.heads.outputs.missing ?? 'none'\"}}"));
+  CHECK(diag_lines(ok) == "12:67: '{{tasks.heads.outputs.missing}}' refers to nothing: use outputs.result, "
+                          "outputs.parameters.NAME, outputs.artifacts.NAME or status\n");
+  auto good = parse(with_outputs("{name: result, valueFrom: {expression: \"tasks['flip-coin'].outputs.result == 'heads' ? "
+                                 "tasks.heads.outputs.result : 'tails' + \\\"!\\\"\"}}"));
+  CHECK(diag_lines(good) == "");
+  const Step& main = step(good, "main");
+  CHECK(main.run == std::vector<std::string>{"true"});
+  CHECK(main.needs == std::vector<std::string>{"heads"});
+  REQUIRE(main.output_params.count("result-parameter") == 1);
+  CHECK(main.output_params.at("result-parameter").expression ==
+        "steps.flip-coin.outputs.result == 'heads' ? steps.heads.outputs.result : 'tails' + \"!\"");
+  CHECK(main.output_params.at("result-parameter").path.empty());
+  CHECK(messages(with_outputs("{name: x, valueFrom: {expression: \"tasks.heads.outputs.result ^ 2\"}}")).find(
+            ": not supported locally: the expression 'tasks.heads.outputs.result ^ 2' (unexpected character '^' "
+            "at offset 27): ctflow's expressions have") != std::string::npos);
+}
