@@ -19,11 +19,11 @@ constexpr const char* kOutRoot = "/ctflow/out";
 
 // Where a value a task reads comes from.
 struct Source {
-  enum class Kind { Param, TaskOutput, TaskArtifact, Item };
+  // Collected: an output of every instance of a for_each step, as one list (KFP's dsl.Collected)
+  enum class Kind { Param, TaskOutput, TaskArtifact, Item, Collected };
   Kind kind = Kind::Param;
   std::string a;  // param name, producer task
   std::string b;  // output / artifact key, item key
-  bool list = false;  // a for_each step's output, collected into a list (KFP's dsl.Collected)
 };
 
 // A DAG: the root, comp-exit-handler-1, or a comp-for-loop-<task>.
@@ -35,6 +35,8 @@ struct Scope {
   Json input_params = Json::object();
   Json input_artifacts = Json::object();
   Json tasks = Json::object();
+  Json outputs = Json::object();      // for-loop scopes: dag.outputs.parameters (collected outputs)
+  Json output_defs = Json::object();  // and their outputDefinitions
 };
 
 const char* kfp_type(const ParamDecl& p, const Value& value) {
@@ -105,6 +107,10 @@ class KfpCompiler {
     return export_detail::error_at(pos.line > 0 ? pos : s.pos, wf_.file, "step '" + s.name + "': " + message);
   }
 
+  std::string source_type(const Source& src) const {
+    return src.kind == Source::Kind::Param ? param_type(src.a) : src.kind == Source::Kind::Collected ? "LIST" : "STRING";
+  }
+
   std::string param_type(const std::string& name) const {
     const ParamDecl* p = wf_.find_param(name);
     auto it = params_.find(name);
@@ -122,7 +128,7 @@ class KfpCompiler {
       case Source::Kind::TaskOutput:
         if (task_scope_[src.a] == scope)
           return Json{{"taskOutputParameter", {{"producerTask", src.a}, {"outputParameterKey", src.b}}}};
-        return channel(scope, "pipelinechannel--" + src.a + "-" + src.b, src.list ? "LIST" : "STRING", src);
+        return channel(scope, "pipelinechannel--" + src.a + "-" + src.b, "STRING", src);
       case Source::Kind::TaskArtifact: {
         if (task_scope_[src.a] == scope)
           return Json{{"taskOutputArtifact", {{"producerTask", src.a}, {"outputArtifactKey", src.b}}}};
@@ -131,6 +137,16 @@ class KfpCompiler {
         Json up = feed(sc.parent, src);
         scopes_[static_cast<size_t>(sc.parent)].tasks[scopes_[static_cast<size_t>(scope)].parent_task]["inputs"]["artifacts"][name] = up;
         return Json{{"componentInputArtifact", name}};
+      }
+      case Source::Kind::Collected: {
+        // The loop's DAG gathers the output of each iteration into a list.
+        const std::string loop_task = "for-loop-" + src.a, key = "pipelinechannel--" + src.a + "-" + src.b;
+        Scope& loop = scopes_[static_cast<size_t>(task_scope_[src.a])];
+        loop.outputs[key] = Json{{"valueFromParameter", {{"producerSubtask", src.a}, {"outputParameterKey", src.b}}}};
+        loop.output_defs[key] = Json{{"parameterType", "LIST"}};
+        if (task_scope_[loop_task] == scope)
+          return Json{{"taskOutputParameter", {{"producerTask", loop_task}, {"outputParameterKey", key}}}};
+        return channel(scope, key, "LIST", src);
       }
       case Source::Kind::Item: {
         Json j{{"componentInputParameter", sc.loop_item}};
@@ -166,10 +182,11 @@ class KfpCompiler {
         if (!r.path.empty()) return Status::Error("reference '" + r.text + "': a key of an object output is not exported");
         auto p = producer();
         if (!p) return p.status();
-        const std::string& task = tasks_.at(r.name);
-        // A fan-out's output: the list of its instances' values, an output of its for-loop DAG.
-        if ((*p)->for_each) return Source{Source::Kind::TaskOutput, "for-loop-" + task, collected_key(task, r.field), true};
-        return Source{Source::Kind::TaskOutput, task, r.field};
+        if ((*p)->for_each) {
+          if (*p == &s) return Status::Error("reference '" + r.text + "': a step cannot read its own outputs");
+          return Source{Source::Kind::Collected, tasks_.at(r.name), r.field};
+        }
+        return Source{Source::Kind::TaskOutput, tasks_.at(r.name), r.field};
       }
       case Reference::Kind::StepArtifact: {
         auto p = producer();
@@ -201,22 +218,6 @@ class KfpCompiler {
     (artifact ? out_artifacts_ : out_params_)[task].insert(key);
   }
 
-  // The for-loop DAG output that collects output KEY of the fan-out task TASK.
-  static std::string collected_key(const std::string& task, const std::string& key) {
-    return "pipelinechannel--" + task + "-" + key;
-  }
-
-  // Records a read of SRC: the producer declares the output, and a collected one
-  // is published by the producer's for-loop DAG as a list.
-  void need_output(const Source& src) {
-    if (src.kind != Source::Kind::TaskOutput) return;
-    if (!src.list) return need_output(src.a, src.b, false);
-    const std::string task = src.a.substr(std::string("for-loop-").size());
-    const std::string key = src.b.substr(collected_key(task, "").size());
-    need_output(task, key, false);
-    collected_[task].insert(key);
-  }
-
   Result<std::string> render(const Step& s, bool exit_handler, int scope, StepInputs& in, const Reference& r) {
     if (r.kind == Reference::Kind::Workflow) {
       if (r.name == "name" || r.name == "run_id") return std::string("{{$.pipeline_job_name}}");
@@ -230,7 +231,6 @@ class KfpCompiler {
     }
     std::string base = src->kind == Source::Kind::Param ? src->a
                        : src->kind == Source::Kind::Item ? (src->b.empty() ? "item" : "item-" + src->b)
-                       : src->list                       ? src->b.substr(collected_key("", "").size() - 1)
                                                          : src->a + "-" + src->b;
     std::string name = base;
     for (int n = 2; in.defs["parameters"].contains(name) || in.defs["artifacts"].contains(name); ++n)
@@ -242,10 +242,9 @@ class KfpCompiler {
       in.defs["artifacts"][name] = Json{{"artifactType", {{"schemaTitle", "system.Artifact"}, {"schemaVersion", "0.0.1"}}}};
       return "{{$.inputs.artifacts['" + name + "'].path}}";
     }
-    need_output(*src);
+    if (src->kind == Source::Kind::TaskOutput || src->kind == Source::Kind::Collected) need_output(src->a, src->b, false);
     in.params[name] = feed(scope, *src);
-    in.defs["parameters"][name] =
-        Json{{"parameterType", src->kind == Source::Kind::Param ? param_type(src->a) : src->list ? "LIST" : "STRING"}};
+    in.defs["parameters"][name] = Json{{"parameterType", source_type(*src)}};
     return "{{$.inputs.parameters['" + name + "']}}";
   }
 
@@ -258,13 +257,11 @@ class KfpCompiler {
     if (src->kind == Source::Kind::TaskArtifact) return Status::Error("an artifact cannot be compared");
     std::string name = "pipelinechannel--" + (src->kind == Source::Kind::Param ? src->a
                                               : src->kind == Source::Kind::Item ? std::string("loop-item")
-                                              : src->list ? src->b.substr(collected_key("", "").size() - 1)
-                                                          : src->a + "-" + src->b);
+                                                                                : src->a + "-" + src->b);
     if (src->kind == Source::Kind::Item && !src->b.empty()) name += "-" + src->b;
-    need_output(*src);
+    if (src->kind == Source::Kind::TaskOutput || src->kind == Source::Kind::Collected) need_output(src->a, src->b, false);
     task_inputs["parameters"][name] = feed(scope, *src);
-    const std::string type = src->kind == Source::Kind::Param ? param_type(src->a) : src->list ? "LIST" : "STRING";
-    defs["parameters"][name] = Json{{"parameterType", type}};
+    defs["parameters"][name] = Json{{"parameterType", source_type(*src)}};
     return "inputs.parameter_values['" + name + "']";
   }
 
@@ -338,7 +335,7 @@ class KfpCompiler {
       if (!refs) return fail(s, s.for_each_pos, refs.message());
       auto src = source_of(s, exit_handler, refs->front());
       if (!src) return fail(s, s.for_each_pos, src.message());
-      need_output(*src);
+      if (src->kind == Source::Kind::TaskOutput) need_output(src->a, src->b, false);
       const std::string name = "pipelinechannel--" + task + "-loop-items";
       scopes_[static_cast<size_t>(scope)].input_params[name] = Json{{"parameterType", "LIST"}};
       scopes_[static_cast<size_t>(outer_scope)].tasks[outer_task] = loop;
@@ -587,15 +584,11 @@ class KfpCompiler {
       Json comp{{"dag", {{"tasks", scopes_[i].tasks}}}};
       if (!scopes_[i].input_params.empty()) comp["inputDefinitions"]["parameters"] = scopes_[i].input_params;
       if (!scopes_[i].input_artifacts.empty()) comp["inputDefinitions"]["artifacts"] = scopes_[i].input_artifacts;
-      components_[scopes_[i].component] = comp;
-    }
-    for (const auto& [task, keys] : collected_) {
-      Json& comp = components_["comp-for-loop-" + task];
-      for (const auto& k : keys) {
-        comp["outputDefinitions"]["parameters"][collected_key(task, k)] = Json{{"parameterType", "LIST"}};
-        comp["dag"]["outputs"]["parameters"][collected_key(task, k)] =
-            Json{{"valueFromParameter", {{"producerSubtask", task}, {"outputParameterKey", k}}}};
+      if (!scopes_[i].outputs.empty()) {
+        comp["dag"]["outputs"]["parameters"] = scopes_[i].outputs;
+        comp["outputDefinitions"]["parameters"] = scopes_[i].output_defs;
       }
+      components_[scopes_[i].component] = comp;
     }
     Json d;
     d["components"] = components_;
@@ -635,7 +628,6 @@ class KfpCompiler {
   std::map<std::string, int> task_scope_;        // task name -> scope
   std::map<std::string, const Step*> step_of_task_;
   std::map<std::string, std::set<std::string>> out_params_, out_artifacts_;
-  std::map<std::string, std::set<std::string>> collected_;  // fan-out task -> outputs read as lists
   std::map<std::string, Pending> pending_;
   Json components_ = Json::object();
   Json executors_ = Json::object();

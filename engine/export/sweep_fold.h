@@ -38,8 +38,9 @@ namespace ctflow {
 // metrics) have no fan-out form: an error at the sweep, unless PLAIN (the
 // --sweep-as-fanout flag) accepts seeded random draws run to the end; NOTES
 // then says what changed. Reading the best trial's other outputs or its
-// artifacts is an error at the reading step. The Kubeflow v2 export reads the
-// trials' objectives as a collected list (KFP's dsl.Collected).
+// artifacts is an error at the reading step. Argo reads the trials'
+// objectives as its aggregated output of the fan-out, Kubeflow v2 as the
+// for-loop's collected output (dsl.Collected).
 struct SweepFanout {
   bool plain = false;                 // accept TPE as random draws, early stopping dropped
   std::vector<std::string>* notes = nullptr;

@@ -81,54 +81,51 @@ TEST_CASE("KfpExport.DurationsInProtoJson") {
   CHECK(doc["root"]["dag"]["tasks"]["gen"]["retryPolicy"]["backoffDuration"].as<std::string>() == "0.5s");
 }
 
-TEST_CASE("KfpExport.FanOutOutputsAreCollectedAsAList") {
-  // A step reading a for_each step's output gets the instances' values as one
-  // LIST, an output of the for-loop DAG (what KFP's dsl.Collected compiles to).
+TEST_CASE("KfpExport.ForEachOutputsAreCollectedIntoAList") {
+  // As KFP's dsl.Collected: the for-loop's DAG outputs each iteration's value as a LIST.
   LoadResult r = parse_workflow_text(R"(apiVersion: ctflow/v1
 kind: Workflow
-metadata: {name: t}
+metadata: {name: fan}
 steps:
-  parts:
-    shell: echo '[1, 2]'
-  square:
-    needs: [parts]
-    for_each: "{{steps.parts.outputs.result}}"
-    shell: echo $(( {{item}} * {{item}} ))
+  shard:
+    for_each: [1, 2, 3]
+    shell: "echo {{item}} > n"
+    outputs: {parameters: {n: {path: n}}}
   sum:
-    needs: [square]
-    run: [echo, "{{steps.square.outputs.result}}"]
-)", "t.yaml");
-  REQUIRE_MESSAGE(r.ok(), r.diags.size());
+    needs: [shard]
+    when: "steps.shard.outputs.n != ''"
+    run: [echo, "{{steps.shard.outputs.n}}"]
+)", "fan.yaml");
+  REQUIRE_MESSAGE(r.ok(), r.diags.render());
   YAML::Node doc = YAML::Load(must(export_kfp(*r.workflow, Value::object(), {})));
-  auto loop = doc["components"]["comp-for-loop-square"];
-  CHECK(loop["outputDefinitions"]["parameters"]["pipelinechannel--square-result"]["parameterType"].as<std::string>() ==
-        "LIST");
-  auto from = loop["dag"]["outputs"]["parameters"]["pipelinechannel--square-result"]["valueFromParameter"];
-  CHECK(from["producerSubtask"].as<std::string>() == "square");
-  CHECK(from["outputParameterKey"].as<std::string>() == "result");
-  CHECK(doc["components"]["comp-square"]["outputDefinitions"]["parameters"]["result"]);
+  auto loop = doc["components"]["comp-for-loop-shard"];
+  auto out = loop["dag"]["outputs"]["parameters"]["pipelinechannel--shard-n"]["valueFromParameter"];
+  CHECK(out["producerSubtask"].as<std::string>() == "shard");
+  CHECK(out["outputParameterKey"].as<std::string>() == "n");
+  CHECK(loop["outputDefinitions"]["parameters"]["pipelinechannel--shard-n"]["parameterType"].as<std::string>() == "LIST");
   auto sum = doc["root"]["dag"]["tasks"]["sum"];
-  CHECK(sum["dependentTasks"][0].as<std::string>() == "for-loop-square");
-  auto in = sum["inputs"]["parameters"]["square-result"]["taskOutputParameter"];
-  CHECK(in["producerTask"].as<std::string>() == "for-loop-square");
-  CHECK(in["outputParameterKey"].as<std::string>() == "pipelinechannel--square-result");
-  CHECK(doc["components"]["comp-sum"]["inputDefinitions"]["parameters"]["square-result"]["parameterType"].as<std::string>() ==
+  CHECK(sum["dependentTasks"][0].as<std::string>() == "for-loop-shard");
+  auto in = sum["inputs"]["parameters"]["shard-n"]["taskOutputParameter"];
+  CHECK(in["producerTask"].as<std::string>() == "for-loop-shard");
+  CHECK(in["outputParameterKey"].as<std::string>() == "pipelinechannel--shard-n");
+  CHECK(doc["components"]["comp-sum"]["inputDefinitions"]["parameters"]["shard-n"]["parameterType"].as<std::string>() ==
         "LIST");
-  // An artifact of a fan-out has no such form.
+  // A fan-out's artifacts still have no Kubeflow form.
   LoadResult a = parse_workflow_text(R"(apiVersion: ctflow/v1
 kind: Workflow
-metadata: {name: t}
+metadata: {name: fan}
 steps:
-  square:
+  shard:
     for_each: [1, 2]
-    shell: echo {{item}} > out.txt
-    outputs: {artifacts: {out: {path: out.txt}}}
-  sum:
-    needs: [square]
-    run: [cat, "{{steps.square.artifacts.out}}"]
-)", "t.yaml");
-  REQUIRE(a.ok());
-  auto e = export_kfp(*a.workflow, Value::object(), {});
-  REQUIRE_FALSE(e.ok());
-  CHECK(e.message().find("artifacts of a for_each step cannot be read in a Kubeflow v2 export") != std::string::npos);
+    shell: "echo {{item}} > f"
+    outputs: {artifacts: {f: {path: f}}}
+  use:
+    needs: [shard]
+    run: [cat, "{{steps.shard.artifacts.f}}"]
+)", "fan.yaml");
+  REQUIRE_MESSAGE(a.ok(), a.diags.render());
+  auto refused = export_kfp(*a.workflow, Value::object(), {});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.message().find("artifacts of a for_each step cannot be read in a Kubeflow v2 export") !=
+        std::string::npos);
 }
