@@ -374,12 +374,9 @@ int cmd_step(const StepArgs& a) {
   inv.cancel = &g_step_cancel;
   if (const char* m = std::getenv("CTFLOW_METRICS")) inv.metrics_path = m;  // the plugin's progress goes there
   PluginOutcome out = invoke_plugin(inv);
-  // Output parameters also as one file each (Argo reads them with valueFrom.path).
-  fs::create_directories(fs::path(a.out) / "outputs", ec);
-  for (auto it = out.outputs.begin(); it != out.outputs.end(); ++it)
-    std::ofstream(fs::path(a.out) / "outputs" / it.key()) << (it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
   // An exported sweep trial (engine/export/sweep_fold.h): its objective, the
-  // last value of that metric, as output `objective` ("" when it reported none).
+  // last value of that metric, as output `objective` ("" when it reported none),
+  // a file as the others and published (--publish-param) as they are.
   if (const char* objective = std::getenv("CTFLOW_OBJECTIVE"); objective && *objective) {
     std::optional<double> last;
     for (const auto& m : out.metrics)
@@ -390,8 +387,12 @@ int cmd_step(const StepArgs& a) {
       for (const auto& point : lines.points)
         if (point.name == objective) last = point.value;
     }
-    std::ofstream(fs::path(a.out) / "outputs" / "objective") << (last ? json_text(Value(*last)) : std::string());
+    out.outputs["objective"] = last ? Value(*last) : Value("");
   }
+  // Output parameters also as one file each (Argo reads them with valueFrom.path).
+  fs::create_directories(fs::path(a.out) / "outputs", ec);
+  for (auto it = out.outputs.begin(); it != out.outputs.end(); ++it)
+    std::ofstream(fs::path(a.out) / "outputs" / it.key()) << (it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
   auto publish = [&](const std::vector<std::string>& specs, bool artifact) {
     for (const auto& spec : specs) {
       size_t eq = spec.find('=');

@@ -155,6 +155,18 @@ const char* host_artifact_digest(ctflow_ctx* c, const char* path) {
   return nullptr;
 }
 
+int host_data_tag(ctflow_ctx* c, const char* tag, const char* digest) {
+  Status st = Status::Internal("data tag: unexpected failure");
+  try {  // nothing may cross the C ABI
+    st = registry_data_tag(c->store_dir, tag ? tag : "", digest ? digest : "");
+  } catch (const std::exception& e) {
+    st = Status::Internal(std::string("data tag: ") + e.what());
+  }
+  if (st.ok()) return 0;
+  host_log(c, CTFLOW_LOG_ERROR, ("data tag: " + st.message()).c_str());
+  return -1;
+}
+
 int host_progress(ctflow_ctx* c, double done, double total, const char* message) {
   if (!std::isfinite(done) || !std::isfinite(total)) return -1;
   if (c->inv->metrics_path.empty()) return 0;
@@ -180,7 +192,8 @@ const ctflow_host_api kHostApi = {
     host_artifact_path,        host_work_dir,           host_log,            host_metric_scalar,
     host_metric_series,        host_metric_confusion,   host_cancelled,      host_cpu_threads,
     host_gpus,                 host_store_dir,          host_run_id,         host_step_name,
-    host_model_current,        host_model_register_promote, host_artifact_digest, host_progress};
+    host_model_current,        host_model_register_promote, host_artifact_digest, host_progress,
+    host_data_tag};
 
 }  // namespace
 

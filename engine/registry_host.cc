@@ -82,6 +82,12 @@ Result<Json> registry_register_promote(const std::filesystem::path& store_dir, c
   return out;
 }
 
+Status registry_data_tag(const std::filesystem::path& store_dir, const std::string& tag, const std::string& digest) {
+  auto store = open_registry(store_dir);
+  if (!store) return store.status();
+  return (*store)->tag_data(tag, digest);
+}
+
 Result<std::string> registry_file_digest(const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))

@@ -1,5 +1,6 @@
 // What the plugin host functions for the model registry do, over the store
-// (ctflow/plugin.h: model_current, model_register_promote, artifact_digest).
+// (ctflow/plugin.h: model_current, model_register_promote, artifact_digest,
+// data_tag).
 // Plugins reach the registry only through these: no plugin links the store.
 #pragma once
 
@@ -19,6 +20,9 @@ Result<Json> registry_current(const std::filesystem::path& store_dir, const std:
 // transaction. Returns {"name", "version", "stage", "promoted", "previous"}.
 Result<Json> registry_register_promote(const std::filesystem::path& store_dir, const Json& request,
                                        const std::string& run_id, const std::string& step);
+
+// Names DIGEST as data version TAG ("NAME@VERSION") in the store at STORE_DIR.
+Status registry_data_tag(const std::filesystem::path& store_dir, const std::string& tag, const std::string& digest);
 
 // The store's digest ("sha256:<hex>") of the regular file at PATH.
 Result<std::string> registry_file_digest(const std::filesystem::path& path);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "base/drift.h"
+#include "iot_data.h"
 #include "ctflow/plugin.hpp"
 #include "iot_sim.h"
 #include "iot_train.h"
@@ -41,6 +42,83 @@ void simulate(const Context& c) {
     c.info("wrote " + std::to_string(n.rows) + " readings (" + std::to_string(n.failures) + " failures: TWF " +
            std::to_string(n.twf) + ", HDF " + std::to_string(n.hdf) + ", PWF " + std::to_string(n.pwf) + ", OSF " +
            std::to_string(n.osf) + ", RNF " + std::to_string(n.rnf) + ") to table readings of " + db);
+  } catch (const PluginError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw PluginError(e.what());
+  }
+}
+
+// iot.extract: the rows of the SQL query, in chunks of chunk_rows, for the
+// preprocess fan-out.
+void extract(const Context& c) {
+  const std::string db = c.str("database"), query = c.str("query");
+  const int64_t chunk_rows = c.integer("chunk_rows");
+  if (chunk_rows < 1) throw PluginError("parameter 'chunk_rows' must be at least 1, got " + std::to_string(chunk_rows));
+  int64_t rows = 0;
+  std::vector<std::string> parts;
+  try {
+    parts = iot::extract_chunks(db, query, chunk_rows, c.artifact_path("chunks"), &rows);
+  } catch (const std::exception& e) {
+    throw PluginError(std::string("parameter 'query': ") + e.what());
+  }
+  c.output("parts", parts);
+  c.output("rows", rows);
+  c.info("extracted " + std::to_string(rows) + " rows of '" + query + "' in " + std::to_string(parts.size()) +
+         " chunks of at most " + std::to_string(chunk_rows));
+}
+
+// The path of the file a digest names in the run's store (store/artifact_store.h:
+// a file is blobs/sha256/<2 hex>/<62 hex>).
+std::filesystem::path file_blob(const Context& c, const std::string& digest) {
+  const std::string hex = digest.rfind("sha256:", 0) == 0 ? digest.substr(7) : "";
+  if (hex.size() != 64)
+    throw PluginError("parameter 'features' must list the digest outputs of iot.preprocess "
+                      "({{steps.preprocess.outputs.digest}}), not '" + digest + "'");
+  return std::filesystem::path(c.store_dir()) / "blobs" / "sha256" / hex.substr(0, 2) / hex.substr(2);
+}
+
+// iot.preprocess: the features of one chunk of iot.extract.
+void preprocess(const Context& c) {
+  try {
+    const std::string part = c.str("part");
+    if (part.empty() || part.find('/') != std::string::npos)
+      throw PluginError("parameter 'part' must be one name of iot.extract's 'parts' output ({{item}}), not '" + part + "'");
+    const auto t = iot::chunk_features((std::filesystem::path(c.str("chunks")) / part).string());
+    const std::string out = c.artifact_path("features");
+    iot::write_features_csv(t, out);
+    c.output("rows", t.rows);
+    c.output("digest", c.artifact_digest(out));
+    c.info(part + ": features of " + std::to_string(t.rows) + " rows");
+  } catch (const PluginError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw PluginError(e.what());
+  }
+}
+
+// iot.merge: the chunks' features as one data set, tagged as a data version.
+void merge(const Context& c) {
+  try {
+    const auto digests = c.require("features");
+    if (!digests.is_array() || digests.empty())
+      throw PluginError("parameter 'features' must be the non-empty list {{steps.preprocess.outputs.digest}}");
+    std::vector<std::string> parts;
+    for (const auto& d : digests) parts.push_back(file_blob(c, d.is_string() ? d.get<std::string>() : d.dump()).string());
+    const auto t = iot::merge_tables(parts);
+    const std::string out = c.artifact_path("dataset");
+    iot::write_features_csv(t, out);
+    const std::string digest = c.artifact_digest(out), name = c.str("name");
+    // DVC-like: the version is the content's digest; NAME@latest follows the newest.
+    const std::string tag = name + "@" + digest.substr(7, 12);
+    c.data_tag(tag, digest);
+    c.data_tag(name + "@latest", digest);
+    const int64_t failures = static_cast<int64_t>(std::count(t.y.begin(), t.y.end(), 1.f));
+    c.output("rows", t.rows);
+    c.output("failures", failures);
+    c.output("version", tag);
+    c.info("merged " + std::to_string(parts.size()) + " chunks: " + std::to_string(t.rows) + " rows (" +
+           std::to_string(failures) + " failures), data version " + tag);
   } catch (const PluginError&) {
     throw;
   } catch (const std::exception& e) {
@@ -88,7 +166,7 @@ nlohmann::json feature_profile(const iot::Table& t) {
 
 void train(const Context& c) {
   try {
-    const auto table = iot::load_features(c.str("database"), c.str("query"));
+    const auto table = iot::read_features_csv(c.str("dataset"));
     iot::TrainOptions o;
     o.max_depth = static_cast<int>(c.integer("max_depth"));
     o.rounds = static_cast<int>(c.integer("rounds"));
@@ -288,9 +366,51 @@ const ctflow_plugin_desc kSimulate = {CTFLOW_PLUGIN_ABI_VERSION,
                                       sizeof(kSimulateOutputs) / sizeof(kSimulateOutputs[0]),
                                       ctflow::sdk::run_adapter<simulate>};
 
-const ctflow_param_decl kTrainParams[] = {
+const ctflow_param_decl kExtractParams[] = {
     {"database", "path", nullptr, "SQLite file (the database artifact of iot.simulate)"},
     {"query", "string", "\"SELECT * FROM readings\"", "SQL returning type, air_temp_k, process_temp_k, rpm, torque_nm, tool_wear_min, machine_failure"},
+    {"chunk_rows", "int", "2500", "rows per chunk (one preprocess instance each)"}};
+const ctflow_output_decl kExtractOutputs[] = {
+    {"chunks", "artifact", "folder of part-NNNNN.csv: type, the raw readings, machine_failure"},
+    {"parts", "parameter", "the chunks' file names, in order: the items of the preprocess fan-out"},
+    {"rows", "parameter", "rows extracted"}};
+
+const ctflow_plugin_desc kExtract = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plugin_desc), "iot.extract", "1.0.0",
+                                     "runs a SQL query against the SQLite source; writes its rows in chunks",
+                                     kExtractParams, sizeof(kExtractParams) / sizeof(kExtractParams[0]),
+                                     kExtractOutputs, sizeof(kExtractOutputs) / sizeof(kExtractOutputs[0]),
+                                     ctflow::sdk::run_adapter<extract>};
+
+const ctflow_param_decl kPreprocessParams[] = {
+    {"chunks", "path", nullptr, "the chunks artifact of iot.extract"},
+    {"part", "string", nullptr, "one chunk: an item of iot.extract's parts output"}};
+const ctflow_output_decl kPreprocessOutputs[] = {
+    {"features", "artifact", "CSV: the engineered features of the chunk's rows and machine_failure"},
+    {"rows", "parameter", "rows of the chunk"},
+    {"digest", "parameter", "the store's digest of the features file, for iot.merge"}};
+
+const ctflow_plugin_desc kPreprocess = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plugin_desc), "iot.preprocess", "1.0.0",
+                                        "engineered features (power, temperature difference, wear x torque) of a chunk",
+                                        kPreprocessParams, sizeof(kPreprocessParams) / sizeof(kPreprocessParams[0]),
+                                        kPreprocessOutputs, sizeof(kPreprocessOutputs) / sizeof(kPreprocessOutputs[0]),
+                                        ctflow::sdk::run_adapter<preprocess>};
+
+const ctflow_param_decl kMergeParams[] = {
+    {"features", "json", nullptr, "the digest outputs of the preprocess fan-out ({{steps.preprocess.outputs.digest}})"},
+    {"name", "string", "\"iot-maintenance-data\"", "data set name: tagged NAME@<digest prefix> and NAME@latest"}};
+const ctflow_output_decl kMergeOutputs[] = {
+    {"dataset", "artifact", "CSV: the features of every chunk, in order, and machine_failure"},
+    {"rows", "parameter", "rows in the data set"},
+    {"failures", "parameter", "rows with a machine failure"},
+    {"version", "parameter", "the data version tagged (NAME@<first 12 hex of the digest>)"}};
+
+const ctflow_plugin_desc kMerge = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plugin_desc), "iot.merge", "1.0.0",
+                                   "merges the preprocessed chunks into one data set, tagged as a data version",
+                                   kMergeParams, sizeof(kMergeParams) / sizeof(kMergeParams[0]), kMergeOutputs,
+                                   sizeof(kMergeOutputs) / sizeof(kMergeOutputs[0]), ctflow::sdk::run_adapter<merge>};
+
+const ctflow_param_decl kTrainParams[] = {
+    {"dataset", "path", nullptr, "features CSV (the dataset artifact of iot.merge)"},
     {"max_depth", "int", "6", "XGBoost tree depth"},
     {"rounds", "int", "200", "boosting rounds"},
     {"eta", "float", "0.1", "learning rate"},
@@ -359,4 +479,4 @@ const ctflow_plugin_desc kDeploy = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plu
 
 }  // namespace
 
-CTFLOW_EXPORT_PLUGINS(&kSimulate, &kValidate, &kTrain, &kTest, &kDeploy)
+CTFLOW_EXPORT_PLUGINS(&kSimulate, &kExtract, &kPreprocess, &kMerge, &kValidate, &kTrain, &kTest, &kDeploy)

@@ -1,6 +1,5 @@
 #include "iot_train.h"
 
-#include <sqlite3.h>
 #include <xgboost/c_api.h>
 
 #include <algorithm>
@@ -16,8 +15,6 @@ namespace ctflow::iot {
 
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
-
 void xg(int rc, const char* what) {
   if (rc != 0) throw std::runtime_error(std::string("xgboost: ") + what + ": " + XGBGetLastError());
 }
@@ -32,16 +29,6 @@ nlohmann::json thin(const std::vector<std::array<double, 3>>& pts) {
 }
 
 }  // namespace
-
-void row_features(char type, const double v[5], float* out) {
-  const double power = v[3] * v[2] * 2 * kPi / 60.0, strain = v[4] * v[3];
-  const double limit = type == 'L' ? 11000 : type == 'M' ? 12000 : 13000;  // the overstrain limit of the type
-  const float f[] = {float(v[0]), float(v[1]), float(v[2]), float(v[3]), float(v[4]), float(power),
-                     float(v[1] - v[0]), float(strain), float(strain / limit), type == 'L' ? 1.f : 0.f,
-                     type == 'M' ? 1.f : 0.f, type == 'H' ? 1.f : 0.f};
-  static_assert(sizeof(f) / sizeof(f[0]) == kFeatureCount);
-  std::copy(std::begin(f), std::end(f), out);
-}
 
 nlohmann::json score(const std::vector<float>& prob, const std::vector<float>& y, double threshold) {
   int64_t tp = 0, fp = 0, fn = 0, tn = 0;
@@ -85,65 +72,6 @@ nlohmann::json score(const std::vector<float>& prob, const std::vector<float>& y
           {"confusion", {{tn, fp}, {fn, tp}}},
           {"roc", thin(roc)},
           {"pr", thin(pr)}};
-}
-
-Table load_features(const std::string& db, const std::string& query) {
-  sqlite3* h = nullptr;
-  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    const std::string m = h ? sqlite3_errmsg(h) : "out of memory";
-    sqlite3_close(h);
-    throw std::runtime_error("cannot open the SQLite file '" + db + "': " + m);
-  }
-  sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(h, query.c_str(), -1, &st, nullptr) != SQLITE_OK) {
-    const std::string m = sqlite3_errmsg(h);
-    sqlite3_close(h);
-    throw std::runtime_error("the query '" + query + "' is not valid SQL for '" + db + "': " + m);
-  }
-  const char* want[] = {"type", "air_temp_k", "process_temp_k", "rpm", "torque_nm", "tool_wear_min", "machine_failure"};
-  int col[7];
-  for (int k = 0; k < 7; ++k) {
-    col[k] = -1;
-    for (int c = 0; c < sqlite3_column_count(st); ++c)
-      if (std::string(sqlite3_column_name(st, c)) == want[k]) col[k] = c;
-    if (col[k] < 0) {
-      sqlite3_finalize(st);
-      sqlite3_close(h);
-      throw std::runtime_error("the query '" + query + "' returns no column '" + want[k] +
-                               "'; select type, air_temp_k, process_temp_k, rpm, torque_nm, tool_wear_min, machine_failure");
-    }
-  }
-  Table t;
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const unsigned char* ty = sqlite3_column_text(st, col[0]);
-    const std::string type = ty ? reinterpret_cast<const char*>(ty) : "";
-    double v[5];
-    for (int k = 0; k < 5; ++k) {
-      if (sqlite3_column_type(st, col[k + 1]) == SQLITE_NULL) {
-        sqlite3_finalize(st);
-        sqlite3_close(h);
-        throw std::runtime_error("row " + std::to_string(t.rows + 1) + " of the query has NULL in '" + want[k + 1] + "'");
-      }
-      v[k] = sqlite3_column_double(st, col[k + 1]);
-    }
-    if (type != "L" && type != "M" && type != "H") {
-      sqlite3_finalize(st);
-      sqlite3_close(h);
-      throw std::runtime_error("row " + std::to_string(t.rows + 1) + " has product type '" + type + "'; types are L, M, H");
-    }
-    const size_t at = t.x.size();
-    t.x.resize(at + feature_names().size());
-    row_features(type[0], v, t.x.data() + at);
-    t.y.push_back(sqlite3_column_int(st, col[6]) != 0 ? 1.f : 0.f);
-    ++t.rows;
-  }
-  const std::string err = rc == SQLITE_DONE ? "" : sqlite3_errmsg(h);
-  sqlite3_finalize(st);
-  sqlite3_close(h);
-  if (!err.empty()) throw std::runtime_error("the query '" + query + "' failed: " + err);
-  if (t.rows == 0) throw std::runtime_error("the query '" + query + "' returned no rows");
-  return t;
 }
 
 nlohmann::json train(const Table& t, const TrainOptions& o, const std::string& model_path) {

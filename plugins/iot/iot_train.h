@@ -1,7 +1,5 @@
-// Features and XGBoost training for the iot family. The features are what the
-// workflow's preprocess step computes: the AI4I readings plus power (W),
-// temperature difference (K), wear x torque (min Nm), wear x torque as a share
-// of the product type's overstrain limit, and the product type one-hot.
+// XGBoost training and scoring for the iot family, on the features of
+// iot_data.h (what the workflow's preprocess step computes).
 #pragma once
 
 #include <cstdint>
@@ -10,42 +8,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "iot_data.h"
+
 namespace ctflow::iot {
-
-inline constexpr int kFeatureCount = 12;  // feature_names().size(), the width a served row has
-inline const std::vector<std::string>& feature_names() {
-  static const std::vector<std::string> k = {"air_temp_k", "process_temp_k", "rpm",      "torque_nm", "tool_wear_min",
-                                             "power_w",    "temp_diff_k",    "strain",   "strain_ratio", "type_l",
-                                             "type_m",     "type_h"};
-  return k;
-}
-
-// The raw readings a row needs, in this order (and `type`, L, M or H).
-inline const std::vector<std::string>& raw_columns() {
-  static const std::vector<std::string> k = {"air_temp_k", "process_temp_k", "rpm", "torque_nm", "tool_wear_min"};
-  return k;
-}
-
-// The features of one row (feature_names().size() floats at OUT) from its
-// product TYPE ('L', 'M' or 'H') and RAW readings (raw_columns() order).
-void row_features(char type, const double raw[5], float* out);
 
 // Held-out scores of a binary classifier at THRESHOLD: f1, precision, recall,
 // pr_auc (average precision), roc_auc, confusion [[tn, fp], [fn, tp]] and the
 // curves roc and pr (see train).
 nlohmann::json score(const std::vector<float>& prob, const std::vector<float>& y, double threshold);
-
-struct Table {
-  std::vector<float> x;  // rows x feature_names().size(), row-major
-  std::vector<float> y;  // machine_failure 0/1
-  int64_t rows = 0;
-};
-
-// Runs QUERY against the SQLite file DB (it must return the columns type,
-// air_temp_k, process_temp_k, rpm, torque_nm, tool_wear_min, machine_failure)
-// and computes the features. Throws std::runtime_error naming the query, the
-// missing column or the bad row.
-Table load_features(const std::string& db, const std::string& query);
 
 struct TrainOptions {
   int max_depth = 6, rounds = 200;

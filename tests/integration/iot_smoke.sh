@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CI smoke profile of workflows/iot-maintenance.yaml: 2,000 generated AI4I
-# readings through `ctflow run` with the real plugins; then the interop of the
+# readings through `ctflow run` with the real plugins (extract in chunks, the
+# preprocess fan-out, merge tagged as a data version); then the interop of the
 # trained model: Python's xgboost loads model.json and predicts the held-out
 # rows (read with numpy) to the same probabilities within 1e-6; registration
 # in the model registry; then one stage
@@ -16,7 +17,7 @@ WF="$CTFLOW_SOURCE_DIR/workflows/iot-maintenance.yaml"
 export CTFLOW_PLUGIN_PATH="$CTFLOW_BUILD_DIR/plugins${CTFLOW_PLUGIN_PATH:+:$CTFLOW_PLUGIN_PATH}"
 
 start=$SECONDS
-id=$(ctflow run "$WF" -p rows=2000 -p rounds=50 2>"$T/err") || fail "the smoke run failed: $(cat "$T/err")"
+id=$(ctflow run "$WF" -p rows=2000 -p chunk_rows=600 -p rounds=50 -p trials=2 2>"$T/err") || fail "the smoke run failed: $(cat "$T/err")"
 echo "smoke run took $((SECONDS - start)) s"
 ctflow get "$id" -o json > "$T/run.json"
 assert_eq Succeeded "$(json_get "$T/run.json" 'd["status"]')" "run status"
@@ -24,6 +25,24 @@ f1=$(json_get "$T/run.json" 'step(d, "train")["outputs"]["f1"]')
 echo "held-out F1 on 2,000 rows: $f1"
 "$PY" -c "import sys; sys.exit(0 if float('$f1') >= 0.4 else 1)" || fail "F1 $f1 is below the floor 0.4"
 pass "smoke profile: F1 $f1 >= 0.4"
+
+# extract wrote 2,000 rows in chunks; preprocess ran once per chunk; merge made
+# them one data set of 2,000 rows, tagged as a data version (and @latest).
+assert_eq 2000 "$(json_get "$T/run.json" 'step(d, "extract")["outputs"]["rows"]')" "rows extracted"
+parts=$(json_get "$T/run.json" 'len(step(d, "extract")["outputs"]["parts"])')
+assert_eq "$parts" "$(json_get "$T/run.json" 'len([s for s in d["steps"] if s["name"].startswith("preprocess[")])')" "preprocess instances"
+assert_eq 2000 "$(json_get "$T/run.json" 'step(d, "merge")["outputs"]["rows"]')" "rows merged"
+version=$(json_get "$T/run.json" 'step(d, "merge")["outputs"]["version"]')
+assert_contains "$version" "iot-maintenance-data@" "data version"
+assert_eq "$(ctflow data get "$version" | cut -f1)" "$(ctflow data get iot-maintenance-data@latest | cut -f1)" "@latest"
+pass "extract, a preprocess fan-out of $parts chunks and merge: 2,000 rows tagged $version"
+
+# tune: 2 trials of the sweep; train took the best trial's parameters.
+assert_eq 2 "$(json_get "$T/run.json" 'len([s for s in d["steps"] if s["name"].startswith("tune[")])')" "tuning trials"
+best=$(json_get "$T/run.json" 'step(d, "tune")["outputs"]["best"]["max_depth"]')
+model_depth=$(json_get "$T/run.json" 'json.load(open(step(d, "train")["artifacts"]["model"]["path"] + "/metrics.json"))["params"]["max_depth"]')
+assert_eq "$best" "$model_depth" "train's max_depth is the best trial's"
+pass "tune ran 2 trials; train used the best max_depth ($best)"
 
 # Kubeflow's output viewers from train: the confusion matrix agrees with the
 # recorded F1, and the ROC curve runs from (0, 0) to (1, 1).

@@ -136,7 +136,7 @@ struct Calls {
   std::string request;                     // what the plugin sends
   std::string digest_path;                 // what the plugin hashes
   std::string current_before, current_after, result, digest;
-  int rc = 99;
+  int rc = 99, tag_rc = 99, bad_tag_rc = 99;
   bool has_all = false;
 };
 Calls* g_calls = nullptr;
@@ -144,7 +144,7 @@ Calls* g_calls = nullptr;
 int registry_plugin_run(ctflow_ctx* ctx, const ctflow_host_api* host, char** /*error*/) {
   Calls& c = *g_calls;
   c.has_all = CTFLOW_HOST_HAS(host, model_current) && CTFLOW_HOST_HAS(host, model_register_promote) &&
-              CTFLOW_HOST_HAS(host, artifact_digest);
+              CTFLOW_HOST_HAS(host, artifact_digest) && CTFLOW_HOST_HAS(host, data_tag);
   if (!c.has_all) return 1;
   const char* cur = host->model_current(ctx, "digits");
   c.current_before = cur ? cur : "<NULL>";
@@ -155,6 +155,8 @@ int registry_plugin_run(ctflow_ctx* ctx, const ctflow_host_api* host, char** /*e
   c.current_after = cur ? cur : "<NULL>";
   const char* d = host->artifact_digest(ctx, c.digest_path.c_str());
   c.digest = d ? d : "<NULL>";
+  c.tag_rc = d ? host->data_tag(ctx, "weights@v1", d) : 98;
+  c.bad_tag_rc = host->data_tag(ctx, "weights@v2", "md5:00");
   return 0;
 }
 
@@ -198,6 +200,11 @@ TEST_CASE("RegistryTest.HostFunctionsRegisterAndPromoteForAPlugin") {
   CHECK(Json::parse(calls.result) == Json{{"name", "digits"}, {"version", 2}, {"stage", "Production"}, {"promoted", true},
                                           {"previous", {{"version", 1}, {"metrics", {{"accuracy", 0.8}}}}}});
   CHECK(Json::parse(calls.current_after)["version"] == 2);
+  // data_tag names the digest as a data version, as `ctflow data tag` does.
+  CHECK(calls.tag_rc == 0);
+  CHECK(*store->resolve_data_tag("weights@v1") == calls.digest);
+  CHECK(calls.bad_tag_rc == -1);
+  CHECK_FALSE(store->resolve_data_tag("weights@v2").ok());
   auto v2 = store->get_model("digits", 2);
   REQUIRE(v2.ok());
   CHECK(v2->run_id == "r-plugin");  // the run and step are the host's, not the request's

@@ -1,5 +1,5 @@
-// The engineered features of iot.train and its clear errors for bad SQL,
-// missing columns and bad rows.
+// The engineered features (iot_data.h), the chunks of iot.extract and their
+// merge, and the clear errors for bad SQL, missing columns and bad rows.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 #include <sqlite3.h>
@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
+#include "iot_data.h"
 #include "iot_sim.h"
 #include "iot_train.h"
 #include "iot_validate.h"
@@ -66,6 +68,53 @@ TEST_CASE("features: power, temperature difference, wear x torque, type one-hot;
                                            "machine_failure FROM readings"),
                     doctest::Contains("NULL in 'air_temp_k'"));
   CHECK_THROWS_WITH(iot::load_features((scratch.dir / "none.db").string(), "SELECT 1"), doctest::Contains("cannot open"));
+}
+
+TEST_CASE("extract, preprocess, merge: chunks of the query, their features, one data set equal to the query's") {
+  const Scratch scratch("iot_chunks_test");
+  iot::SimOptions o;
+  o.rows = 1003;
+  iot::write_sqlite(scratch.db, iot::simulate(o));
+  const std::string q = "SELECT * FROM readings ORDER BY udi";
+  int64_t rows = 0;
+  const auto parts = iot::extract_chunks(scratch.db, q, 250, (scratch.dir / "chunks").string(), &rows);
+  CHECK(rows == 1003);
+  REQUIRE(parts == std::vector<std::string>{"part-00000.csv", "part-00001.csv", "part-00002.csv", "part-00003.csv",
+                                            "part-00004.csv"});
+  std::vector<std::string> feats;
+  int64_t sum = 0;
+  for (const auto& p : parts) {
+    const auto t = iot::chunk_features((scratch.dir / "chunks" / p).string());
+    sum += t.rows;
+    feats.push_back((scratch.dir / (p + ".features.csv")).string());
+    iot::write_features_csv(t, feats.back());
+  }
+  CHECK(sum == 1003);
+  CHECK(iot::chunk_features((scratch.dir / "chunks" / parts.back()).string()).rows == 3);
+  // The merged chunks are the features of the query's rows, in order (to float precision).
+  const auto merged = iot::merge_tables(feats);
+  const auto direct = iot::load_features(scratch.db, q);
+  REQUIRE(merged.rows == direct.rows);
+  CHECK(merged.y == direct.y);
+  size_t off = 0;
+  for (size_t i = 0; i < direct.x.size(); ++i)
+    if (std::fabs(merged.x[i] - direct.x[i]) > 1e-6f * std::max(1.f, std::fabs(direct.x[i]))) ++off;
+  CHECK(off == 0);
+
+  // Bad SQL names the query and the table's columns; a missing column the ones to select.
+  const std::string dir = (scratch.dir / "bad").string();
+  CHECK_THROWS_WITH(iot::extract_chunks(scratch.db, "SELEC * FROM readings", 10, dir),
+                    doctest::Contains("is not valid SQL"));
+  CHECK_THROWS_WITH(iot::extract_chunks(scratch.db, "SELEC * FROM readings", 10, dir),
+                    doctest::Contains("the table is readings (udi, ts, product_id, type"));
+  CHECK_THROWS_WITH(iot::extract_chunks(scratch.db, "SELECT udi, type FROM readings", 10, dir),
+                    doctest::Contains("no column 'air_temp_k'; select type, air_temp_k"));
+  CHECK_THROWS_WITH(iot::extract_chunks(scratch.db, q, 0, dir), doctest::Contains("chunk_rows must be at least 1"));
+  // A bad chunk or features file names its file and line.
+  const std::string junk = (scratch.dir / "junk.csv").string();
+  std::ofstream(junk) << "type,air_temp_k,process_temp_k,rpm,torque_nm,tool_wear_min,machine_failure\nL,300,310,x,40,3,0\n";
+  CHECK_THROWS_WITH(iot::chunk_features(junk), doctest::Contains("junk.csv:2: 'x' is not a number"));
+  CHECK_THROWS_WITH(iot::read_features_csv(junk), doctest::Contains("is not a features file of iot.preprocess"));
 }
 
 TEST_CASE("score: F1 at the threshold, average precision, ROC-AUC and curves from (0,0) to (1,1)") {

@@ -109,6 +109,13 @@ typedef struct ctflow_host_api {
    * most a few reports a second, always the latest one when the step ends.
    * Returns 0, or -1 when DONE or TOTAL is not a finite number. */
   int (*progress)(ctflow_ctx* ctx, double done, double total, const char* message);
+
+  /* Names a version of a data set in the run's store, as `ctflow data tag`
+   * does: TAG ("NAME@VERSION") names DIGEST ("sha256:<hex>", e.g. from
+   * artifact_digest of an output artifact) from now on, replacing what it named.
+   * Returns 0, or -1 when TAG is empty, DIGEST malformed or the store fails (the
+   * reason goes to the step's log). */
+  int (*data_tag)(ctflow_ctx* ctx, const char* tag, const char* digest);
 } ctflow_host_api;
 
 #define CTFLOW_HOST_HAS(host, field) \

@@ -114,6 +114,12 @@ class Context {
     if (d == nullptr) throw PluginError("cannot hash '" + path + "'");
     return d;
   }
+  // Names DIGEST as data version TAG ("NAME@VERSION") in the run's store.
+  void data_tag(const std::string& tag, const std::string& digest) const {
+    need(CTFLOW_HOST_HAS(host_, data_tag), "data_tag");
+    if (host_->data_tag(ctx_, tag.c_str(), digest.c_str()) != 0)
+      throw PluginError("cannot tag " + digest + " as data version '" + tag + "'");
+  }
   // Reports progress (see ctflow/plugin.h): DONE of TOTAL (<= 0: unknown) and a
   // short message. A host too old to show progress ignores it: progress never
   // fails a step.
