@@ -175,8 +175,9 @@ void Daemon::Impl::on_drift(Armed& a, const std::string& error, const Value& ans
   if (a.drift_down) log(where + ": " + a.t->drift_server + " answers again");
   a.drift_down = false;
   const double score = answer["score"].get<double>();
-  if (!(score > a.t->drift_above)) return;
   const int64_t now = now_ms();
+  record_drift_sample(a, answer, now);
+  if (!(score > a.t->drift_above)) return;
   TriggerFiring f;
   f.slot = "drift:" + iso8601(now) + ":" + std::to_string(now % 1000);
   f.slot_time = now;
@@ -188,6 +189,31 @@ void Daemon::Impl::on_drift(Armed& a, const std::string& error, const Value& ans
   if (answer.contains("window")) f.event["window"] = answer["window"];
   if (answer.contains("signals")) f.event["signals"] = answer["signals"];
   fire(a, f);
+}
+
+// The answer as a drift sample for the dashboard, when it differs from the
+// last one recorded (a new input, version or score) or a minute has passed.
+void Daemon::Impl::record_drift_sample(Armed& a, const Value& answer, int64_t now) {
+  const std::string seen = answer.value("version", Value()).dump() + " " + answer.value("count", Value()).dump() + " " +
+                           answer["score"].dump();
+  if (seen == a.drift_seen && now - a.drift_seen_ms < 60'000) return;
+  DriftSample d;
+  d.workflow = a.wf->name;
+  d.trigger = a.t->name;
+  d.model = answer.value("model", a.t->drift_model);
+  if (answer.contains("version") && answer["version"].is_number_integer()) d.version = answer["version"].get<int>();
+  d.at = now;
+  d.score = answer["score"].get<double>();
+  d.above = a.t->drift_above;
+  if (answer.contains("signals") && answer["signals"].is_object())
+    for (auto it = answer["signals"].begin(); it != answer["signals"].end(); ++it)
+      if (it.value().is_object() && it.value().contains("score")) d.signals[it.key()] = it.value();
+  if (Status st = store->record_drift_sample(d); !st) {
+    log(a.wf->name + "/" + a.t->name + ": cannot record a drift sample: " + st.message());
+    return;
+  }
+  a.drift_seen = seen;
+  a.drift_seen_ms = now;
 }
 
 }  // namespace ctflow::triggers
