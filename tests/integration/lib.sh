@@ -105,6 +105,15 @@ use_mnist() {
   fi
 }
 
+# train_v1: the MNIST workflow on 800 digits, one epoch, deployed whatever its
+# accuracy: mnist-embedder v1 (Production), the run in $T/run1.json.
+train_v1() {
+  local id
+  id=$(ctflow run "$WF" -p data="$DATA" -p limit=800 -p epochs=1 -p threshold=0 2>"$T/err1") || fail "run 1: $(cat "$T/err1")"
+  ctflow get "$id" -o json > "$T/run1.json"
+  assert_eq 1 "$(json_get "$T/run1.json" 'step(d, "deploy")["outputs"]["version"]')" "v1 registered"
+}
+
 # run_rc VAR ARGS...: runs ctflow, stores its exit code in VAR instead of failing.
 run_rc() {
   local __var="$1"
