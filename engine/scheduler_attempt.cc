@@ -115,7 +115,7 @@ void Scheduler::Impl::start_attempt(Instance& inst) {
 
   AttemptSpec spec = attempt_spec(inst, *r);
   inst.log_path = spec.log_path;
-  watch_metrics(inst, spec.kind == AttemptKind::InProcess ? spec.invocation.metrics_path : metrics_file(spec));
+  watch_metrics(inst, spec.metrics_path);
   record_instance(inst);
   emit(inst.name, NodeStatus::Running, inst.attempt > 1 ? "attempt " + std::to_string(inst.attempt) : "", 0, false);
   if (st.timeout_s > 0)
@@ -134,16 +134,16 @@ AttemptSpec Scheduler::Impl::attempt_spec(Instance& inst, const Rendered& r) {
   spec.instance = inst.name;
   spec.attempt = inst.attempt;
   const std::string dir_name = instance_dir_name(inst.name);
-  spec.base_dir = run_work_dir_ / dir_name;
-  spec.work_dir = spec.base_dir / "work";
-  spec.out_dir = spec.base_dir / "out";
+  spec.work_dir = run_work_dir_ / dir_name;
+  spec.out_dir = run_work_dir_ / ".out" / dir_name;
+  spec.metrics_path = (run_work_dir_ / ".metrics" / (dir_name + ".jsonl")).string();
   spec.log_path = (run_logs_dir_ / (dir_name + ".log")).string();
   const int cpus = std::max(1, static_cast<int>(std::ceil(st.resources.cpu > 0 ? st.resources.cpu : 1)));
   if (in_process(st) && r.image.empty()) {
     // Its folders and log are made when it first uses them: a step that
     // writes nothing costs no folder and no file.
     spec.kind = AttemptKind::InProcess;
-    spec.clear_base = inst.attempt > 1 || opt_.resume;
+    spec.clear_files = inst.attempt > 1 || opt_.resume;
     PluginInvocation& inv = spec.invocation;
     inv.plugin = r.plugin;
     inv.params = r.with;
@@ -154,7 +154,7 @@ AttemptSpec Scheduler::Impl::attempt_spec(Instance& inst, const Rendered& r) {
     inv.step = inst.name;
     inv.cpu_threads = std::max(1, static_cast<int>(std::ceil(st.resources.cpu)));
     inv.gpus = st.resources.gpu;
-    inv.metrics_path = metrics_file(spec);
+    inv.metrics_path = spec.metrics_path;
     return spec;
   }
   spec.make_out_dir = st.kind == StepKind::Plugin || !r.image.empty();
@@ -180,14 +180,15 @@ AttemptSpec Scheduler::Impl::attempt_spec(Instance& inst, const Rendered& r) {
   for (const auto& [k, v] : st.env) spec.env.push_back(k + "=" + v);
   spec.env.push_back("CTFLOW_RUN_ID=" + run_id_);
   spec.env.push_back("CTFLOW_STEP=" + inst.name);
-  if (r.image.empty()) spec.env.push_back("CTFLOW_METRICS=" + metrics_file(spec));
+  if (r.image.empty()) spec.env.push_back("CTFLOW_METRICS=" + spec.metrics_path);
   spec.env.push_back("OMP_NUM_THREADS=" + std::to_string(cpus));
   // A container is given its devices by the runtime, where they are numbered from 0.
   if (!inst.gpus.empty() && r.image.empty())
     spec.env.push_back("CUDA_VISIBLE_DEVICES=" + join_commas(gpu_devices(inst.gpus)));
   if (!r.image.empty()) {
     spec.kind = AttemptKind::Container;  // the metrics file is under out/, which the container sees
-    spec.env.push_back("CTFLOW_METRICS=" + metrics_file(spec));
+    spec.metrics_path = (spec.out_dir / "metrics.jsonl").string();
+    spec.env.push_back("CTFLOW_METRICS=" + spec.metrics_path);
     container_spec(spec, inst, r);
   }
   return spec;

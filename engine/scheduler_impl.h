@@ -189,7 +189,6 @@ class Scheduler::Impl final : public JobPool {
   void end_call(Instance& inst);
 
   // --- live metrics and progress (scheduler_metrics.cc) ---
-  std::string metrics_file(const AttemptSpec& spec) const;
   void watch_metrics(Instance& inst, const std::string& path);
   void poll_metrics();
   void end_metrics(Instance& inst);

@@ -9,13 +9,6 @@
 
 namespace ctflow {
 
-// In the attempt's own folder, made anew for each attempt (a container sees
-// only work/ and out/, so there it is under out/).
-std::string Scheduler::Impl::metrics_file(const AttemptSpec& spec) const {
-  const auto& dir = spec.kind == AttemptKind::Container ? spec.out_dir : spec.base_dir;
-  return (dir / "metrics.jsonl").string();
-}
-
 void Scheduler::Impl::watch_metrics(Instance& inst, const std::string& path) {
   inst.metrics = std::make_unique<MetricsFileReader>(path);
   inst.metric_count.clear();

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <filesystem>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -48,6 +50,11 @@ void ProgressWriter::flush() {
 // file while the step runs, never sees two reports interleaved.
 void ProgressWriter::write_locked(const std::string& line) {
   int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0 && errno == ENOENT) {  // the run's first metrics file: its folder is made now
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
+    fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  }
   if (fd < 0) return;  // progress never fails a step
   ssize_t n = ::write(fd, line.data(), line.size());
   ::close(fd);

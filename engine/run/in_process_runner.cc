@@ -55,12 +55,10 @@ class InProcessRunner final : public StepRunner {
   std::shared_ptr<RunningAttempt> start(const AttemptSpec& spec, const RunnerContext& ctx, AttemptDone done) override {
     auto log = std::make_shared<LogFile>(spec.log_path);
     auto call = std::make_shared<PluginCall>(log);
-    if (spec.clear_base) {  // an earlier attempt's files; this one makes its folders on first use
-      std::error_code ec;
-      fs::remove_all(spec.base_dir, ec);
-      if (ec) {
-        boost::asio::post(ctx.strand, [done = std::move(done), m = "cannot create the working directory " +
-                                                                     spec.base_dir.string() + ": " + ec.message()] {
+    if (spec.clear_files) {  // an earlier attempt's files; this one makes its folders on first use
+      if (auto ec = remove_attempt_files(spec.work_dir, spec.out_dir, spec.metrics_path)) {
+        boost::asio::post(ctx.strand, [done = std::move(done), m = "cannot remove the earlier attempt's files in " +
+                                                                     spec.work_dir.string() + ": " + ec.message()] {
           done(AttemptResult::error(m));
         });
         return call;

@@ -46,4 +46,14 @@ std::error_code fresh_dir(const std::filesystem::path& dir) {
   return ec;
 }
 
+std::error_code remove_attempt_files(const std::filesystem::path& work_dir, const std::filesystem::path& out_dir,
+                                     const std::string& metrics_path) {
+  std::error_code ec;
+  std::filesystem::remove_all(work_dir, ec);
+  if (!ec) std::filesystem::remove_all(out_dir, ec);
+  if (!ec && !metrics_path.empty() && ::unlink(metrics_path.c_str()) != 0 && errno != ENOENT)
+    ec.assign(errno, std::generic_category());
+  return ec;
+}
+
 }  // namespace ctflow

@@ -37,4 +37,8 @@ class LogFile {
 // else removes what an earlier attempt left.
 std::error_code fresh_dir(const std::filesystem::path& dir);
 
+// Removes an earlier attempt's working folder, out folder and metrics file (those there).
+std::error_code remove_attempt_files(const std::filesystem::path& work_dir, const std::filesystem::path& out_dir,
+                                     const std::string& metrics_path);
+
 }  // namespace ctflow

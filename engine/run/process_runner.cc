@@ -1,6 +1,7 @@
 // The process runner: a child per attempt (posix_spawn, a process group of its
-// own), its stdout read through a pipe (the step's result), its stderr in the
-// log. The child is reaped by pid: a pidfd becomes readable when it exits, then
+// own), its stdout read through a pipe (the step's result, also in the log) and
+// its stderr through another into the log, which is made on the first byte: a
+// step that prints nothing costs one folder (its working folder) and no file. The child is reaped by pid: a pidfd becomes readable when it exits, then
 // waitpid(pid). There is no SIGCHLD handler and no waitpid(-1), so the engine
 // never takes a child that is not its own (one an in-process plugin waits for).
 #include <fcntl.h>
@@ -85,9 +86,16 @@ class ProcessAttempt final : public RunningAttempt, public std::enable_shared_fr
   void wait_exit();
   void poll_exit();
   void exited(int wait_status);
-  void read_pipe();
-  void append_output(const char* data, size_t n) {
+  // A pipe from the child: its stdout (the result, also logged) or its stderr (logged).
+  struct Pipe {
+    std::unique_ptr<asio::posix::stream_descriptor> fd;
+    std::unique_ptr<std::array<char, 16384>> buf;
+    bool result = false;
+  };
+  void read_pipe(Pipe& p);
+  void append_output(const Pipe& p, const char* data, size_t n) {
     log_->write(data, n);
+    if (!p.result) return;
     tail_.append(data, n);
     if (tail_.size() > 2 * kResultTail) tail_.erase(0, tail_.size() - kResultTail);
   }
@@ -102,19 +110,25 @@ class ProcessAttempt final : public RunningAttempt, public std::enable_shared_fr
   pid_t pid_ = 0;
   bool reaped_ = false;  // the child has exited; its stdout may still be read
   int wait_status_ = 0;
-  std::unique_ptr<asio::posix::stream_descriptor> pidfd_, out_pipe_;
-  std::unique_ptr<std::array<char, 16384>> buf_;
+  std::unique_ptr<asio::posix::stream_descriptor> pidfd_;
+  std::array<Pipe, 2> pipes_;  // stdout (when captured), stderr
+  int open_pipes_ = 0;
   std::string tail_;
   asio::steady_timer kill_timer_;  // SIGKILL after the grace period; also the reaping poll without a pidfd
 };
 
 Status ProcessAttempt::prepare_files() {
-  std::error_code ec = fresh_dir(spec_.base_dir);
-  if (!ec && ::mkdir(spec_.work_dir.c_str(), 0755) != 0) ec.assign(errno, std::generic_category());
-  if (!ec && spec_.make_out_dir && ::mkdir(spec_.out_dir.c_str(), 0755) != 0) ec.assign(errno, std::generic_category());
-  if (ec) return Status::Error("cannot create the working directory " + spec_.base_dir.string() + ": " + ec.message());
+  std::error_code ec = fresh_dir(spec_.work_dir);
+  if (!ec && spec_.make_out_dir) ec = fresh_dir(spec_.out_dir);
+  if (ec) return Status::Error("cannot create the working directory " + spec_.work_dir.string() + ": " + ec.message());
+  if (!spec_.metrics_path.empty()) {  // an earlier attempt's; the folder once per run
+    const fs::path dir = fs::path(spec_.metrics_path).parent_path();
+    if (::unlink(spec_.metrics_path.c_str()) != 0 && errno == ENOENT && ::mkdir(dir.c_str(), 0755) != 0 &&
+        errno != EEXIST)
+      fs::create_directories(dir, ec);
+    if (ec) return Status::Error("cannot create the folder " + dir.string() + ": " + ec.message());
+  }
   log_ = std::make_shared<LogFile>(spec_.log_path);
-  if (log_->open() < 0) return Status::Error("cannot open the log " + spec_.log_path + ": " + std::strerror(errno));
   if (spec_.attempt > 1) log_->write("--- attempt " + std::to_string(spec_.attempt) + " ---\n");
   if (spec_.params_json) std::ofstream(spec_.out_dir / "params.json") << *spec_.params_json;
   return Status::Ok();
@@ -126,27 +140,37 @@ void ProcessAttempt::start() {
   so.argv = spec_.argv;
   so.env = environment_with(spec_.env);
   so.cwd = spec_.work_dir;
-  const int log_fd = log_->open();
-  so.stderr_fd = log_fd;
-  int pipefd[2] = {-1, -1};
-  if (spec_.capture_stdout) {
-    if (::pipe2(pipefd, O_CLOEXEC) != 0) return fail(std::string("cannot create a pipe: ") + std::strerror(errno));
-    so.stdout_fd = pipefd[1];
-  } else {
-    so.stdout_fd = log_fd;
+  int out[2] = {-1, -1}, err[2] = {-1, -1};
+  auto close_all = [&] {
+    for (int fd : {out[0], out[1], err[0], err[1]})
+      if (fd >= 0) ::close(fd);
+  };
+  if ((spec_.capture_stdout && ::pipe2(out, O_CLOEXEC) != 0) || ::pipe2(err, O_CLOEXEC) != 0) {
+    std::string m = std::string("cannot create a pipe: ") + std::strerror(errno);
+    close_all();
+    return fail(m);
   }
+  so.stdout_fd = spec_.capture_stdout ? out[1] : err[1];
+  so.stderr_fd = err[1];
   auto pid = spawn_process(so);
-  if (pipefd[1] >= 0) ::close(pipefd[1]);
+  ::close(err[1]);
+  if (out[1] >= 0) ::close(out[1]);
+  err[1] = out[1] = -1;
   if (!pid) {
-    if (pipefd[0] >= 0) ::close(pipefd[0]);
+    close_all();
     return fail(pid.message());
   }
   pid_ = *pid;
-  if (spec_.capture_stdout) {
-    buf_ = std::make_unique<std::array<char, 16384>>();
-    out_pipe_ = std::make_unique<asio::posix::stream_descriptor>(ctx_.strand, pipefd[0]);
-    read_pipe();
+  pipes_[0].result = true;
+  for (int i = 0; i < 2; ++i) {
+    const int fd = i == 0 ? out[0] : err[0];
+    if (fd < 0) continue;
+    pipes_[i].fd = std::make_unique<asio::posix::stream_descriptor>(ctx_.strand, fd);
+    pipes_[i].buf = std::make_unique<std::array<char, 16384>>();
+    ++open_pipes_;
   }
+  for (auto& p : pipes_)
+    if (p.fd) read_pipe(p);
   wait_exit();
 }
 
@@ -183,11 +207,9 @@ void ProcessAttempt::exited(int wait_status) {
     boost::system::error_code ignored;
     pidfd_->close(ignored);
   }
-  if (out_pipe_) {
-    out_pipe_->cancel();  // the read's handler drains the pipe and calls child_done
-    return;
-  }
-  child_done();
+  if (open_pipes_ == 0) return child_done();
+  for (auto& p : pipes_)  // each read's handler drains its pipe; the last calls child_done
+    if (p.fd) p.fd->cancel();
 }
 
 bool ProcessAttempt::stop() {
@@ -200,29 +222,30 @@ bool ProcessAttempt::stop() {
   return true;
 }
 
-// The child's stdout is read until EOF; when the child is reaped first, the
+// The child's pipes are read until EOF; when the child is reaped first, the
 // read in flight is cancelled, and its handler (which may still bring data the
-// reactor read on another thread) drains what is left and ends the attempt. A
-// grandchild that keeps the pipe open does not hold the step up.
-void ProcessAttempt::read_pipe() {
-  out_pipe_->async_read_some(asio::buffer(*buf_), [self = shared_from_this()](const boost::system::error_code& ec,
-                                                                               size_t n) {
-    if (n > 0) self->append_output(self->buf_->data(), n);
+// reactor read on another thread) drains what is left; the last pipe to close
+// ends the attempt. A grandchild that keeps a pipe open does not hold the step up.
+void ProcessAttempt::read_pipe(Pipe& p) {
+  p.fd->async_read_some(asio::buffer(*p.buf), [self = shared_from_this(), &p](const boost::system::error_code& ec,
+                                                                             size_t n) {
+    if (n > 0) self->append_output(p, p.buf->data(), n);
     if (self->reaped_) {
-      int fd = self->out_pipe_->native_handle();
+      int fd = p.fd->native_handle();
       ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
       ssize_t got;
-      while ((got = ::read(fd, self->buf_->data(), self->buf_->size())) > 0)
-        self->append_output(self->buf_->data(), static_cast<size_t>(got));
+      while ((got = ::read(fd, p.buf->data(), p.buf->size())) > 0)
+        self->append_output(p, p.buf->data(), static_cast<size_t>(got));
     }
     if (ec || self->reaped_) {
       boost::system::error_code ignored;
-      self->out_pipe_->close(ignored);
-      self->out_pipe_.reset();
-      if (self->reaped_) self->child_done();
+      p.fd->close(ignored);
+      p.fd.reset();
+      p.buf.reset();
+      if (--self->open_pipes_ == 0 && self->reaped_) self->child_done();
       return;
     }
-    self->read_pipe();
+    self->read_pipe(p);
   });
 }
 

@@ -36,14 +36,18 @@ struct AttemptSpec {
   std::string run_id;
   std::string instance;  // "train", "shard[2]"
   int attempt = 1;
-  // Files. Process and container attempts get BASE_DIR made anew with work/
-  // (their working folder) and, with make_out_dir, out/ (a plugin's params
-  // and result; a container mounts it). An in-process attempt makes them on
-  // first use; with clear_base it first removes what an earlier attempt left.
-  std::filesystem::path base_dir, work_dir, out_dir;
+  // Files. WORK_DIR is the step's working folder (RUN/NAME); OUT_DIR
+  // (RUN/.out/NAME) holds an isolated plugin's params and result and is what a
+  // container mounts besides; METRICS_PATH is its CTFLOW_METRICS file
+  // (RUN/.metrics/NAME.jsonl, or under OUT_DIR for a container). A process or
+  // container attempt gets WORK_DIR made anew (one folder: a shell step costs
+  // one inode) and OUT_DIR with make_out_dir; an in-process attempt makes them
+  // on first use, and with clear_files first removes what an earlier attempt left.
+  std::filesystem::path work_dir, out_dir;
+  std::string metrics_path;
   bool make_out_dir = false;
-  bool clear_base = false;
-  std::string log_path;  // stderr, the plugin's log lines, the engine's notes
+  bool clear_files = false;
+  std::string log_path;  // stdout (not captured) and stderr, the plugin's log lines, the engine's notes; made on the first write
   // Process and container attempts.
   std::vector<std::string> argv;
   std::vector<std::string> env;            // "NAME=VALUE", added to the engine's environment

@@ -4,12 +4,17 @@
 # fields are errors) as ml_pipelines.PipelineSpec under the proto3 JSON mapping,
 # with the proto from ../shared/kfp/proto compiled by protoc (tests/kfp_proto_check.py).
 # A workflow that uses what Kubeflow v2 cannot express must fail with a position.
-# Skipped (77) without ../shared (CTFLOW_KFP_PROTO names another folder) or without protoc/python3-protobuf, except that
+# Skipped (77) without ../shared (CTFLOW_SHARED_DIR or CTFLOW_KFP_PROTO names another folder) or without protoc/python3-protobuf, except that
 # a missing tool fails under CI=true (scripts/setup.sh --test installs them).
 set -euo pipefail
 src="${CTFLOW_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
-proto="${CTFLOW_KFP_PROTO:-$src/../shared/kfp/proto}"
+# The shared folder as need_shared (lib_need.sh) finds it: CTFLOW_SHARED_DIR when set (then it must hold the proto).
+proto="${CTFLOW_KFP_PROTO:-${CTFLOW_SHARED_DIR:-$src/../shared}/kfp/proto}"
 if [ ! -f "$proto/pipeline_spec.proto" ]; then
+  if [ -n "${CTFLOW_SHARED_DIR:-}${CTFLOW_KFP_PROTO:-}" ]; then
+    echo "FAIL: no KFP proto at $proto (from CTFLOW_SHARED_DIR or CTFLOW_KFP_PROTO)" >&2
+    exit 1
+  fi
   echo "skipped: no KFP proto at $proto"
   exit 77
 fi
