@@ -9,13 +9,18 @@
 #include <algorithm>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "engine/frontend_v1.h"
 
 using ctflow::ArgoOptions;
+using ctflow::Catchup;
+using ctflow::Concurrency;
 using ctflow::LoadResult;
 using ctflow::parse_workflow_text;
 using ctflow::Step;
+using ctflow::Trigger;
+using ctflow::TriggerKind;
 using ctflow::Value;
 
 namespace {
