@@ -36,7 +36,7 @@ assert_eq '["cron", "schedule", ["@every 1s"], "UTC"]' \
 setsid "$CTFLOW_BIN" daemon "$f" --addr 127.0.0.1:0 > "$T/daemon.out" 2> "$T/daemon.err" &
 _BG_PIDS+=("$!")
 daemon=$!
-wait_for 10 grep -q "webhooks and /metrics" "$T/daemon.out" || fail "the daemon did not start: $(cat "$T/daemon.err")"
+wait_for 10 grep -qs "webhooks and /metrics" "$T/daemon.out" || fail "the daemon did not start: $(cat "$T/daemon.err")"
 two_done() { [ "$("$CTFLOW_BIN" list --status Succeeded -o json | grep -c '"id"' || true)" -ge 2 ]; }
 wait_for 15 two_done || fail "the CronWorkflow did not run twice on its schedule: $(cat "$T/daemon.err")"
 kill -TERM "$daemon"

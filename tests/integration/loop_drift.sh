@@ -32,7 +32,7 @@ YAML
 setsid "$CTFLOW_BIN" daemon "$T/loop.yaml" --addr 127.0.0.1:0 > "$T/daemon.out" 2> "$T/daemon.err" &
 _BG_PIDS+=("$!")
 daemon=$!
-wait_for 10 grep -q "webhooks and /metrics" "$T/daemon.out" || fail "the daemon did not start: $(cat "$T/daemon.err")"
+wait_for 10 grep -qs "webhooks and /metrics" "$T/daemon.out" || fail "the daemon did not start: $(cat "$T/daemon.err")"
 
 send() {  # send WHAT: posts 100 or 200 images to the serve (digits, noise, inverted)
   "$PY" - "$URL" "$(json_get "$T/run1.json" 'step(d, "ingest")["artifacts"]["dataset"]["path"]')" "$1" <<'PY'
