@@ -41,8 +41,7 @@ two_done() { [ "$("$CTFLOW_BIN" list --status Succeeded -o json | grep -c '"id"'
 wait_for 15 two_done || fail "the CronWorkflow did not run twice on its schedule: $(cat "$T/daemon.err")"
 kill -TERM "$daemon"
 wait "$daemon" || fail "the daemon did not stop cleanly: $(cat "$T/daemon.err")"
-settled() { ! "$CTFLOW_BIN" list -o json | grep -q '"Running"'; }
-wait_for 15 settled || fail "a run never finished"
+wait_for 15 none_running || fail "a run never finished"
 
 "$CTFLOW_BIN" triggers "$f" -o json --limit 1000 > "$T/triggers.json"
 "$PY" - "$T/triggers.json" "$T/spans" <<'PY' || fail "the CronWorkflow's firings are not what Forbid says (see above)"

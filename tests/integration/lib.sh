@@ -142,6 +142,20 @@ wait_for() {
   done
 }
 
+# run_settled ID: true when the run is neither Pending nor Running.
+# (Not `! ctflow get ... | grep -q Running`: under pipefail, grep's early exit
+# makes the writer's SIGPIPE look like "not found".)
+run_settled() {
+  case "$(ctflow get "$1" -o json | json_get - 'd["status"]')" in
+    Pending | Running) return 1 ;;
+  esac
+}
+
+# none_running: true when no run of the store is Pending or Running.
+none_running() {
+  [ "$(ctflow list -o json | json_get - 'sum(r["status"] in ("Pending", "Running") for r in d)')" = 0 ]
+}
+
 # none_left PATTERN: true when no process's command line matches PATTERN.
 # Write one letter as a class ("slee[p]") so that a shell that runs this check
 # does not match itself.

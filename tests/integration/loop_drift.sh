@@ -73,12 +73,11 @@ send inverted
 drift > "$T/drift_high.json"
 assert_eq true "$(json_get "$T/drift_high.json" 'd["drifted"]')" "drift after noise and inverted digits"
 
-fired() { ctflow triggers "$T/loop.yaml" -o json | grep -q '"outcome": "started"'; }
+fired() { [ "$(ctflow triggers "$T/loop.yaml" -o json | json_get - 'sum(h["outcome"] == "started" for h in d[0]["history"])')" -ge 1 ]; }
 wait_for 30 fired || fail "the daemon did not fire on drift: $(cat "$T/daemon.err")"
 ctflow triggers "$T/loop.yaml" -o json > "$T/triggers.json"
 run=$(json_get "$T/triggers.json" '[h for h in d[0]["history"] if h["outcome"]=="started"][0]["run_id"]')
-finished() { ! ctflow get "$run" -o json | grep -q '"status": "Running"'; }
-wait_for 600 finished || fail "the retrain run $run did not finish"
+wait_for 600 run_settled "$run" || fail "the retrain run $run did not finish"
 ctflow get "$run" -o json > "$T/run2.json"
 assert_eq Succeeded "$(json_get "$T/run2.json" 'd["status"]')" "the retrain run ($(ctflow logs "$run" 2>&1 | tail -5))"
 assert_eq drifted "$(json_get "$T/run2.json" 'd["trigger"]["trigger"]')" "the trigger named by the run"
