@@ -155,7 +155,9 @@ void Daemon::Impl::poll_drift(Armed& a) {
                                                        ? ": " + answer["error"].dump()
                                                        : "");
     if (error.empty() && (!answer.is_object() || !answer.contains("score") || !answer["score"].is_number()))
-      error = "the answer has no numeric 'score'";
+      error = answer.is_object() && answer.contains("reason") && answer["reason"].is_string()
+                  ? "no score yet: " + answer["reason"].get<std::string>()
+                  : "the answer has no numeric 'score'";
     on_drift(a, error, answer);
     a.timer->expires_after(std::chrono::milliseconds(static_cast<int64_t>(a.t->drift_every_s * 1000)));
     a.timer->async_wait([this, &a](const boost::system::error_code& ec) {
