@@ -155,9 +155,7 @@ void Daemon::Impl::poll_drift(Armed& a) {
                                                        ? ": " + answer["error"].dump()
                                                        : "");
     if (error.empty() && (!answer.is_object() || !answer.contains("score") || !answer["score"].is_number()))
-      error = answer.is_object() && answer.contains("reason") && answer["reason"].is_string()
-                  ? "no score yet: " + answer["reason"].get<std::string>()
-                  : "the answer has no numeric 'score'";
+      error = "the answer has no numeric 'score'";
     on_drift(a, error, answer);
     a.timer->expires_after(std::chrono::milliseconds(static_cast<int64_t>(a.t->drift_every_s * 1000)));
     a.timer->async_wait([this, &a](const boost::system::error_code& ec) {
@@ -170,11 +168,18 @@ void Daemon::Impl::poll_drift(Armed& a) {
 void Daemon::Impl::on_drift(Armed& a, const std::string& error, const Value& answer) {
   const std::string where = a.wf->name + "/" + a.t->name;
   if (!error.empty()) {
-    if (!a.drift_down) log(where + ": cannot read the drift of " + a.t->drift_model + " from " + a.t->drift_server + ": " + error);
+    // The serve answers, but has no score yet, and says why (no version
+    // loaded, no profile, too few inputs in the window).
+    const bool waiting = answer.is_object() && answer.contains("score") && answer["score"].is_null() &&
+                         answer.contains("reason") && answer["reason"].is_string();
+    if (!a.drift_down)
+      log(where + (waiting ? ": no drift score of " + a.t->drift_model + " yet from " + a.t->drift_server + ": " +
+                                 answer["reason"].get<std::string>()
+                           : ": cannot read the drift of " + a.t->drift_model + " from " + a.t->drift_server + ": " + error));
     a.drift_down = true;
     return;
   }
-  if (a.drift_down) log(where + ": " + a.t->drift_server + " answers again");
+  if (a.drift_down) log(where + ": " + a.t->drift_server + " gives a drift score of " + a.t->drift_model + " again");
   a.drift_down = false;
   const double score = answer["score"].get<double>();
   const int64_t now = now_ms();

@@ -10,13 +10,8 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-use_mnist
-need_tool curl
-
-# --- v1, trained on digits, with its reference profile
-train_v1
-
-start_serve serve --drift-window 200
+# --- v1, trained on digits, with its reference profile, served
+serve_v1
 assert_contains "$(cat "$T/serve.out")" "loaded mnist-embedder v1" "the serve's start-up banner"
 
 # --- the same workflow with a drift trigger on the running serve; the
@@ -34,33 +29,9 @@ _BG_PIDS+=("$!")
 daemon=$!
 wait_for 10 grep -qs "webhooks and /metrics" "$T/daemon.out" || fail "the daemon did not start: $(cat "$T/daemon.err")"
 
-send() {  # send WHAT: posts 100 or 200 images to the serve (digits, noise, inverted)
-  "$PY" - "$URL" "$(json_get "$T/run1.json" 'step(d, "ingest")["artifacts"]["dataset"]["path"]')" "$1" <<'PY'
-import http.client, json, pathlib, sys, urllib.parse
-import numpy as np
-url, dataset, what = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3]
-u = urllib.parse.urlparse(url)
-conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
-man = json.loads((dataset / "manifest.json").read_text())
-test = np.concatenate([np.load(dataset / c["images"]) for c in man["splits"]["test"]["chunks"]])
-if what == "digits":
-    images = test[:200]
-elif what == "noise":
-    images = np.random.default_rng(7).integers(0, 256, size=(100, 28, 28), dtype=np.uint8)
-else:
-    images = 255 - test[200:300]
-for i in range(0, len(images), 50):
-    conn.request("POST", "/predictions/mnist-embedder",
-                 json.dumps({"instances": [im.reshape(-1).tolist() for im in images[i:i + 50]]}),
-                 {"Content-Type": "application/json"})
-    r = conn.getresponse()
-    assert r.status == 200, (r.status, r.read())
-    r.read()
-PY
-}
 drift() { curl -fsS "$URL/models/mnist-embedder/drift"; }
 
-send digits
+send_images digits
 drift > "$T/drift_low.json"
 "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["count"] == 200 and d["score"] is not None and d["score"] < 0.4, d' \
   "$T/drift_low.json" || fail "held-out digits: $(cat "$T/drift_low.json")"
@@ -68,8 +39,8 @@ sleep 1  # five polls below the threshold
 assert_eq 1 "$(ctflow list -o json | grep -c '"id"' || true)" "runs while the inputs are digits"
 pass "held-out digits: drift $(json_get "$T/drift_low.json" 'd["score"]'), no run started"
 
-send noise
-send inverted
+send_images noise
+send_images inverted
 drift > "$T/drift_high.json"
 assert_eq true "$(json_get "$T/drift_high.json" 'd["drifted"]')" "drift after noise and inverted digits"
 
