@@ -199,10 +199,11 @@ void Daemon::Impl::on_drift(Armed& a, const std::string& error, const Value& ans
 }
 
 // The answer as a drift sample for the dashboard, when it differs from the
-// last one recorded (a new input, version or score) or a minute has passed.
+// last one recorded (new inputs, another version, other scores: once the
+// window is full its count stays and the signals' scores still move) or a
+// minute has passed.
 void Daemon::Impl::record_drift_sample(Armed& a, const Value& answer, int64_t now) {
-  const std::string seen = answer.value("version", Value()).dump() + " " + answer.value("count", Value()).dump() + " " +
-                           answer["score"].dump();
+  const std::string seen = answer.dump();
   if (seen == a.drift_seen && now - a.drift_seen_ms < 60'000) return;
   DriftSample d;
   d.workflow = a.wf->name;

@@ -123,15 +123,15 @@ serve_v1() {
   start_serve serve --drift-window 200
 }
 
-# send_images WHAT: posts images to mnist-embedder on the serve at $URL, 50 a
-# request: "digits" (the first 200 held-out digits of v1's dataset, from
-# $T/run1.json), "noise" (100 of uniform noise) or "inverted" (100 held-out
-# digits, inverted).
+# send_images WHAT [PAUSE]: posts images to mnist-embedder on the serve at
+# $URL, 50 a request (PAUSE seconds apart, default 0): "digits" (the first 200
+# held-out digits of v1's dataset, from $T/run1.json), "noise" (100 of uniform
+# noise) or "inverted" (100 held-out digits, inverted).
 send_images() {
-  "$PY" - "$URL" "$(json_get "$T/run1.json" 'step(d, "ingest")["artifacts"]["dataset"]["path"]')" "$1" <<'PY'
-import http.client, json, pathlib, sys, urllib.parse
+  "$PY" - "$URL" "$(json_get "$T/run1.json" 'step(d, "ingest")["artifacts"]["dataset"]["path"]')" "$1" "${2:-0}" <<'PY'
+import http.client, json, pathlib, sys, time, urllib.parse
 import numpy as np
-url, dataset, what = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3]
+url, dataset, what, pause = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3], float(sys.argv[4])
 u = urllib.parse.urlparse(url)
 conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
 man = json.loads((dataset / "manifest.json").read_text())
@@ -151,6 +151,7 @@ for i in range(0, len(images), 50):
     r = conn.getresponse()
     assert r.status == 200, (r.status, r.read())
     r.read()
+    time.sleep(pause)
 PY
 }
 

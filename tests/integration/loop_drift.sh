@@ -31,7 +31,7 @@ wait_for 10 grep -qs "webhooks and /metrics" "$T/daemon.out" || fail "the daemon
 
 drift() { curl -fsS "$URL/models/mnist-embedder/drift"; }
 
-send_images digits
+send_images digits 0.3
 drift > "$T/drift_low.json"
 "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["count"] == 200 and d["score"] is not None and d["score"] < 0.4, d' \
   "$T/drift_low.json" || fail "held-out digits: $(cat "$T/drift_low.json")"
@@ -39,8 +39,10 @@ sleep 1  # five polls below the threshold
 assert_eq 1 "$(ctflow list -o json | grep -c '"id"' || true)" "runs while the inputs are digits"
 pass "held-out digits: drift $(json_get "$T/drift_low.json" 'd["score"]'), no run started"
 
-send_images noise
-send_images inverted
+# half a second apart, so that the daemon's polls (every 200 ms) read the
+# score on its way up: the Drift page's chart
+send_images noise 0.5
+send_images inverted 0.5
 drift > "$T/drift_high.json"
 assert_eq true "$(json_get "$T/drift_high.json" 'd["drifted"]')" "drift after noise and inverted digits"
 
@@ -95,6 +97,7 @@ m = [x for x in models if x["model"] == "mnist-embedder"][0]
 scores = [s["score"] for s in m["samples"]]
 assert m["above"] == 0.4 and m["trigger"] == "drifted", m
 assert min(scores) < 0.4 <= max(scores), scores          # the digits, then the drift
+assert len(scores) >= 4, scores                           # and the score on its way up
 assert set(m["signals"]) == {"intensity", "class_balance", "neighbor_distance"}, m["signals"]
 assert {s["version"] for s in m["samples"]} >= {1}, m["samples"]
 print("drift samples", len(scores), "from", min(scores), "to", max(scores))
