@@ -1,6 +1,6 @@
 // The README's screenshots of the dashboard's Drift and Triggers pages, taken
 // in Debian's chromium (playwright-core) over the store of a real loop run:
-// LOOP_SCREENSHOTS=docs/img bash tests/integration/loop_drift.sh runs it.
+// LOOP_SCREENSHOTS=docs/screenshots bash tests/integration/loop_drift.sh runs it.
 // Env: BASE_URL (a ctflow ui), SCREENSHOTS (folder).
 import fs from 'node:fs';
 import path from 'node:path';
