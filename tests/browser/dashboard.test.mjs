@@ -201,6 +201,9 @@ await check('triggers page lists firings with the run started or why none', asyn
   assert.equal(await table.locator('.badge.outcome-started').count(), 1);
   assert.equal(await table.locator(`a[href="#/run/${HELLO}"]`).count(), 1);
   assert.match(await table.locator('tr', { has: page.locator('.outcome-skipped') }).innerText(), /cooldown/);
+  // a started firing is coloured as a success, a skipped one is not
+  const bg = (sel) => table.locator(sel).evaluate((e) => getComputedStyle(e).backgroundColor);
+  assert.notEqual(await bg('.badge.outcome-started'), await bg('.badge.outcome-skipped'));
   // a trigger of a workflow file that has not fired: its next firings, in its zone and in UTC
   const next = page.locator('p.next-firings[data-trigger="hello/nightly"]');
   assert.match(await next.innerText(), /^Next: \d{4}-\d\d-\d\d[ T]0?3:00.*\(\d{4}-\d\d-\d\dT0[12]:00:00Z\)/);
