@@ -4,9 +4,12 @@
 // Prints one JSON object: for each seed, the trial-epochs each spent and the
 // best final objective each found. Targets (issue 13): ASHA spends at most
 // half the trial-epochs and finds an objective within 1% of the grid's best.
-// Engine overhead per trial is measured once the scheduler runs sweeps.
 // ASHA runs twice: with its first rung after 1 epoch and after 3.
-// Usage: sweep [SEEDS] [PARALLELISM]   (10 and 4)
+// In the same run, "engine": the per-trial overhead of the real scheduler
+// (store, runner, metrics files) on sweeps of trivial trials: in-process
+// core.noop (random and tpe) and shell trials that only append their objective
+// to $CTFLOW_METRICS. Target: under 10 ms per trial, 100 trials under 1 s.
+// Usage: sweep [SEEDS] [PARALLELISM] [TRIALS]   (10, 4 and 100)
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -15,10 +18,21 @@
 #include <string>
 #include <vector>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
+#include "engine/frontend_v1.h"
+#include "engine/plugin_registry.h"
+#include "engine/scheduler.h"
 #include "engine/sweep/pruner.h"
 #include "engine/sweep/sampler.h"
+#include "engine/validate.h"
+#include "store/run_store.h"
 
 namespace {
 
@@ -156,11 +170,98 @@ struct AshaSummary {
   }
 };
 
+// --- the engine's own cost per trial, through the real scheduler
+
+// A workflow of one sweep step of TRIALS trivial trials of BODY (the step's
+// body keys), each reporting its objective "obj".
+std::string sweep_yaml(const std::string& body, const std::string& method, int trials, int parallelism) {
+  return "apiVersion: ctflow/v1\nkind: Workflow\nmetadata: {name: bench-sweep}\nsteps:\n  tune:\n" + body +
+         "    sweep:\n      parameters: {x: {min: 0.0, max: 1.0}, y: {min: 1.0e-3, max: 1.0, scale: log}}\n"
+         "      method: " + method + "\n      trials: " + std::to_string(trials) +
+         "\n      parallelism: " + std::to_string(parallelism) +
+         "\n      seed: 1\n      objective: {metric: obj, goal: maximize}\n";
+}
+
+double cpu_seconds(int who) {
+  rusage u{};
+  getrusage(who, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// Runs the sweep of KIND in a new store under DIR; wall and CPU seconds per trial.
+nlohmann::json engine_overhead(const std::filesystem::path& dir, const std::string& kind, const std::string& method,
+                               int trials, int parallelism) {
+  const std::string body =
+      kind == "inproc" ? "    uses: core.noop\n    isolation: none\n    cache: false\n    with: {metrics: {obj: \"{{trial.x}}\"}}\n"
+                       : "    shell: |\n      echo '{\"name\": \"obj\", \"value\": {{trial.x}}}' >> \"$CTFLOW_METRICS\"\n";
+  LoadResult loaded = parse_workflow_text(sweep_yaml(body, method, trials, parallelism), "bench-sweep.yaml");
+  if (!loaded.ok()) {
+    const std::string why = loaded.diags.empty() ? "?" : loaded.diags.items()[0].message;
+    std::fprintf(stderr, "sweep: the bench workflow does not load: %s\n", why.c_str());
+    std::exit(1);
+  }
+  const Workflow& wf = *loaded.workflow;
+  auto params = bind_params(wf, {});
+  auto store = RunStore::open(dir / (kind + "-" + method) / ".ctflow");
+  if (!params || !store) {
+    std::fprintf(stderr, "sweep: %s\n", !params ? params.message().c_str() : store.message().c_str());
+    std::exit(1);
+  }
+  auto run_id = (*store)->create_run(wf.name, "bench-sweep.yaml", *params, "");
+  if (!run_id) {
+    std::fprintf(stderr, "sweep: %s\n", run_id.message().c_str());
+    std::exit(1);
+  }
+  // The plugins built beside this binary's folder (build/plugins), then the usual places.
+  auto path = PluginRegistry::default_search_path();
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) path.insert(path.begin(), exe.parent_path().parent_path() / "plugins");
+  PluginRegistry plugins(path);
+  RunOptions opt;
+  opt.quiet = true;
+  const double cpu0 = cpu_seconds(RUSAGE_SELF), child0 = cpu_seconds(RUSAGE_CHILDREN);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string status;
+  {
+    Scheduler sched(wf, *params, **store, plugins, opt);
+    status = sched.run(*run_id);
+  }
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double cpu = cpu_seconds(RUSAGE_SELF) - cpu0, child = cpu_seconds(RUSAGE_CHILDREN) - child0;
+  return {{"kind", kind == "inproc" ? "in-process core.noop" : "shell echo >> $CTFLOW_METRICS"},
+          {"method", method}, {"trials", trials}, {"parallelism", parallelism}, {"status", status},
+          {"wall_s", wall}, {"wall_ms_per_trial", 1e3 * wall / trials},
+          {"engine_cpu_s", cpu}, {"engine_cpu_ms_per_trial", 1e3 * cpu / trials},
+          {"children_cpu_ms_per_trial", 1e3 * child / trials}};
+}
+
+nlohmann::json engine_figures(int trials, int parallelism) {
+  char tmpl[] = "/tmp/ctflow-bench-sweep-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) {
+    std::perror("sweep: mkdtemp");
+    std::exit(1);
+  }
+  const std::filesystem::path dir = tmpl;
+  nlohmann::json runs = nlohmann::json::array();
+  for (const auto& [kind, method] : {std::pair{"inproc", "random"}, std::pair{"inproc", "tpe"},
+                                     std::pair{"shell", "random"}})
+    runs.push_back(engine_overhead(dir, kind, method, trials, parallelism));
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  double load[3] = {0, 0, 0};
+  getloadavg(load, 3);
+  return {{"runs", runs}, {"load_average", {load[0], load[1], load[2]}},
+          {"targets", {{"ms_per_trial_at_most", 10}, {"s_per_100_trials_at_most", 1}}}};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const int seeds = argc > 1 ? std::atoi(argv[1]) : 10;
   const int parallelism = argc > 2 ? std::atoi(argv[2]) : 4;
+  const int engine_trials = argc > 3 ? std::atoi(argv[3]) : 100;
   const SweepSpec grid = space();
   const std::vector<Value> configs = grid_configurations(grid);
   nlohmann::json results = nlohmann::json::array();
@@ -201,6 +302,7 @@ int main(int argc, char** argv) {
                  {"seeds", seeds}}},
       {"targets", {{"trial_epochs_ratio_at_most", 0.5}, {"best_gap_at_most", 0.01}}},
       {"results", results},
+      {"engine", engine_figures(engine_trials, parallelism)},
   };
   std::printf("%s\n", out.dump(2).c_str());
   return 0;

@@ -82,12 +82,15 @@ struct ExportArgs {
   std::string file, out, image, artifacts = "pvc", pvc;
   std::vector<std::string> params;
   bool skip_triggers = false;  // --skip-triggers: leave out triggers the target cannot express
+  bool sweep_as_fanout = false;  // --sweep-as-fanout: TPE as seeded random trials, early stopping left out
 };
 int cmd_export(const ExportArgs& a);
 
 int cmd_lineage(const Global& g, const std::string& ref, const std::string& output);
 int cmd_data(const Global& g, const std::vector<std::string>& args);
-int cmd_compare(const Global& g, const std::vector<std::string>& refs, const std::string& output);
+// SWEEP non-empty: the trials of that sweep step of the one run in REFS.
+int cmd_compare(const Global& g, const std::vector<std::string>& refs, const std::string& sweep,
+                const std::string& output);
 
 int cmd_daemon(const Global& g, const std::vector<std::string>& files, const std::string& addr);
 int cmd_triggers(const Global& g, const std::vector<std::string>& files, const std::string& output, int limit);

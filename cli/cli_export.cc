@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "engine/export/argo.h"
 #include "engine/export/kfp.h"
+#include "engine/export/sweep_fold.h"
 #include "engine/frontend_v1.h"
 #include "engine/plugin_registry.h"
 
@@ -41,8 +42,23 @@ int cmd_export(const ExportArgs& a) {
     for (auto it = bound->begin(); it != bound->end(); ++it)
       if (!it.value().is_null()) params[it.key()] = it.value();
   }
+  // A sweep whose trials param is 0 runs no trial: left out, its `best` the defaults.
+  std::vector<std::string> left_out;
+  const Workflow folded = without_untried_sweeps(*r.workflow, params, &left_out);
+  for (const auto& name : left_out)
+    std::cerr << "note: step '" << name << "' is left out: its sweep has no trials with these params, so "
+              << "steps." << name << ".outputs.best is its parameters' defaults (-p to give trials)\n";
+  // The other sweeps: a fan-out over trials sampled now, and a step picking the best.
+  std::vector<std::string> notes;
+  auto expanded = sweeps_as_fanout(folded, params, {a.sweep_as_fanout, a.target == "kfp", &notes});
+  if (!expanded) {
+    std::cerr << expanded.message() << "\n";
+    return kExitUsage;
+  }
+  for (const auto& n : notes) std::cerr << "note: " << n << "\n";
+  const Workflow& wf = *expanded;
   std::map<std::string, PluginOutputs> outs;
-  for (const auto& s : r.workflow->steps)
+  for (const auto& s : wf.steps)
     if (s.kind == StepKind::Plugin)
       if (const PluginInfo* p = plugins.find(s.uses)) {
         PluginOutputs& o = outs[p->name];
@@ -58,9 +74,9 @@ int cmd_export(const ExportArgs& a) {
     opt.existing_claim = a.pvc;
     opt.plugins = outs;
     opt.skip_triggers = a.skip_triggers;
-    text = export_argo(*r.workflow, params, opt);
-  } else if (!r.workflow->triggers.empty() && !a.skip_triggers) {
-    const Trigger& t = r.workflow->triggers.front();
+    text = export_argo(wf, params, opt);
+  } else if (!wf.triggers.empty() && !a.skip_triggers) {
+    const Trigger& t = wf.triggers.front();
     text = Status::InvalidArgument(t.pos.file + ":" + std::to_string(t.pos.line) + ":" + std::to_string(t.pos.col) +
                                    ": error: trigger '" + t.name + "': a Kubeflow pipeline spec has no triggers "
                                    "(Kubeflow's recurring runs are made apart from it); export with --skip-triggers");
@@ -68,7 +84,7 @@ int cmd_export(const ExportArgs& a) {
     KfpExportOptions opt;
     if (!a.image.empty()) opt.image = a.image;
     opt.plugins = outs;  // every declared output, also those no step reads (mlpipeline-metrics for the KFP UI)
-    text = export_kfp(*r.workflow, params, opt);
+    text = export_kfp(wf, params, opt);
   }
   if (!text) {
     std::cerr << text.message() << (text.message().back() == '\n' ? "" : "\n");

@@ -161,16 +161,96 @@ int cmd_data(const Global& g, const std::vector<std::string>& args) {
   return kExitUsage;
 }
 
-int cmd_compare(const Global& g, const std::vector<std::string>& refs, const std::string& output) {
-  auto store = open_store(g);
-  if (!store) return kExitUsage;
+namespace {
+
+std::string number_cell(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+std::string text_cell(const Value& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+// Rows of cells, one column per id, in the order rows were first put.
+struct SideBySide {
   std::vector<std::string> ids;
-  std::map<std::string, std::map<std::string, std::string>> rows;  // row -> run -> value
+  std::map<std::string, std::map<std::string, std::string>> rows;  // row -> id -> value
   std::vector<std::string> order;
-  auto put = [&](const std::string& row, const std::string& id, const std::string& v) {
+  void put(const std::string& row, const std::string& id, const std::string& v) {
     if (!rows.count(row)) order.push_back(row);
     rows[row][id] = v;
-  };
+  }
+  void print() {
+    std::printf("%-28s", "");
+    for (const auto& id : ids) std::printf("  %-20s", id.c_str());
+    std::printf("\n");
+    for (const auto& row : order) {
+      std::printf("%-28s", row.c_str());
+      for (const auto& id : ids) {
+        auto it = rows[row].find(id);
+        std::printf("  %-20s", it == rows[row].end() ? "-" : it->second.c_str());
+      }
+      std::printf("\n");
+    }
+  }
+};
+
+// The trials of sweep STEP of run ID: status, parameters, objective and each
+// metric's final value, one column per trial.
+int compare_trials(RunStore& store, const std::string& id, const std::string& step, const std::string& output) {
+  Value rd = run_document(store, id);
+  SideBySide t;
+  Value doc = Value::array();
+  const std::string prefix = step + "[";
+  bool is_sweep = false;
+  for (const auto& s : rd["steps"]) {
+    const std::string name = s["name"].get<std::string>();
+    if (name == step && s.contains("outputs") && s["outputs"].contains("best_trial")) is_sweep = true;
+    if (name.rfind(prefix, 0) != 0 || !s.contains("trial")) continue;
+    t.ids.push_back(name);
+    Value row = {{"trial", name}, {"status", s["status"]}, {"params", s["trial"]}, {"objective", nullptr},
+                 {"metrics", Value::object()}};
+    t.put("status", name, s["status"].get<std::string>());
+    for (auto it = s["trial"].begin(); it != s["trial"].end(); ++it) t.put("param " + it.key(), name, text_cell(it.value()));
+    if (s.contains("outputs") && s["outputs"].contains("objective") && s["outputs"]["objective"].is_number()) {
+      row["objective"] = s["outputs"]["objective"];
+      t.put("objective", name, number_cell(s["outputs"]["objective"].get<double>()));
+    }
+    for (auto it = s["metrics"].begin(); it != s["metrics"].end(); ++it) {
+      t.put(it.key(), name, number_cell(it.value().get<double>()));
+      row["metrics"][it.key()] = it.value();
+    }
+    doc.push_back(std::move(row));
+  }
+  if (t.ids.empty()) {
+    print_error("run " + id + " has no trials of a sweep step '" + step + "'" +
+                (is_sweep ? " (it ran none)" : "") + ": name a sweep step of it (ctflow get " + id + " lists them)");
+    return kExitUsage;
+  }
+  if (output == "json") std::cout << doc.dump(2) << "\n";
+  else t.print();
+  return kExitOk;
+}
+
+}  // namespace
+
+int cmd_compare(const Global& g, const std::vector<std::string>& refs, const std::string& sweep,
+                const std::string& output) {
+  auto store = open_store(g);
+  if (!store) return kExitUsage;
+  if (!sweep.empty()) {
+    if (refs.size() != 1) {
+      print_error("compare --sweep " + sweep + " compares the trials of one run; name one run, not " +
+                  std::to_string(refs.size()));
+      return kExitUsage;
+    }
+    auto id = resolve_run(*store, refs[0]);
+    if (!id) return kExitUsage;
+    return compare_trials(*store, *id, sweep, output);
+  }
+  SideBySide t;
+  std::vector<std::string>& ids = t.ids;
+  auto put = [&](const std::string& row, const std::string& id, const std::string& v) { t.put(row, id, v); };
   Value doc = Value::array();
   for (const auto& r : refs) {
     auto id = resolve_run(*store, r);
@@ -180,12 +260,10 @@ int cmd_compare(const Global& g, const std::vector<std::string>& refs, const std
     doc.push_back({{"id", *id}, {"status", rd["status"]}, {"params", rd["params"]}, {"metrics", Value::object()}});
     put("status", *id, rd["status"].get<std::string>());
     for (auto it = rd["params"].begin(); it != rd["params"].end(); ++it)
-      put("param " + it.key(), *id, it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
+      put("param " + it.key(), *id, text_cell(it.value()));
     for (const auto& s : rd["steps"])
       for (auto it = s["metrics"].begin(); it != s["metrics"].end(); ++it) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.6g", it.value().get<double>());
-        put(s["name"].get<std::string>() + "." + it.key(), *id, buf);
+        put(s["name"].get<std::string>() + "." + it.key(), *id, number_cell(it.value().get<double>()));
         doc.back()["metrics"][s["name"].get<std::string>() + "." + it.key()] = it.value();
       }
   }
@@ -193,17 +271,7 @@ int cmd_compare(const Global& g, const std::vector<std::string>& refs, const std
     std::cout << doc.dump(2) << "\n";
     return kExitOk;
   }
-  std::printf("%-28s", "");
-  for (const auto& id : ids) std::printf("  %-20s", id.c_str());
-  std::printf("\n");
-  for (const auto& row : order) {
-    std::printf("%-28s", row.c_str());
-    for (const auto& id : ids) {
-      auto it = rows[row].find(id);
-      std::printf("  %-20s", it == rows[row].end() ? "-" : it->second.c_str());
-    }
-    std::printf("\n");
-  }
+  t.print();
   return kExitOk;
 }
 

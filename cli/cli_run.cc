@@ -12,6 +12,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -19,6 +20,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include "base/json_text.h"
 #include "cli/cli.h"
 #include "engine/frontend_v1.h"
 #include "engine/junit.h"
@@ -26,6 +28,7 @@
 #include "engine/params_file.h"
 #include "engine/plugin_host.h"
 #include "engine/scheduler.h"
+#include "engine/step_metrics.h"
 #include "engine/step_progress.h"
 
 namespace ctflow::cli {
@@ -395,6 +398,20 @@ int cmd_step(const StepArgs& a) {
   fs::create_directories(fs::path(a.out) / "outputs", ec);
   for (auto it = out.outputs.begin(); it != out.outputs.end(); ++it)
     std::ofstream(fs::path(a.out) / "outputs" / it.key()) << (it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
+  // An exported sweep trial (engine/export/sweep_fold.h): its objective, the
+  // last value of that metric, as output `objective` ("" when it reported none).
+  if (const char* objective = std::getenv("CTFLOW_OBJECTIVE"); objective && *objective) {
+    std::optional<double> last;
+    for (const auto& m : out.metrics)
+      if (m.value("name", "") == objective && m.contains("value") && m["value"].is_number())
+        last = m["value"].get<double>();
+    if (!inv.metrics_path.empty()) {
+      const MetricsBatch lines = MetricsFileReader(inv.metrics_path).finish();
+      for (const auto& point : lines.points)
+        if (point.name == objective) last = point.value;
+    }
+    std::ofstream(fs::path(a.out) / "outputs" / "objective") << (last ? json_text(Value(*last)) : std::string());
+  }
   auto publish = [&](const std::vector<std::string>& specs, bool artifact) {
     for (const auto& spec : specs) {
       size_t eq = spec.find('=');

@@ -167,8 +167,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> compare_refs;
   auto* c_compare = app.add_subcommand("compare", "params and final metrics of runs side by side");
   c_compare->add_option("runs", compare_refs, "run ids")->required();
+  std::string compare_sweep;
+  c_compare->add_option("--sweep", compare_sweep, "STEP: the trials of this sweep step of the one run, side by side");
   c_compare->add_option("-o,--output", output, "json")->check(CLI::IsMember({"json", ""}));
-  c_compare->callback([&] { rc = cmd_compare(g, compare_refs, output); });
+  c_compare->callback([&] { rc = cmd_compare(g, compare_refs, compare_sweep, output); });
 
   std::vector<std::string> daemon_files;
   std::string daemon_addr = "127.0.0.1:8090";
@@ -195,6 +197,8 @@ int main(int argc, char** argv) {
   c_export->add_option("--artifacts", exp.artifacts, "pvc (default) or s3: how artifacts pass between tasks")
       ->check(CLI::IsMember({"pvc", "s3"}));
   c_export->add_option("--pvc", exp.pvc, "an existing PersistentVolumeClaim (default: one per run)");
+  c_export->add_flag("--sweep-as-fanout", exp.sweep_as_fanout,
+                     "export a TPE or early-stopping sweep as seeded random trials, each run to the end");
   c_export->add_flag("--skip-triggers", exp.skip_triggers, "argo: leave out triggers a CronWorkflow cannot express (watch, webhook, drift)");
   c_export->callback([&] { rc = cmd_export(exp); });
 

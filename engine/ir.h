@@ -84,6 +84,7 @@ struct SweepParam {
   double step = 0;             // grid: spacing on a linear scale; 0: not given
   int count = 0;               // grid: points from min to max inclusive; 0: not given
   std::vector<Value> values;   // Categorical
+  std::optional<Value> default_value;  // `best.NAME` when the sweep runs no trials
 };
 
 enum class SweepMethod { Grid, Random, Tpe };
@@ -102,6 +103,7 @@ struct SweepSpec {
   std::vector<SweepParam> parameters;  // file order: the grid's order (the last varies fastest)
   SweepMethod method = SweepMethod::Random;
   int trials = 0;                      // 0: not given (grid: every combination)
+  std::string trials_param;            // `trials: "{{params.NAME}}"`: NAME, read when the step starts
   int parallelism = 0;                 // trials at once; 0: as resource slots allow
   uint64_t seed = 0;
   std::string metric;                  // objective

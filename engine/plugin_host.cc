@@ -96,8 +96,16 @@ int host_metric_scalar(ctflow_ctx* c, const char* name, double value) {
   return 0;
 }
 
+// A series point goes to the step's CTFLOW_METRICS file at once, so that the
+// engine reads it while the plugin runs (a sweep's early stopping needs the
+// per-epoch values live); without that file, or when it cannot be written,
+// it comes back with the outcome at the end.
 int host_metric_series(ctflow_ctx* c, const char* name, int64_t step, double value) {
   if (name == nullptr || !std::isfinite(value)) return -1;
+  try {  // nothing may cross the C ABI
+    if (!c->inv->metrics_path.empty() && append_line(c->inv->metrics_path, metric_line(name, step, value))) return 0;
+  } catch (const std::exception&) {
+  }
   std::lock_guard<std::mutex> lock(c->mu);
   c->out->metrics.push_back({{"name", name}, {"kind", "series"}, {"index", step}, {"value", value}});
   return 0;

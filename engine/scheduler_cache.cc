@@ -21,12 +21,37 @@ std::string Scheduler::Impl::cache_key(const Instance& inst, const Rendered& r) 
   return "sha256:" + Sha256::hex_of(json_text(key));
 }
 
-// A cache hit ends INST Succeeded with the entry's outputs, when every blob it names is intact.
+namespace {
+
+// A Stopped trial's cache entry holds, under this output, why it stopped and
+// the rule that stopped it: a re-run under the same rule takes the stop as it
+// takes a success; under another rule the trial runs again.
+constexpr const char* kStoppedKey = "ctflow.stopped";
+
+Value stop_rule(const SweepSpec& spec) {
+  Value rule = {{"metric", spec.metric}, {"goal", spec.goal == SweepGoal::Maximize ? "maximize" : "minimize"}};
+  if (const auto& e = spec.early_stop)
+    rule["early_stop"] = {{"method", e->method == EarlyStopMethod::Asha ? "asha" : "median"},
+                          {"min_steps", e->min_steps}, {"reduction", e->reduction}, {"warmup", e->warmup_trials}};
+  return rule;
+}
+
+}  // namespace
+
+// A cache hit ends INST Succeeded with the entry's outputs, when every blob it
+// names is intact; a trial's Stopped entry ends it Stopped, under the same rule.
 bool Scheduler::Impl::use_cached(Instance& inst) {
   flush();  // an entry this run just made is pending in writes_
   auto hit = journal_.cache_lookup(inst.cache_key);
   if (!hit || !hit->has_value()) return false;
   const CacheEntry& e = **hit;
+  std::string stopped;
+  if (e.outputs.is_object() && e.outputs.contains(kStoppedKey)) {
+    const Value& mark = e.outputs[kStoppedKey];
+    const SweepRun* sw = inst.step->sweep.get();
+    if (inst.trial < 0 || !sw || !mark.is_object() || mark.value("rule", Value()) != stop_rule(*sw->spec)) return false;
+    stopped = mark.value("message", std::string("stopped early"));
+  }
   Value arts = Value::object();
   for (auto it = e.artifacts.begin(); it != e.artifacts.end(); ++it) {
     auto blob = journal_.get_blob(it.value().is_object() ? it.value().value("digest", "") : "");
@@ -34,12 +59,16 @@ bool Scheduler::Impl::use_cached(Instance& inst) {
     arts[it.key()] = {{"digest", blob->digest}, {"size", blob->size}, {"kind", blob->kind}, {"path", blob->path.string()}};
   }
   inst.outputs = e.outputs.is_object() ? e.outputs : Value::object();
+  inst.outputs.erase(kStoppedKey);
   if (inst.outputs.contains("result")) inst.result = value_text(inst.outputs["result"]);
   inst.artifacts = arts;
   note_artifacts(arts);
   inst.cached = true;
   record_artifacts(inst, arts);
-  finish_instance(inst, NodeStatus::Succeeded, "cache hit: outputs of run " + e.run_id + " step " + e.step);
+  if (!stopped.empty())
+    finish_instance(inst, NodeStatus::Stopped, "cache hit: run " + e.run_id + " step " + e.step + " " + stopped);
+  else
+    finish_instance(inst, NodeStatus::Succeeded, "cache hit: outputs of run " + e.run_id + " step " + e.step);
   return true;
 }
 
@@ -51,6 +80,10 @@ void Scheduler::Impl::store_in_cache(const Instance& inst) {
   e.run_id = run_id_;
   e.step = inst.name;
   e.outputs = inst.outputs;
+  if (inst.status == NodeStatus::Stopped) {
+    if (inst.trial < 0 || !inst.step->sweep) return;
+    e.outputs[kStoppedKey] = {{"message", inst.message}, {"rule", stop_rule(*inst.step->sweep->spec)}};
+  }
   if (st.kind != StepKind::Plugin) e.outputs["result"] = inst.result;
   for (auto it = inst.artifacts.begin(); it != inst.artifacts.end(); ++it)
     e.artifacts[it.key()] = {{"digest", it.value()["digest"]}, {"size", it.value()["size"]}, {"kind", it.value()["kind"]}};

@@ -115,6 +115,7 @@ class Scheduler::Impl final : public JobPool {
   };
   // A sweep step's search (scheduler_sweep.cc).
   struct SweepRun {
+    SweepSpec spec_read;                // the step's spec with `trials` read from its param, when it names one
     const SweepSpec* spec = nullptr;
     std::unique_ptr<sweep::Sampler> sampler;
     std::unique_ptr<sweep::Pruner> pruner;

@@ -176,7 +176,8 @@ void Scheduler::Impl::finish_instance(Instance& inst, NodeStatus status, std::st
   if (inst.started_at == 0) inst.started_at = inst.finished_at;
   StepState& s = *inst.step;
   if (inst.trial >= 0) trial_ended(inst);
-  if (status == NodeStatus::Succeeded) store_in_cache(inst);
+  // A trial stopped early is kept too: an unchanged re-run of a sweep is all cache hits.
+  if (status == NodeStatus::Succeeded || (status == NodeStatus::Stopped && inst.trial >= 0)) store_in_cache(inst);
   if (s.step->kind != StepKind::Plugin && s.step->kind != StepKind::Call && status == NodeStatus::Succeeded && !inst.outputs.contains("result") && s.fan_out)
     inst.outputs["result"] = inst.result;
   record_instance(inst);

@@ -77,10 +77,19 @@ Result<Value> Scheduler::Impl::resolve_step(const std::string& ref, const std::s
   bool not_run = o.status == NodeStatus::Skipped || o.status == NodeStatus::Omitted;
   if (kind == "outputs") {
     if (key == "result" && !o.fan_out && o.status == NodeStatus::Succeeded) return Value(o.result);
-    if (o.outputs.contains(key)) return o.outputs[key];
+    // A sweep that ran no trials: `best` is its parameters' defaults, when each has one.
+    Value defaults = Value::object();
+    if (not_run && o.step->sweep && o.outputs.empty()) {
+      Value best = Value::object();
+      for (const auto& p : o.step->sweep->parameters)
+        if (p.default_value) best[p.name] = *p.default_value;
+      if (best.size() == o.step->sweep->parameters.size()) defaults["best"] = std::move(best);
+    }
+    const Value& outputs = defaults.empty() ? o.outputs : defaults;
+    if (outputs.contains(key)) return outputs[key];
     // A key of an output that is an object: steps.tune.outputs.best.lr
-    if (auto d4 = key.find('.'); d4 != std::string::npos && o.outputs.contains(key.substr(0, d4))) {
-      const Value* v = &o.outputs[key.substr(0, d4)];
+    if (auto d4 = key.find('.'); d4 != std::string::npos && outputs.contains(key.substr(0, d4))) {
+      const Value* v = &outputs[key.substr(0, d4)];
       for (size_t at = d4 + 1; at <= key.size();) {
         const size_t next = std::min(key.find('.', at), key.size());
         const std::string k = key.substr(at, next - at);
@@ -96,8 +105,11 @@ Result<Value> Scheduler::Impl::resolve_step(const std::string& ref, const std::s
       auto d = o.step->output_params.find(key);
       if (d != o.step->output_params.end() && d->second.default_value) return *d->second.default_value;
     }
+    const bool sweep_best = o.step->sweep && key.rfind("best", 0) == 0;
     return Status::Error("steps." + name + ".outputs." + key + ": step '" + name + "' " + to_string(o.status) +
-                         (not_run ? " and the output has no default" : " without this output"));
+                         (not_run && sweep_best ? " and ran no trials: give every sweep parameter a 'default' for this case"
+                          : not_run             ? " and the output has no default"
+                                                : " without this output"));
   }
   if (kind == "artifacts") {
     if (o.artifacts.contains(key) && o.artifacts[key].is_object() && o.artifacts[key].contains("path"))

@@ -35,9 +35,22 @@ std::string number_text(double v) {
 }  // namespace
 
 void Scheduler::Impl::begin_sweep(StepState& s) {
-  const SweepSpec& spec = *s.step->sweep;
   auto sw = std::make_shared<SweepRun>();
-  sw->spec = &spec;
+  sw->spec = &*s.step->sweep;
+  if (!sw->spec->trials_param.empty()) {  // trials: "{{params.NAME}}"
+    const std::string& name = sw->spec->trials_param;
+    auto v = resolve(s, nullptr, "params." + name);
+    if (!v) return finish_step(s, NodeStatus::Errored, "sweep: 'trials' from params." + name + ": " + v.message());
+    if (!v->is_number_integer() || v->get<int64_t>() < 0 || v->get<int64_t>() >= (int64_t{1} << 30))
+      return finish_step(s, NodeStatus::Errored, "sweep: 'trials' from params." + name +
+                                                     " must be a whole number of 0 or more; got " + json_text(*v));
+    if (v->get<int64_t>() == 0)
+      return finish_step(s, NodeStatus::Skipped, "skipped: params." + name + " is 0, so the sweep runs no trials");
+    sw->spec_read = *sw->spec;
+    sw->spec_read.trials = static_cast<int>(v->get<int64_t>());
+    sw->spec = &sw->spec_read;
+  }
+  const SweepSpec& spec = *sw->spec;
   auto sampler = sweep::make_sampler(spec);
   if (!sampler) return finish_step(s, NodeStatus::Errored, "sweep: " + sampler.message());
   auto budget = sweep::trial_budget(spec);

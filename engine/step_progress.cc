@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "base/json_text.h"
+#include "engine/run/log_file.h"
 
 namespace ctflow {
 
@@ -19,6 +20,18 @@ std::string progress_line(double done, double total, const std::string& message)
   if (total > 0) p["total"] = total;
   if (!message.empty()) p["message"] = message;
   return json_text(Json{{"progress", p}}) + "\n";
+}
+
+std::string metric_line(const std::string& name, int64_t step, double value) {
+  return json_text(Json{{"name", name}, {"value", value}, {"step", step}}) + "\n";
+}
+
+bool append_line(const std::string& path, const std::string& line) {
+  const int fd = open_append(path);
+  if (fd < 0) return false;
+  ssize_t n = ::write(fd, line.data(), line.size());
+  ::close(fd);
+  return n == static_cast<ssize_t>(line.size());
 }
 
 bool ProgressWriter::report(double done, double total, const std::string& message, int64_t now_ms) {
@@ -46,19 +59,9 @@ void ProgressWriter::flush() {
   pending_.clear();
 }
 
-// One write(2) per line on an O_APPEND descriptor: the engine, reading the
-// file while the step runs, never sees two reports interleaved.
+// Progress never fails a step: a line that cannot be written is dropped.
 void ProgressWriter::write_locked(const std::string& line) {
-  int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0 && errno == ENOENT) {  // the run's first metrics file: its folder is made now
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
-    fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  }
-  if (fd < 0) return;  // progress never fails a step
-  ssize_t n = ::write(fd, line.data(), line.size());
-  ::close(fd);
-  if (n == static_cast<ssize_t>(line.size())) ++written_;
+  if (append_line(path_, line)) ++written_;
 }
 
 void ProgressBoard::update(const std::string& step, double done, double total, const std::string& message,

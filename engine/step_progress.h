@@ -22,6 +22,15 @@ namespace ctflow {
 // message are left out. Bytes of MESSAGE that are not UTF-8 become U+FFFD.
 std::string progress_line(double done, double total, const std::string& message);
 
+// The JSON line (with its newline) of one metric point, as a step writes it:
+// {"name": NAME, "value": VALUE, "step": STEP}.
+std::string metric_line(const std::string& name, int64_t step, double value);
+
+// Appends LINE to PATH with one write(2) on an O_APPEND descriptor, so that the
+// engine, reading the file while the step runs, never sees two lines
+// interleaved. False when it could not be written whole.
+bool append_line(const std::string& path, const std::string& line);
+
 // Appends progress lines to PATH: at most one per MIN_INTERVAL_MS; a report
 // that comes sooner waits, replaced by any later one, and is written by the
 // next report after the interval or by flush() (the step's end), so the last

@@ -303,6 +303,22 @@ struct Checker {
     check_plugin(s);
     if (s.kind == StepKind::Call) check_call(*whole, s, d);
     check_resources(s);
+    if (s.sweep && !s.sweep->trials_param.empty()) check_trials_param(s);
+  }
+
+  // trials: "{{params.NAME}}" needs NAME declared as an int.
+  void check_trials_param(const Step& s) {
+    const std::string& name = s.sweep->trials_param;
+    const ParamDecl* p = wf.find_param(name);
+    if (!p) {
+      std::vector<std::string> names;
+      for (const auto& x : wf.params) names.push_back(x.name);
+      d.error(s.sweep->pos, "the sweep of step '" + s.name + "' takes 'trials' from unknown param '" + name + "'" +
+                                did_you_mean(name, names) + ": declare it under 'params' with type: int");
+    } else if (p->type != ParamType::Int) {
+      d.error(p->pos, "param '" + name + "' gives the number of trials of step '" + s.name +
+                          "', so it must be 'type: int'");
+    }
   }
 
   void check_plugin(const Step& s) {

@@ -19,6 +19,7 @@
 #include "base/json_text.h"
 #include "engine/frontend_v1.h"
 #include "engine/validate.h"
+#include "web/sweep_view.h"
 
 namespace ctflow::web {
 namespace fs = std::filesystem;
@@ -78,6 +79,7 @@ Json basic_run_document(RunStore& store, const std::string& id) {
                             {"finished_at", iso8601(s.finished_at)}, {"outputs", s.outputs},
                             {"metrics", Json::object()}, {"artifacts", artifacts}, {"exit_code", s.exit_code},
                             {"message", s.message}});
+    if (s.inputs.is_object() && s.inputs.contains("trial")) doc["steps"].back()["trial"] = s.inputs["trial"];
   }
   return doc;
 }
@@ -277,9 +279,18 @@ Json Api::run_view(const std::string& id) {
   std::map<std::string, std::vector<std::string>> instance_status;
   std::map<std::string, std::vector<std::string>> instances;
   std::map<std::string, Json> progress;  // a running instance's latest report, per node
+  // A sweep's node shows the sweep's own status: a failed or stopped trial does not fail it.
+  std::set<std::string> swept;
+  std::map<std::string, std::string> own_status;
+  auto status_of = [&](const std::string& step) {
+    auto own = own_status.find(step);
+    return swept.count(step) && own != own_status.end() ? own->second : node_status(instance_status[step]);
+  };
   for (const auto& s : doc["steps"]) {
     std::string step = s.value("step", s.value("name", ""));
     instance_status[step].push_back(s.value("status", ""));
+    if (s.contains("trial")) swept.insert(step);
+    if (s.value("name", "") == step) own_status[step] = s.value("status", "");
     instances[step].push_back(s.value("name", ""));
     if (s.value("status", "") == "Running" && s.contains("progress") && s["progress"].is_object() &&
         !progress.contains(step))
@@ -298,7 +309,7 @@ Json Api::run_view(const std::string& id) {
                        : st.kind == StepKind::Call ? "call " + st.call
                                                    : (st.kind == StepKind::Shell ? "shell" : "run");
     nodes.push_back({{"id", st.name}, {"kind", kind}, {"on_exit", on_exit},
-                     {"status", node_status(instance_status[st.name])}, {"instances", instances[st.name]},
+                     {"status", status_of(st.name)}, {"instances", instances[st.name]},
                      {"progress", progress_of(st.name)}, {"with", st.with}, {"when", st.when},
                      {"depends", st.depends}});
     for (const auto& d : direct_dependencies(st)) edges.push_back({{"from", d}, {"to", st.name}});
@@ -309,10 +320,18 @@ Json Api::run_view(const std::string& id) {
   }
   for (const auto& [step, names] : instances)  // steps the text did not give (an old or foreign run)
     if (!seen.count(step))
-      nodes.push_back({{"id", step}, {"kind", ""}, {"on_exit", false}, {"status", node_status(instance_status[step])},
+      nodes.push_back({{"id", step}, {"kind", ""}, {"on_exit", false}, {"status", status_of(step)},
                        {"instances", names}, {"progress", progress_of(step)}, {"with", Json::object()}, {"when", ""},
                        {"depends", ""}});
   doc["dag"] = {{"nodes", nodes}, {"edges", edges}};
+  // Sweeps: their search space, best trial and trials (with what the store has of their metrics).
+  doc["sweeps"] = Json::array();
+  const auto& st = doc["steps"];
+  if (std::any_of(st.begin(), st.end(), [](const Json& s) { return s.contains("trial"); })) {
+    auto metrics = store_.get_metrics(id);
+    doc["sweeps"] = sweeps_view(st, parsed.workflow ? &*parsed.workflow : nullptr,
+                                metrics ? *metrics : std::vector<MetricPoint>{});
+  }
   return doc;
 }
 

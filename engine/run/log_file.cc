@@ -27,14 +27,19 @@ void LogFile::close() {
 
 int LogFile::open_locked() {
   if (fd_ >= 0 || closed_) return fd_;
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd_ < 0 && errno == ENOENT) {  // the run's first log: its folder is made now
+  fd_ = open_append(path_);
+  return fd_;
+}
+
+int open_append(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0 && errno == ENOENT) {  // its folder is made now
     std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
-    if (!ec) fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    if (!ec) fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     else errno = ec.value();
   }
-  return fd_;
+  return fd;
 }
 
 std::error_code fresh_dir(const std::filesystem::path& dir) {

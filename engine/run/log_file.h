@@ -33,6 +33,11 @@ class LogFile {
   bool closed_ = false;
 };
 
+// PATH opened to append (O_APPEND, O_CLOEXEC, made 0644 if missing), its
+// folders made first when they are not there yet (the run's first log or
+// metrics file); -1 with errno when it cannot be opened.
+int open_append(const std::string& path);
+
 // Makes DIR anew and empty: one mkdir when it is not there (the common case),
 // else removes what an earlier attempt left.
 std::error_code fresh_dir(const std::filesystem::path& dir);

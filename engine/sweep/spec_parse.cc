@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <set>
 #include <tuple>
 
@@ -13,7 +14,7 @@ namespace {
 
 const std::vector<std::string> kSweepKeys = {"parameters", "method",    "trials",   "parallelism",
                                              "seed",       "objective", "early_stop"};
-const std::vector<std::string> kParamKeys = {"min", "max", "scale", "type", "step", "count", "values"};
+const std::vector<std::string> kParamKeys = {"min", "max", "scale", "type", "step", "count", "values", "default"};
 const std::vector<std::string> kObjectiveKeys = {"metric", "goal"};
 const std::vector<std::string> kEarlyStopKeys = {"method", "min_steps", "reduction", "warmup"};
 
@@ -37,7 +38,7 @@ class SweepReader {
     keys(n, kSweepKeys, "in 'sweep'");
     const MapView m(n);
     read_method(n, m["method"], s);
-    if (YAML::Node t = m["trials"]) s.trials = integer(t, "'trials'", 1, "at least 1");
+    if (YAML::Node t = m["trials"]) read_trials(t, s);
     else if (m["method"] && s.method != SweepMethod::Grid)
       error(n, "a " + std::string(s.method == SweepMethod::Tpe ? "tpe" : "random") +
                    " sweep needs 'trials: N', how many trials to run");
@@ -74,6 +75,30 @@ class SweepReader {
       return v.get<int64_t>();
     error(n, what + " must be " + expected + "; got " + shown(n));
     return min;
+  }
+
+  // A number, or one reference to a param, read when the step starts:
+  // trials: "{{params.trials}}" (0 there runs no trial: the step is Skipped).
+  void read_trials(const YAML::Node& t, SweepSpec& s) {
+    const std::string text = t.IsScalar() ? t.Scalar() : "";
+    if (text.find("{{") == std::string::npos) {
+      s.trials = static_cast<int>(integer(t, "'trials'", 1, "at least 1, or a param: \"{{params.trials}}\""));
+      return;
+    }
+    std::string inner = text;
+    auto trim = [](std::string x) {
+      const auto a = x.find_first_not_of(" \t"), b = x.find_last_not_of(" \t");
+      return a == std::string::npos ? std::string() : x.substr(a, b - a + 1);
+    };
+    inner = trim(inner);
+    if (inner.size() > 4 && inner.rfind("{{", 0) == 0 && inner.substr(inner.size() - 2) == "}}")
+      inner = trim(inner.substr(2, inner.size() - 4));
+    else inner.clear();
+    if (inner.rfind("params.", 0) == 0 && is_param_name(inner.substr(7))) {
+      s.trials_param = inner.substr(7);
+      return;
+    }
+    error(t, "'trials' must be a number or exactly one param reference like \"{{params.trials}}\"; got '" + text + "'");
   }
 
   std::string word(const YAML::Node& n, const std::string& what, const std::vector<std::string>& allowed) {
@@ -163,7 +188,7 @@ class SweepReader {
       }
       s.parameters.push_back(std::move(p));
     }
-    if (s.method == SweepMethod::Grid && s.trials == 0) {
+    if (s.method == SweepMethod::Grid && s.trials == 0 && s.trials_param.empty()) {
       auto grid = Grid::make(s.parameters);
       if (grid.ok() && grid->size() > kMaxGridTrials)
         error(n, "the grid has " + (grid->size() == UINT64_MAX ? std::string("too many") : std::to_string(grid->size())) +
@@ -176,6 +201,7 @@ class SweepReader {
   bool read_parameter(const YAML::Node& n, SweepMethod method, SweepParam& p);
   bool read_values(const YAML::Node& n, SweepParam& p);
   bool read_range(const YAML::Node& n, SweepMethod method, SweepParam& p);
+  void read_default(const YAML::Node& d, SweepParam& p);
 
   const std::string& file_;
   Diagnostics& d_;
@@ -187,8 +213,32 @@ bool SweepReader::read_parameter(const YAML::Node& n, SweepMethod method, SweepP
                  yaml_kind(n));
     return false;
   }
-  keys(n, kParamKeys, "in parameter '" + p.name + "' (allowed: min, max, scale, type, step, count, values)");
-  return MapView(n)["values"] ? read_values(n, p) : read_range(n, method, p);
+  keys(n, kParamKeys, "in parameter '" + p.name + "' (allowed: min, max, scale, type, step, count, values, default)");
+  const bool ok = MapView(n)["values"] ? read_values(n, p) : read_range(n, method, p);
+  if (YAML::Node d = MapView(n)["default"]; d && ok) read_default(d, p);
+  return ok;
+}
+
+// The value `best.NAME` has when the sweep runs no trials: one of the values,
+// or a number in the range (whole for type: int).
+void SweepReader::read_default(const YAML::Node& d, SweepParam& p) {
+  const Value v = yaml_to_value(d);
+  if (p.kind == SweepParam::Kind::Categorical) {
+    if (std::find(p.values.begin(), p.values.end(), v) != p.values.end()) p.default_value = v;
+    else error(d, "the default " + v.dump() + " of parameter '" + p.name + "' is not one of its values");
+    return;
+  }
+  const bool number = v.is_number() && std::isfinite(v.get<double>());
+  if (!number || v.get<double>() < p.min || v.get<double>() > p.max ||
+      (p.kind == SweepParam::Kind::Int && std::floor(v.get<double>()) != v.get<double>())) {
+    char range[96];
+    std::snprintf(range, sizeof range, "%g to %g", p.min, p.max);
+    error(d, "the default of parameter '" + p.name + "' must be " +
+                 (p.kind == SweepParam::Kind::Int ? "a whole number" : "a number") + " from " + range + "; got " +
+                 shown(d));
+    return;
+  }
+  p.default_value = p.kind == SweepParam::Kind::Int ? Value(static_cast<int64_t>(v.get<double>())) : v;
 }
 
 bool SweepReader::read_values(const YAML::Node& n, SweepParam& p) {

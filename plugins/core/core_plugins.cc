@@ -12,7 +12,14 @@ namespace {
 using ctflow::sdk::Context;
 using ctflow::sdk::PluginError;
 
-void noop(const Context&) {}
+// Records METRICS (a map of name to number, as series points at step 1) if
+// given: a trivial sweep trial that reports its objective.
+void noop(const Context& c) {
+  auto metrics = c.param("metrics");
+  if (!metrics || !metrics->is_object()) return;
+  for (auto it = metrics->begin(); it != metrics->end(); ++it)
+    if (it.value().is_number()) c.series(it.key().c_str(), 1, it.value().get<double>());
+}
 
 void echo(const Context& c) {
   auto message = c.require("message");
@@ -54,6 +61,8 @@ void production(const Context& c) {
   c.info(v > 0 ? model + " v" + std::to_string(v) + " is Production" : model + " has no Production version");
 }
 
+const ctflow_param_decl kNoopParams[] = {
+    {"metrics", "json", "null", "metrics to record, a map of name to number (series points at step 1)"}};
 const ctflow_param_decl kProductionParams[] = {{"model", "string", nullptr, "the registered model's name"}};
 const ctflow_output_decl kProductionOutputs[] = {{"version", "parameter", "its Production version (0: none)"}};
 const ctflow_param_decl kEchoParams[] = {{"message", "json", nullptr, "the value to log and return"}};
@@ -64,7 +73,8 @@ const ctflow_param_decl kFailParams[] = {
     {"code", "int", "1", "exit code for mode=exit"}};
 
 const ctflow_plugin_desc kNoop = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plugin_desc), "core.noop", "1.0.0",
-                                  "does nothing and succeeds", nullptr, 0, nullptr, 0,
+                                  "does nothing and succeeds (records 'metrics' if given)", kNoopParams, 1,
+                                  nullptr, 0,
                                   ctflow::sdk::run_adapter<noop>};
 const ctflow_plugin_desc kEcho = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plugin_desc), "core.echo", "1.0.0",
                                   "logs a message and returns it as output 'message'", kEchoParams, 1,

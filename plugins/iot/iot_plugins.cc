@@ -6,9 +6,11 @@
 #include <regex>
 #include <string>
 
+#include "base/drift.h"
 #include "ctflow/plugin.hpp"
 #include "iot_sim.h"
 #include "iot_train.h"
+#include "iot_validate.h"
 
 namespace {
 
@@ -46,6 +48,44 @@ void simulate(const Context& c) {
   }
 }
 
+// Kubeflow's output viewers for a held-out score (iot::score): the confusion
+// matrix, the ROC curve, the precision-recall curve as a table, a summary.
+nlohmann::json ui_metadata(const nlohmann::json& m) {
+  const auto& cm = m["confusion"];
+  const char* labels[] = {"ok", "failure"};
+  std::string conf, roc, pr;
+  for (int t = 0; t < 2; ++t)
+    for (int p = 0; p < 2; ++p) conf += std::string(labels[t]) + "," + labels[p] + "," + cm[t][p].dump() + "\n";
+  for (const auto& pt : m["roc"]) roc += pt[0].dump() + "," + pt[1].dump() + "," + pt[2].dump() + "\n";
+  for (const auto& pt : m["pr"]) pr += pt[0].dump() + "," + pt[1].dump() + "," + pt[2].dump() + "\n";
+  const std::string md = "# iot.train, held-out rows\n\n**F1** " + m["f1"].dump() + ", precision " + m["precision"].dump() +
+                         ", recall " + m["recall"].dump() + ", PR-AUC " + m["pr_auc"].dump() + ", ROC-AUC " +
+                         m["roc_auc"].dump() + " at threshold " + m["threshold"].dump() + "\n";
+  auto col = [](const char* name, const char* type) { return nlohmann::json{{"name", name}, {"type", type}}; };
+  return {{"outputs",
+           {{{"type", "confusion_matrix"}, {"format", "csv"}, {"storage", "inline"}, {"labels", {"ok", "failure"}},
+             {"schema", {col("target", "CATEGORY"), col("predicted", "CATEGORY"), col("count", "NUMBER")}},
+             {"source", conf}},
+            {{"type", "roc"}, {"format", "csv"}, {"storage", "inline"},
+             {"schema", {col("fpr", "NUMBER"), col("tpr", "NUMBER"), col("thresholds", "NUMBER")}}, {"source", roc}},
+            {{"type", "table"}, {"format", "csv"}, {"storage", "inline"}, {"header", {"recall", "precision", "threshold"}},
+             {"source", pr}},
+            {{"type", "markdown"}, {"storage", "inline"}, {"source", md}}}}};
+}
+
+// The drift reference of a model: per feature, up to 1,000 evenly spaced order
+// statistics of the rows it was trained on (base/drift.h quantile_sample).
+nlohmann::json feature_profile(const iot::Table& t) {
+  const size_t nf = iot::feature_names().size();
+  nlohmann::json features = nlohmann::json::object();
+  for (size_t k = 0; k < nf; ++k) {
+    std::vector<double> v(static_cast<size_t>(t.rows));
+    for (int64_t i = 0; i < t.rows; ++i) v[static_cast<size_t>(i)] = t.x[static_cast<size_t>(i) * nf + k];
+    features[iot::feature_names()[k]] = ctflow::drift::quantile_sample(std::move(v));
+  }
+  return {{"format", "iot-feature-profile-v1"}, {"rows", t.rows}, {"features", features}};
+}
+
 void train(const Context& c) {
   try {
     const auto table = iot::load_features(c.str("database"), c.str("query"));
@@ -55,18 +95,23 @@ void train(const Context& c) {
     o.eta = c.number("eta");
     o.subsample = c.number("subsample");
     o.test_fraction = c.number("test_fraction");
+    o.pos_weight = c.number("pos_weight");
+    o.threshold = c.number("threshold");
     o.seed = static_cast<uint64_t>(c.integer("seed"));
     o.threads = std::max(1, c.cpu_threads());
     if (o.max_depth < 1 || o.rounds < 1) throw PluginError("parameters 'max_depth' and 'rounds' must be at least 1");
     if (!(o.test_fraction > 0 && o.test_fraction < 1)) throw PluginError("parameter 'test_fraction' must be in (0, 1)");
+    if (!(o.threshold > 0 && o.threshold < 1)) throw PluginError("parameter 'threshold' must be in (0, 1)");
     const std::filesystem::path dir = c.artifact_path("model");
     std::filesystem::create_directories(dir);
     o.holdout_csv = (dir / "holdout.csv").string();
     auto m = iot::train(table, o, (dir / "model.json").string());
     m["params"] = {{"max_depth", o.max_depth}, {"rounds", o.rounds}, {"eta", o.eta}, {"subsample", o.subsample},
-                   {"seed", o.seed}, {"features", iot::feature_names()}};
+                   {"pos_weight", m["scale_pos_weight"]}, {"seed", o.seed}, {"features", iot::feature_names()}};
     std::ofstream(dir / "metrics.json") << m.dump(2) << "\n";
-    for (const char* k : {"f1", "precision", "recall", "pr_auc"}) c.scalar(k, m[k].get<double>());
+    std::ofstream(dir / "profile.json") << feature_profile(table).dump() << "\n";
+    std::ofstream(c.artifact_path("mlpipeline-ui-metadata")) << ui_metadata(m).dump(2) << "\n";
+    for (const char* k : {"f1", "precision", "recall", "pr_auc", "roc_auc"}) c.scalar(k, m[k].get<double>());
     const auto& cm = m["confusion"];
     c.confusion("confusion_matrix", {"ok", "failure"},
                 {cm[0][0].get<int64_t>(), cm[0][1].get<int64_t>(), cm[1][0].get<int64_t>(), cm[1][1].get<int64_t>()});
@@ -117,6 +162,110 @@ void deploy(const Context& c) {
          " (F1 " + std::to_string(f1) + ")");
 }
 
+// The folder of artifact 'model' of a registered version, in the store's
+// blobs (store/artifact_store.h: a folder is blobs/trees/<hex>).
+std::filesystem::path model_blob(const Context& c, const nlohmann::json& version) {
+  const auto a = version.value("artifacts", nlohmann::json::object());
+  const std::string d = a.contains("model") && a["model"].is_string() ? a["model"].get<std::string>() : "";
+  const std::string hex = d.substr(d.find(':') + 1);
+  if (hex.size() != 64) throw PluginError("the registered version has no model artifact (digest '" + d + "')");
+  return std::filesystem::path(c.store_dir()) / "blobs" / "trees" / hex;
+}
+
+// The held-out score of the model in folder DIR on the rows of TABLE, at the
+// threshold its metrics.json records (else 0.5).
+nlohmann::json score_model(const Context& c, const std::filesystem::path& dir, const iot::Table& t) {
+  double threshold = 0.5;
+  std::ifstream mf(dir / "metrics.json");
+  if (mf) {
+    const auto m = nlohmann::json::parse(mf, nullptr, false);
+    if (m.is_object() && m.contains("threshold") && m["threshold"].is_number()) threshold = m["threshold"].get<double>();
+  }
+  const auto prob = iot::predict((dir / "model.json").string(), t.x, t.rows, std::max(1, c.cpu_threads()));
+  return iot::score(prob, t.y, threshold);
+}
+
+// iot.test: the candidate model (iot.train's) and the Production model, scored
+// on the most recent rows of the SQL source.
+void test(const Context& c) {
+  try {
+    const auto table = iot::load_features(c.str("database"), c.str("query"));
+    const std::string name = c.str("model_name"), model = c.str("model");
+    nlohmann::json cand = nullptr, prod = nullptr;
+    if (!model.empty()) cand = score_model(c, model, table);
+    const auto cur = c.model_current(name.c_str());
+    if (cur.is_object()) prod = score_model(c, model_blob(c, cur), table);
+    if (cand.is_null() && prod.is_null())
+      throw PluginError("nothing to test: '" + name + "' has no Production version and no 'model' was given "
+                        "(run the train stage, or deploy a model first)");
+    const auto& shown = cand.is_null() ? prod : cand;
+    for (const char* k : {"f1", "precision", "recall", "pr_auc"}) c.scalar(k, shown[k].get<double>());
+    c.output("f1", shown["f1"]);
+    c.output("rows", table.rows);
+    c.output("production_f1", prod.is_null() ? nlohmann::json(nullptr) : prod["f1"]);
+    c.output("production_version", cur.is_object() ? cur.value("version", nlohmann::json(nullptr)) : nlohmann::json(nullptr));
+    auto line = [](const nlohmann::json& m) {
+      return "F1 " + m["f1"].dump() + " (precision " + m["precision"].dump() + ", recall " + m["recall"].dump() +
+             ", confusion " + m["confusion"].dump() + ")";
+    };
+    if (!cand.is_null()) c.info("the trained model on " + std::to_string(table.rows) + " recent rows: " + line(cand));
+    if (!prod.is_null())
+      c.info(name + " v" + cur["version"].dump() + " (Production) on the same rows: " + line(prod));
+    else
+      c.info("no Production version of '" + name + "' yet");
+  } catch (const PluginError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw PluginError(e.what());
+  }
+}
+
+// iot.validate: schema, NULLs and ranges of the rows a query returns, then the
+// drift of their features against the Production model's reference profile.
+void validate(const Context& c) {
+  try {
+    const std::string db = c.str("database"), query = c.str("query"), name = c.str("model_name");
+    nlohmann::json report = iot::check_source(db, query);
+    const bool ok = report["errors"].empty();
+    nlohmann::json drift = nullptr;
+    std::string why;
+    if (ok) {
+      const auto cur = c.model_current(name.c_str());
+      std::ifstream pf(cur.is_object() ? model_blob(c, cur) / "profile.json" : std::filesystem::path());
+      if (!cur.is_object())
+        why = "'" + name + "' has no Production version yet";
+      else if (!pf)
+        why = "'" + name + "' v" + cur.value("version", nlohmann::json(0)).dump() + " was registered without a profile";
+      else
+        drift = iot::feature_drift(iot::load_features(db, query), nlohmann::json::parse(pf));
+    }
+    report["ok"] = ok;
+    report["drift"] = drift.is_null() ? nlohmann::json{{"score", nullptr}, {"drifted", false}, {"reason", why}} : drift;
+    std::ofstream(c.artifact_path("report")) << report.dump(2) << "\n";
+    nlohmann::json drifted = nlohmann::json::array();
+    if (drift.is_object())
+      for (const auto& [f, v] : drift["features"].items())
+        if (v["drifted"].get<bool>()) drifted.push_back(f);
+    c.output("ok", ok);
+    c.output("drift", drift.is_object() ? drift["score"] : nlohmann::json(nullptr));
+    c.output("drifted", drift.is_object() && drift["drifted"].get<bool>());
+    c.output("drifted_features", drifted);
+    if (drift.is_object())
+      c.info("drift against the Production profile: " + drift["score"].dump() + " of the features (" + drifted.dump() + ")");
+    else if (ok)
+      c.info("no drift check: " + why);
+    if (!ok && c.boolean("fail")) {
+      std::string msg = "the rows of '" + query + "' in " + db + " failed validation:";
+      for (const auto& e : report["errors"]) msg += "\n  - " + e.get<std::string>();
+      throw PluginError(msg);
+    }
+  } catch (const PluginError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw PluginError(e.what());
+  }
+}
+
 const ctflow_param_decl kSimulateParams[] = {
     {"rows", "int", "10000", "readings to generate, one process a minute"},
     {"seed", "int", "42", "seed of the generator"},
@@ -147,15 +296,52 @@ const ctflow_param_decl kTrainParams[] = {
     {"eta", "float", "0.1", "learning rate"},
     {"subsample", "float", "0.9", "row subsample per tree"},
     {"test_fraction", "float", "0.2", "stratified held-out fraction"},
+    {"pos_weight", "float", "1", "weight of a failure row against an ok row (scale_pos_weight); 0: negatives / positives"},
+    {"threshold", "float", "0.5", "a row is predicted a failure when its probability is at least this"},
     {"seed", "int", "42", "seed of the split and of XGBoost"}};
 const ctflow_output_decl kTrainOutputs[] = {
-    {"model", "artifact", "folder: model.json (XGBoost JSON), metrics.json, holdout.csv (held-out features, label, probability)"},
+    {"model", "artifact", "folder: model.json (XGBoost JSON), metrics.json, profile.json (per-feature drift reference), holdout.csv (held-out features, label, probability)"},
+    {"mlpipeline-ui-metadata", "artifact", "Kubeflow output viewers: confusion matrix, ROC curve, precision-recall table"},
     {"f1", "parameter", "F1 of the failure class on the held-out rows"}};
 
 const ctflow_plugin_desc kTrain = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plugin_desc), "iot.train", "1.0.0",
                                    "trains XGBoost on the engineered features; held-out F1, precision, recall, PR-AUC",
                                    kTrainParams, sizeof(kTrainParams) / sizeof(kTrainParams[0]), kTrainOutputs,
                                    sizeof(kTrainOutputs) / sizeof(kTrainOutputs[0]), ctflow::sdk::run_adapter<train>};
+
+const ctflow_param_decl kValidateParams[] = {
+    {"database", "path", nullptr, "SQLite file of raw readings"},
+    {"query", "string", "\"SELECT * FROM readings\"", "SQL selecting the rows to check (columns as iot.train's)"},
+    {"model_name", "string", "\"iot-maintenance\"", "compare with the reference profile of this model's Production version"},
+    {"fail", "bool", "true", "fail the step when a check fails (false: report only)"}};
+const ctflow_output_decl kValidateOutputs[] = {
+    {"report", "artifact", "report.json: rows, per column NULLs, min, max and plausible range, errors, per-feature drift"},
+    {"ok", "parameter", "true when the schema, NULL and range checks pass"},
+    {"drift", "parameter", "share of the features that drift (PSI >= 0.1) against the Production profile; null without one"},
+    {"drifted", "parameter", "true when at least half the features drift"},
+    {"drifted_features", "parameter", "the names of the features that drift"}};
+
+const ctflow_plugin_desc kValidate = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plugin_desc), "iot.validate", "1.0.0",
+                                      "checks schema, NULLs, ranges and per-feature drift (PSI, KS) of the rows of a query",
+                                      kValidateParams, sizeof(kValidateParams) / sizeof(kValidateParams[0]),
+                                      kValidateOutputs, sizeof(kValidateOutputs) / sizeof(kValidateOutputs[0]),
+                                      ctflow::sdk::run_adapter<validate>};
+
+const ctflow_param_decl kTestParams[] = {
+    {"database", "path", nullptr, "SQLite file of raw readings"},
+    {"query", "string", "\"SELECT * FROM readings ORDER BY ts DESC LIMIT 2000\"", "SQL selecting the most recent rows (columns as iot.train's)"},
+    {"model", "path", "\"\"", "the model artifact of iot.train to test beside Production (\"\": Production only)"},
+    {"model_name", "string", "\"iot-maintenance\"", "registry name of the Production model"}};
+const ctflow_output_decl kTestOutputs[] = {
+    {"f1", "parameter", "F1 of the failure class on the rows: the given model's, else Production's"},
+    {"rows", "parameter", "rows scored"},
+    {"production_f1", "parameter", "the Production model's F1 on the same rows; null when there is none"},
+    {"production_version", "parameter", "the Production version tested; null when there is none"}};
+
+const ctflow_plugin_desc kTest = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plugin_desc), "iot.test", "1.0.0",
+                                  "scores the trained and the Production model on the most recent rows by query",
+                                  kTestParams, sizeof(kTestParams) / sizeof(kTestParams[0]), kTestOutputs,
+                                  sizeof(kTestOutputs) / sizeof(kTestOutputs[0]), ctflow::sdk::run_adapter<test>};
 
 const ctflow_param_decl kDeployParams[] = {
     {"model", "path", nullptr, "the model artifact of iot.train"},
@@ -173,4 +359,4 @@ const ctflow_plugin_desc kDeploy = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plu
 
 }  // namespace
 
-CTFLOW_EXPORT_PLUGINS(&kSimulate, &kTrain, &kDeploy)
+CTFLOW_EXPORT_PLUGINS(&kSimulate, &kValidate, &kTrain, &kTest, &kDeploy)

@@ -4,6 +4,7 @@
 #include <xgboost/c_api.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cmath>
 #include <map>
@@ -21,7 +22,70 @@ void xg(int rc, const char* what) {
   if (rc != 0) throw std::runtime_error(std::string("xgboost: ") + what + ": " + XGBGetLastError());
 }
 
+// Evenly spaced points of a curve (at most 101), the last one always kept.
+nlohmann::json thin(const std::vector<std::array<double, 3>>& pts) {
+  nlohmann::json out = nlohmann::json::array();
+  const size_t step = std::max<size_t>(1, pts.size() / 100);
+  for (size_t i = 0; i < pts.size(); i += step) out.push_back(pts[i]);
+  if (!pts.empty() && (pts.size() - 1) % step != 0) out.push_back(pts.back());
+  return out;
+}
+
 }  // namespace
+
+void row_features(char type, const double v[5], float* out) {
+  const double power = v[3] * v[2] * 2 * kPi / 60.0, strain = v[4] * v[3];
+  const double limit = type == 'L' ? 11000 : type == 'M' ? 12000 : 13000;  // the overstrain limit of the type
+  const float f[] = {float(v[0]), float(v[1]), float(v[2]), float(v[3]), float(v[4]), float(power),
+                     float(v[1] - v[0]), float(strain), float(strain / limit), type == 'L' ? 1.f : 0.f,
+                     type == 'M' ? 1.f : 0.f, type == 'H' ? 1.f : 0.f};
+  static_assert(sizeof(f) / sizeof(f[0]) == kFeatureCount);
+  std::copy(std::begin(f), std::end(f), out);
+}
+
+nlohmann::json score(const std::vector<float>& prob, const std::vector<float>& y, double threshold) {
+  int64_t tp = 0, fp = 0, fn = 0, tn = 0;
+  std::vector<std::pair<float, float>> scored;
+  for (size_t i = 0; i < prob.size(); ++i) {
+    const bool yhat = prob[i] >= threshold, pos = y[i] > 0.5f;
+    tp += yhat && pos;
+    fp += yhat && !pos;
+    fn += !yhat && pos;
+    tn += !yhat && !pos;
+    scored.emplace_back(prob[i], y[i]);
+  }
+  // Average precision (PR-AUC), ROC-AUC (trapezoids) and the curves, walking
+  // the rows from the most to the least likely failure.
+  std::sort(scored.begin(), scored.end(), [](auto& a, auto& c) { return a.first > c.first; });
+  const double npos = double(tp + fn), nneg = double(tn + fp);
+  double ap = 0, auc = 0, hits = 0, falses = 0;
+  std::vector<std::array<double, 3>> roc = {{0, 0, 1}}, pr;
+  for (size_t i = 0; i < scored.size(); ++i) {
+    const double prev_fpr = falses / std::max(1.0, nneg), prev_tpr = hits / std::max(1.0, npos);
+    if (scored[i].second > 0.5f) {
+      ++hits;
+      ap += hits / double(i + 1) / std::max(1.0, npos);
+    } else {
+      ++falses;
+    }
+    const double fpr = falses / std::max(1.0, nneg), tpr = hits / std::max(1.0, npos);
+    auc += (fpr - prev_fpr) * (tpr + prev_tpr) / 2;
+    if (i + 1 == scored.size() || scored[i + 1].first != scored[i].first) {
+      roc.push_back({fpr, tpr, scored[i].first});
+      pr.push_back({tpr, hits / double(i + 1), scored[i].first});
+    }
+  }
+  const double prec = tp + fp ? double(tp) / double(tp + fp) : 0, rec = tp + fn ? double(tp) / double(tp + fn) : 0;
+  return {{"f1", prec + rec > 0 ? 2 * prec * rec / (prec + rec) : 0.0},
+          {"precision", prec},
+          {"recall", rec},
+          {"pr_auc", ap},
+          {"roc_auc", auc},
+          {"threshold", threshold},
+          {"confusion", {{tn, fp}, {fn, tp}}},
+          {"roc", thin(roc)},
+          {"pr", thin(pr)}};
+}
 
 Table load_features(const std::string& db, const std::string& query) {
   sqlite3* h = nullptr;
@@ -68,11 +132,9 @@ Table load_features(const std::string& db, const std::string& query) {
       sqlite3_close(h);
       throw std::runtime_error("row " + std::to_string(t.rows + 1) + " has product type '" + type + "'; types are L, M, H");
     }
-    const double power = v[3] * v[2] * 2 * kPi / 60.0;
-    const float f[] = {float(v[0]), float(v[1]), float(v[2]), float(v[3]), float(v[4]), float(power),
-                       float(v[1] - v[0]), float(v[4] * v[3]), type == "L" ? 1.f : 0.f, type == "M" ? 1.f : 0.f,
-                       type == "H" ? 1.f : 0.f};
-    t.x.insert(t.x.end(), std::begin(f), std::end(f));
+    const size_t at = t.x.size();
+    t.x.resize(at + feature_names().size());
+    row_features(type[0], v, t.x.data() + at);
     t.y.push_back(sqlite3_column_int(st, col[6]) != 0 ? 1.f : 0.f);
     ++t.rows;
   }
@@ -109,6 +171,7 @@ nlohmann::json train(const Table& t, const TrainOptions& o, const std::string& m
   gather(te, xte, yte);
   const double pos = std::accumulate(ytr.begin(), ytr.end(), 0.0);
   if (pos == 0 || pos == double(ytr.size())) throw std::runtime_error("the training rows hold only one class");
+  const double spw = o.pos_weight > 0 ? o.pos_weight : (double(ytr.size()) - pos) / pos;
   DMatrixHandle dtr = nullptr, dte = nullptr;
   BoosterHandle b = nullptr;
   xg(XGDMatrixCreateFromMat(xtr.data(), ytr.size(), nf, NAN, &dtr), "training matrix");
@@ -119,12 +182,13 @@ nlohmann::json train(const Table& t, const TrainOptions& o, const std::string& m
       {"max_depth", std::to_string(o.max_depth)}, {"eta", std::to_string(o.eta)},
       {"subsample", std::to_string(o.subsample)}, {"seed", std::to_string(o.seed)},
       {"nthread", std::to_string(std::max(1, o.threads))}, {"tree_method", "hist"},
-      {"scale_pos_weight", std::to_string((double(ytr.size()) - pos) / pos)}};
+      {"scale_pos_weight", std::to_string(spw)}};
   for (const auto& [k, v] : p) xg(XGBoosterSetParam(b, k.c_str(), v.c_str()), k.c_str());
   for (int i = 0; i < o.rounds; ++i) xg(XGBoosterUpdateOneIter(b, i, dtr), "training round");
   bst_ulong n = 0;
   const float* prob = nullptr;
   xg(XGBoosterPredict(b, dte, 0, 0, 0, &n, &prob), "predict");
+  const std::vector<float> probs(prob, prob + n);  // the booster owns PROB
   // The held-out rows with their probabilities: what the interop test compares
   // Python's xgboost against (tests/integration/iot_smoke.sh).
   if (!o.holdout_csv.empty()) {
@@ -138,21 +202,6 @@ nlohmann::json train(const Table& t, const TrainOptions& o, const std::string& m
     }
     std::fclose(f);
   }
-  int64_t tp = 0, fp = 0, fn = 0, tn = 0;
-  std::vector<std::pair<float, float>> scored;
-  for (bst_ulong i = 0; i < n; ++i) {
-    const bool yhat = prob[i] >= 0.5f, y = yte[i] > 0.5f;
-    tp += yhat && y;
-    fp += yhat && !y;
-    fn += !yhat && y;
-    tn += !yhat && !y;
-    scored.emplace_back(prob[i], yte[i]);
-  }
-  // PR-AUC as average precision.
-  std::sort(scored.begin(), scored.end(), [](auto& a, auto& c) { return a.first > c.first; });
-  double ap = 0, hits = 0, npos = double(tp + fn);
-  for (size_t i = 0; i < scored.size(); ++i)
-    if (scored[i].second > 0.5f) ap += ++hits / double(i + 1) / std::max(1.0, npos);
   nlohmann::json imp = nlohmann::json::object();
   std::vector<const char*> names;
   for (const auto& s : feature_names()) names.push_back(s.c_str());
@@ -168,10 +217,39 @@ nlohmann::json train(const Table& t, const TrainOptions& o, const std::string& m
   XGBoosterFree(b);
   XGDMatrixFree(dtr);
   XGDMatrixFree(dte);
-  const double prec = tp + fp ? double(tp) / double(tp + fp) : 0, rec = tp + fn ? double(tp) / double(tp + fn) : 0;
-  return {{"f1", prec + rec > 0 ? 2 * prec * rec / (prec + rec) : 0.0}, {"precision", prec}, {"recall", rec},
-          {"pr_auc", ap}, {"confusion", {{tn, fp}, {fn, tp}}}, {"importance", imp},
-          {"train_rows", ytr.size()}, {"test_rows", yte.size()}};
+  nlohmann::json m = score(probs, yte, o.threshold);
+  m["importance"] = imp;
+  m["train_rows"] = ytr.size();
+  m["test_rows"] = yte.size();
+  m["scale_pos_weight"] = spw;
+  return m;
+}
+
+std::vector<float> predict(const std::string& model_json, const std::vector<float>& x, int64_t rows, int threads) {
+  BoosterHandle b = nullptr;
+  DMatrixHandle d = nullptr;
+  xg(XGBoosterCreate(nullptr, 0, &b), "booster");
+  if (XGBoosterLoadModel(b, model_json.c_str()) != 0) {
+    const std::string m = XGBGetLastError();
+    XGBoosterFree(b);
+    throw std::runtime_error("cannot load the XGBoost model '" + model_json + "': " + m);
+  }
+  std::vector<float> out;
+  try {
+    xg(XGBoosterSetParam(b, "nthread", std::to_string(std::max(1, threads)).c_str()), "nthread");
+    xg(XGDMatrixCreateFromMat(x.data(), bst_ulong(rows), feature_names().size(), NAN, &d), "matrix");
+    bst_ulong n = 0;
+    const float* prob = nullptr;
+    xg(XGBoosterPredict(b, d, 0, 0, 0, &n, &prob), "predict");
+    out.assign(prob, prob + n);
+  } catch (...) {
+    XGDMatrixFree(d);
+    XGBoosterFree(b);
+    throw;
+  }
+  XGDMatrixFree(d);
+  XGBoosterFree(b);
+  return out;
 }
 
 }  // namespace ctflow::iot

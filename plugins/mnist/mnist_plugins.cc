@@ -2,6 +2,7 @@
 // This file is only glue between the plugin SDK and the plain functions in
 // mnist_data.h, mnist_torch.h, mnist_knn.h and mnist_deploy.h.
 #include <algorithm>
+#include <string_view>
 
 #include "ctflow/plugin.hpp"
 #include "mnist_data.h"
@@ -185,11 +186,15 @@ void train(const Context& c) {
     mn::set_threads(o.threads);
     mn::TrainHooks h;
     h.log = [&](const std::string& s) { c.info(s); };
-    h.series = [&](const char* name, int64_t step, double v) { c.series(name, step, v); };
+    bool val_series = false;  // val_accuracy per epoch; then no scalar of that name (one series in the store)
+    h.series = [&](const char* name, int64_t step, double v) {
+      val_series = val_series || std::string_view(name) == "val_accuracy";
+      c.series(name, step, v);
+    };
     h.cancelled = [&] { return c.cancelled(); };
     h.progress = [&](double done, double total, const std::string& m) { c.progress(done, total, m); };
     auto meta = mn::train(o, h);
-    c.scalar("val_accuracy", meta["val_accuracy"].get<double>());
+    if (!val_series) c.scalar("val_accuracy", meta["val_accuracy"].get<double>());
     c.scalar("train_seconds", meta["seconds"].get<double>());
     c.output("val_accuracy", meta["val_accuracy"]);
   });

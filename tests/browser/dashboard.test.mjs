@@ -1,7 +1,8 @@
 // Dashboard test in the Debian chromium (playwright-core, no browser download).
 // Run by tests/integration/ui_browser.sh, which makes the store and starts
 // `ctflow ui`. Env: BASE_URL, HELLO_RUN (a finished run of fixtures/hello.yaml),
-// METRICS_RUN (a run with metrics and a confusion matrix), SCREENSHOTS (folder).
+// METRICS_RUN (a run with metrics and a confusion matrix), SWEEP_RUN (a finished
+// run of fixtures/sweep.yaml), SCREENSHOTS (folder).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { chromium } from 'playwright-core';
 const BASE = process.env.BASE_URL;
 const HELLO = process.env.HELLO_RUN;
 const METRICS = process.env.METRICS_RUN;
+const SWEEP = process.env.SWEEP_RUN;
 const SHOTS = process.env.SCREENSHOTS || 'tests/out/screenshots';
 fs.mkdirSync(SHOTS, { recursive: true });
 
@@ -116,6 +118,75 @@ await check('metrics draw as line charts and the confusion matrix as a heatmap',
   await page.click('#dag g.dag-node[data-step="train"]');
   await page.waitForFunction(() => /epoch/.test(document.querySelector('#log')?.textContent || ''));
   await shot('run-page.png');
+});
+
+await check('a sweep shows its trials, the objective by trial and parallel coordinates', async () => {
+  await page.goto(`${BASE}/#/run/${SWEEP}`);
+  const rows = page.locator('#sweeps table.sweep-trials tbody tr');
+  await rows.first().waitFor();
+  // fixtures/sweep.yaml: a 4 x 2 grid; score 0.9 - 0.1 |log10(lr) + 2| (+ 0.05 for dim 32) over dim/8 steps; tune[6] fails.
+  const headers = await page.locator('#sweeps table.sweep-trials thead th').allInnerTexts();
+  assert.deepEqual(headers.map((t) => t.trim()), ['Trial', 'Status', 'lr', 'dim', 'score', 'Steps reached']);
+  const table = await page.evaluate(() => [...document.querySelectorAll('#sweeps table.sweep-trials tbody tr')].map((tr) => ({
+    trial: tr.dataset.trial, status: tr.dataset.status, best: tr.classList.contains('best'),
+    cells: [...tr.querySelectorAll('td')].slice(2).map((td) => td.textContent.trim()),
+  })));
+  const expected = [
+    ['0.0001', '16', '0.7', '2'], ['0.0001', '32', '0.75', '4'], ['0.001', '16', '0.8', '2'], ['0.001', '32', '0.85', '4'],
+    ['0.01', '16', '0.9', '2'], ['0.01', '32', '0.95', '4'], ['0.1', '16', '—', '—'], ['0.1', '32', '0.85', '4']];
+  assert.deepEqual(table.map((r) => r.cells), expected);
+  assert.deepEqual(table.map((r) => r.trial), ['0', '1', '2', '3', '4', '5', '6', '7']);
+  assert.deepEqual(table.map((r) => r.status), ['Succeeded', 'Succeeded', 'Succeeded', 'Succeeded', 'Succeeded', 'Succeeded', 'Failed', 'Succeeded']);
+  assert.deepEqual(table.filter((r) => r.best).map((r) => r.trial), ['5']);
+  assert.match(await page.locator('#sweeps .sweep-summary').innerText(), /8 trials \(7 Succeeded, 1 Failed\).*best tune\[5\]: score 0\.95/);
+  // A failed trial does not make the sweep's node Failed.
+  assert.equal(await nodeStatus('tune'), 'Succeeded');
+
+  // The objective by trial: one point a trial that has one, and the best so far.
+  await page.locator('#sweeps .chart.sweep-objective canvas').waitFor();
+  const chart = await page.evaluate(() => {
+    const box = document.querySelector('#sweeps .chart.sweep-objective');
+    const c = box.querySelector('canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let ink = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) ink++;
+    return { ink, sets: box.chart.data.datasets.map((s) => ({ label: s.label, points: s.data.map((p) => [p.x, p.y]) })) };
+  });
+  assert.ok(chart.ink > 1000, `the objective chart has ink (${chart.ink} pixels)`);
+  assert.deepEqual(chart.sets[0].points, [[0, 0.7], [1, 0.75], [2, 0.8], [3, 0.85], [4, 0.9], [5, 0.95], [7, 0.85]]);
+  assert.equal(chart.sets[1].label, 'best so far');
+  assert.deepEqual(chart.sets[1].points, [[0, 0.7], [1, 0.75], [2, 0.8], [3, 0.85], [4, 0.9], [5, 0.95], [7, 0.95]]);
+
+  // Parallel coordinates: an axis a parameter plus the objective, a polyline a trial.
+  const pc = await page.evaluate(() => {
+    const root = document.querySelector('#sweeps svg.parcoords');
+    const lines = [...root.querySelectorAll('path.pc-line')].map((p) => ({
+      trial: p.dataset.trial, cls: p.getAttribute('class'), stroke: p.getAttribute('stroke'),
+      points: [...p.getAttribute('d').matchAll(/[ML]([-\d.]+),([-\d.]+)/g)].map((m) => [Number(m[1]), Number(m[2])]),
+    }));
+    const axes = [...root.querySelectorAll('g.pc-axis')].map((g) => [g.dataset.axis, g.dataset.scale]);
+    return { lines, axes };
+  });
+  assert.deepEqual(pc.axes, [['lr', 'log'], ['dim', 'categorical'], ['score', 'linear']]);
+  assert.equal(pc.lines.length, 8);
+  const line = (t) => pc.lines.find((l) => l.trial === String(t));
+  for (let t = 0; t < 8; t++) assert.equal(line(t).points.length, t === 6 ? 2 : 3, `trial ${t}'s polyline`);
+  assert.match(line(6).cls, /no-objective/);
+  assert.match(line(5).cls, /\bbest\b/);
+  // lr 1e-4, 1e-3, 1e-2, 1e-1 lie evenly on the log axis (on a linear one the first three would bunch up).
+  const lrY = [0, 2, 4, 6].map((t) => line(t).points[0][1]);
+  const gaps = lrY.slice(1).map((y, i) => lrY[i] - y);
+  for (const g of gaps) assert.ok(Math.abs(g - gaps[0]) < 0.5 && g > 10, `even log spacing: ${lrY}`);
+  // Coloured by objective: the best yellow, the worst purple (viridis).
+  assert.equal(line(5).stroke, 'rgb(253,231,37)');
+  assert.equal(line(0).stroke, 'rgb(68,1,84)');
+
+  // A trial's row opens its step.
+  await rows.nth(3).click();
+  await page.locator('#step-panel h3', { hasText: 'tune[3]' }).waitFor();
+  assert.match(await page.locator('#step-panel .step-details').innerText(), /Trial\s+dim=32\s+lr=0\.001/);
+  await shot('run-sweep.png');
+  await page.locator('#sweeps').screenshot({ path: path.join(SHOTS, 'sweep.png') });
 });
 
 await check('runs compare side by side', async () => {

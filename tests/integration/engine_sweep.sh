@@ -21,6 +21,10 @@ steps:
       objective: {metric: acc, goal: maximize}
       early_stop: {method: asha, min_steps: 1, reduction: 3}
     shell: |
+      # Asynchronous ASHA lets the first trial at a rung go on (it has no peers there yet), so the
+      # worst trial (r=1) starts late: it meets the others' rung-1 scores and must stop, however
+      # loaded the machine is.
+      if [ {{trial.r}} = 1 ]; then sleep 1.5; fi
       for s in 1 2 3 4 5 6 7 8 9; do
         python3 -c "print('{\"name\": \"acc\", \"value\": %f, \"step\": %d}' % (1 - 1 / (1 + {{trial.r}} * \$s), \$s))" >> "\$CTFLOW_METRICS"
         sleep 0.4
@@ -49,6 +53,15 @@ ctflow metrics @latest 'tune[1]' -o json > "$T/m.json"
 assert_eq 9 "$(json_get "$T/m.json" 'len([p for p in d["metrics"] if p["name"] == "acc"])')" "the winner's live points in the store"
 ctflow get @latest > "$T/get.txt"
 assert_contains "$(cat "$T/get.txt")" "Sweep tune" "ctflow get shows the sweep's trials"
+ctflow compare @latest --sweep tune -o json > "$T/cmp.json"
+assert_eq 9 "$(json_get "$T/cmp.json" 'len(d)')" "trials in ctflow compare --sweep"
+assert_eq '{"r": 9} Succeeded' "$(json_get "$T/cmp.json" 'json.dumps(d[1]["params"]) + " " + d[1]["status"]')" "the winner's column"
+assert_eq "$(json_get "$T/asha.json" 'step(d, "tune")["outputs"]["best_value"]')" "$(json_get "$T/cmp.json" 'd[1]["objective"]')" "the winner's objective"
+assert_eq Stopped "$(json_get "$T/cmp.json" 'd[2]["status"]')" "a stopped trial's column"
+assert_contains "$(ctflow compare @latest --sweep tune)" "param r" "the compare table"
+run_rc rc compare @latest --sweep use > /dev/null 2> "$T/err"
+assert_eq 2 "$rc" "compare --sweep of a step that is not a sweep"
+assert_contains "$(cat "$T/err")" "has no trials of a sweep step 'use'" "its message"
 none_left "sleep 0.[4]" || fail "a stopped trial's processes are still running"
 pass "ASHA stops the trials behind and the winner's parameters reach the next step"
 

@@ -4,7 +4,9 @@
 # strings survive; then every Argo export must pass Argo's JSON schema (the
 # validate-argo tool of the shared folder, or $CTFLOW_VALIDATE_ARGO): the golden
 # files, and `ctflow export argo` of every workflows/*.yaml, with the volume and
-# with --artifacts s3. Skipped without the shared folder (see lib_need.sh).
+# with --artifacts s3 (the reference workflows/*.yaml must export; an example
+# may say with a position what Argo cannot express). Skipped without the shared
+# folder (see lib_need.sh).
 set -euo pipefail
 src=${CTFLOW_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$src/tests/integration/lib_need.sh"
@@ -45,6 +47,10 @@ for wf in "$src"/workflows/*.yaml "$src"/workflows/examples/*.yaml; do
   if ! "$bin" export argo "$wf" --out "$out" 2>"$tmp/err"; then
     # Workflows that use what Argo cannot express must say so with a position.
     grep -Eq ':[0-9]+:[0-9]+: error: ' "$tmp/err" || { cat "$tmp/err"; echo "FAIL $wf: export failed without a position"; exit 1; }
+    # The reference workflows (MNIST, IoT) must export, unless their plugins are not built here.
+    if [ "$(dirname "$wf")" = "$src/workflows" ] && ! grep -q "error: unknown plugin" "$tmp/err"; then
+      cat "$tmp/err"; echo "FAIL $wf: a reference workflow does not export to Argo"; exit 1
+    fi
     echo "note $wf: $(head -1 "$tmp/err")"; continue
   fi
   $py "$validate" "$out"

@@ -3,7 +3,8 @@
 # `ctflow export kfp` of every workflow in the repository parse strictly (unknown
 # fields are errors) as ml_pipelines.PipelineSpec under the proto3 JSON mapping,
 # with the proto from ../shared/kfp/proto compiled by protoc (tests/kfp_proto_check.py).
-# A workflow that uses what Kubeflow v2 cannot express must fail with a position.
+# A workflow that uses what Kubeflow v2 cannot express must fail with a position;
+# the reference workflows/*.yaml (MNIST, IoT) must export.
 # Skipped (77) without ../shared (CTFLOW_SHARED_DIR or CTFLOW_KFP_PROTO names another folder) or without protoc/python3-protobuf, except that
 # a missing tool fails under CI=true (scripts/setup.sh --test installs them).
 set -euo pipefail
@@ -61,6 +62,9 @@ for wf in "$CTFLOW_SOURCE_DIR"/workflows/*.yaml "$CTFLOW_SOURCE_DIR"/workflows/e
   # Not exportable: lint errors (bad on purpose), plugins not built, or what
   # Kubeflow v2 cannot express; each must say where.
   grep -Eq ':[0-9]+:[0-9]+: error: ' "$T/err" || { cat "$T/err"; fail "$rel: export failed without a position"; }
+  # The reference workflows (MNIST, IoT) must export, unless their plugins are not built here.
+  [ "$(dirname "$rel")" != workflows ] || grep -q "error: unknown plugin" "$T/err" ||
+    fail "$rel: a reference workflow does not export to Kubeflow: $(cat "$T/err")"
   echo "note $rel: $(head -1 "$T/err")"
 done
 every="$T/kfp/tests_integration_fixtures_kfp-every-field.yaml"

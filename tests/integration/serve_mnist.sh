@@ -15,16 +15,7 @@ train_v1
 
 # --- the server, with a management token
 TOKEN="tok-$RANDOM$RANDOM"
-"$CTFLOW_BIN" serve --addr 127.0.0.1:0 --token "$TOKEN" --max-body 2000000 --max-delay 1000 >"$T/serve.out" 2>"$T/serve.err" &
-SERVE_PID=$!
-_BG_PIDS+=("$SERVE_PID")
-for _ in $(seq 1 600); do
-  grep -q "listening on" "$T/serve.out" 2>/dev/null && break
-  kill -0 "$SERVE_PID" 2>/dev/null || fail "ctflow serve exited: $(cat "$T/serve.err")"
-  sleep 0.1
-done
-URL=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$T/serve.out")
-[ -n "$URL" ] || fail "no URL in: $(cat "$T/serve.out") $(cat "$T/serve.err")"
+start_serve serve --token "$TOKEN" --max-body 2000000 --max-delay 1000
 assert_contains "$(cat "$T/serve.out")" "loaded mnist-embedder v1" "start-up banner"
 pass "ctflow serve is up at $URL with v1"
 

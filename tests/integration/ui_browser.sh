@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The dashboard in a real browser: makes a store with a finished run, a run with
 # metrics and a confusion matrix (recorded by bench/ui, as a training plugin
-# would) and a registered model; starts `ctflow ui`; runs
+# would), a finished sweep of shell trials and a registered model; starts `ctflow ui`; runs
 # tests/browser/dashboard.test.mjs in the Debian chromium via playwright-core.
 # Screenshots go to tests/out/screenshots/.
 # Skipped when chromium, node or playwright-core is missing (failed under CI=true).
@@ -43,7 +43,8 @@ cd "$WORK"
 run_id() { "$BIN" --store "$STORE" run "$@" -o json | sed -n 's/^  "id": "\(r-[^"]*\)".*/\1/p'; }
 HELLO_RUN=$(run_id workflows/hello.yaml -p who=browser)
 METRICS_RUN=$(run_id workflows/train.yaml)
-[[ -n $HELLO_RUN && -n $METRICS_RUN ]] || { echo "ui_browser: could not make the runs" >&2; exit 1; }
+SWEEP_RUN=$(run_id workflows/sweep.yaml)
+[[ -n $HELLO_RUN && -n $METRICS_RUN && -n $SWEEP_RUN ]] || { echo "ui_browser: could not make the runs" >&2; exit 1; }
 
 # Metrics, a confusion matrix and a model, recorded through RunStore as a
 # training plugin would (bench/ui.cc).
@@ -60,5 +61,5 @@ for _ in $(seq 1 100); do
 done
 
 SHOTS=${SCREENSHOTS:-$SRC/tests/out/screenshots}
-BASE_URL="http://127.0.0.1:$PORT" HELLO_RUN=$HELLO_RUN METRICS_RUN=$METRICS_RUN SCREENSHOTS=$SHOTS \
+BASE_URL="http://127.0.0.1:$PORT" HELLO_RUN=$HELLO_RUN METRICS_RUN=$METRICS_RUN SWEEP_RUN=$SWEEP_RUN SCREENSHOTS=$SHOTS \
   node "$BROWSER_DIR/dashboard.test.mjs" || { echo "--- ctflow ui log:"; cat "$WORK/ui.log"; exit 1; }

@@ -3,6 +3,7 @@
 // the best trial's outputs, failures, parallelism, progress and resume. Time is
 // virtual; the only files are the fake attempts' metrics files in a temp folder.
 #include "scheduler_fakes.h"
+#include "engine/scheduler_impl.h"  // value_text: how a rendered value becomes a command-line word
 
 #include <doctest/doctest.h>
 
@@ -43,6 +44,16 @@ int count_status(FakeJournal& j, const std::string& prefix, const std::string& s
   for (const auto& [name, row] : j.step_rows)
     if (name.rfind(prefix + "[", 0) == 0 && row.status == status) ++n;
   return n;
+}
+
+// Trial with rate r reaches accuracy 1 - 1/(1 + r*step) at steps 1..9 (9.5 s):
+// higher r is better at every step.
+Outcome rate_curve(const AttemptSpec& spec) {
+  Outcome o;
+  const double r = arg(spec, "r");
+  o.seconds = 9.5;
+  for (int step = 1; step <= 9; ++step) o.live.push_back({step, point("acc", 1 - 1 / (1 + r * step), step)});
+  return o;
 }
 
 }  // namespace
@@ -98,14 +109,7 @@ TEST_CASE("ASHA stops the trials behind at each rung; a stopped trial ends Stopp
   TempRoot tmp;
   Harness h;
   h.journal.root = tmp.path;
-  // Trial with rate r reaches accuracy 1 - 1/(1 + r*step): higher r is better at every step.
-  h.runner.script = [](const AttemptSpec& spec) {
-    Outcome o;
-    const double r = arg(spec, "r");
-    o.seconds = 9.5;
-    for (int step = 1; step <= 9; ++step) o.live.push_back({step, point("acc", 1 - 1 / (1 + r * step), step)});
-    return o;
-  };
+  h.runner.script = rate_curve;
   auto wf = workflow(R"(
 steps:
   tune:
@@ -335,4 +339,97 @@ steps:
   CHECK(rerun == std::vector<std::string>{"tune[1]", "after"});
   CHECK(h.journal.step("tune").outputs["best"]["x"] == 2);
   CHECK(h.runner.of("after").back().argv[1] == "2");
+}
+
+TEST_CASE("trials from a param: 0 skips the sweep and best is the parameters' defaults; N runs N trials") {
+  const char* text = R"(
+params:
+  trials: {type: int, default: 0}
+steps:
+  tune:
+    sweep:
+      parameters:
+        x: {min: 0.0, max: 1.0, default: 0.25}
+        k: {values: [8, 16], default: 16}
+      method: random
+      trials: "{{params.trials}}"
+      seed: 3
+      objective: {metric: score, goal: maximize}
+    shell: "train x={{trial.x}}"
+  use:
+    needs: [tune]
+    run: [use, "{{steps.tune.outputs.best.x}}", "{{steps.tune.outputs.best.k}}"]
+)";
+  auto script = [](const AttemptSpec& spec) {
+    Outcome o;
+    if (spec.instance == "use") return o;
+    o.seconds = 2;  // the score line at 1 s is written before the trial ends
+    o.live = {{1, point("score", arg(spec, "x"))}};
+    return o;
+  };
+  {
+    TempRoot tmp;
+    Harness h;
+    h.journal.root = tmp.path;
+    h.runner.script = script;
+    CHECK(h.run(workflow(text), Value{{"trials", 0}}) == "Succeeded");
+    CHECK(h.journal.step("tune").status == "Skipped");
+    CHECK(h.journal.step("tune").message.find("params.trials is 0") != std::string::npos);
+    CHECK(count_status(h.journal, "tune", "Succeeded") == 0);
+    CHECK(h.runner.of("use")[0].argv == std::vector<std::string>{"use", "0.25", "16"});
+  }
+  {
+    TempRoot tmp;
+    Harness h;
+    h.journal.root = tmp.path;
+    h.runner.script = script;
+    CHECK(h.run(workflow(text), Value{{"trials", 3}}) == "Succeeded");
+    CHECK(count_status(h.journal, "tune", "Succeeded") == 3);
+    const Value best = h.journal.step("tune").outputs["best"];
+    CHECK(h.runner.of("use")[0].argv[1] == value_text(best["x"]));
+  }
+}
+
+TEST_CASE("an unchanged re-run of a sweep is all cache hits, its stopped trials too; another stop rule runs them again") {
+  TempRoot tmp;
+  Harness h;
+  h.journal.root = tmp.path;
+  h.runner.script = rate_curve;
+  const char* text = R"(
+steps:
+  tune:
+    sweep:
+      parameters:
+        r: {values: [5, 9, 1, 7, 3, 8, 2, 6, 4]}
+      method: grid
+      parallelism: 9
+      objective: {metric: acc, goal: maximize}
+      early_stop: {method: asha, min_steps: 1, reduction: REDUCTION}
+    shell: "train r={{trial.r}}"
+    cache: true
+)";
+  auto with_reduction = [&](const std::string& n) {
+    std::string t = text;
+    t.replace(t.find("REDUCTION"), 9, n);
+    return workflow(t);
+  };
+  CHECK(h.run(with_reduction("3"), Value::object(), "r-1") == "Succeeded");
+  CHECK(count_status(h.journal, "tune", "Stopped") == 7);
+  const size_t first = h.runner.spans.size();
+  CHECK(first == 9);
+
+  CHECK(h.run(with_reduction("3"), Value::object(), "r-2") == "Succeeded");
+  CHECK(h.runner.spans.size() == first);  // nothing ran again
+  CHECK(count_status(h.journal, "tune", "Stopped") == 7);
+  CHECK(count_status(h.journal, "tune", "Succeeded") == 2);
+  CHECK(h.journal.step("tune[2]").message.find("cache hit: run r-1 step tune[2] stopped early by the asha rule") == 0);
+  CHECK(h.journal.step("tune[2]").outputs.count("ctflow.stopped") == 0);
+  CHECK(h.journal.step("tune").outputs["best"] == Value{{"r", 9}});
+  CHECK(h.journal.step("tune").outputs["best_value"].get<double>() ==
+        doctest::Approx(h.journal.step("tune[1]").outputs["objective"].get<double>()));
+
+  // A stop under reduction 3 says nothing of reduction 2: those trials run again.
+  CHECK(h.run(with_reduction("2"), Value::object(), "r-3") == "Succeeded");
+  CHECK(h.runner.spans.size() == first + 7);
+  CHECK(h.runner.of("tune[1]").size() == 1);  // the winners are successes under any rule: cache hits
 }

@@ -119,6 +119,47 @@ TEST_CASE("bad bodies get a status and a message that says what to send") {
   CHECK(err("image/png", wide).message.find("the PNG") == 0);
 }
 
+TEST_CASE("rows of named fields: one or a batch; a bad row's message names the row and the field") {
+  // A decoder of two-field rows {"a": number, "b": number}, as a tabular
+  // handler's decode_row is: "" or what is wrong with the row.
+  const RowDecoder two = [](const std::string& row, float* out) -> std::string {
+    const auto j = nlohmann::json::parse(row);
+    for (int k = 0; k < 2; ++k) {
+      const char* name = k == 0 ? "a" : "b";
+      if (!j.contains(name)) return std::string("field '") + name + "' is missing";
+      if (!j[name].is_number()) return std::string("field '") + name + "' must be a number";
+      out[k] = j[name].get<float>();
+    }
+    return "";
+  };
+  Inputs in;
+  DecodeError e;
+  REQUIRE(decode_rows(R"({"a": 1, "b": 2.5})", 2, 4, two, in, e));
+  CHECK(in.n == 1);
+  CHECK_FALSE(in.batch);
+  CHECK(in.pixels == std::vector<float>{1.f, 2.5f});
+  REQUIRE(decode_rows(R"({"data": {"a": 3, "b": 4}})", 2, 4, two, in, e));
+  CHECK(in.pixels == std::vector<float>{3.f, 4.f});
+  REQUIRE(decode_rows(R"({"instances": [{"a": 1, "b": 2}, {"b": 4, "a": 3}]})", 2, 4, two, in, e));
+  CHECK(in.n == 2);
+  CHECK(in.batch);
+  CHECK(in.pixels == std::vector<float>{1.f, 2.f, 3.f, 4.f});
+
+  auto err = [&](const std::string& body) {
+    Inputs bad;
+    DecodeError de;
+    CHECK_FALSE(decode_rows(body, 2, 2, two, bad, de));
+    CHECK(de.status == 400);
+    return de.message;
+  };
+  CHECK(err(R"({"instances": [{"a": 1, "b": 2}, {"a": 1}]})") == "\"instances\"[1]: field 'b' is missing");
+  CHECK(err(R"({"a": "x", "b": 2})") == "field 'a' must be a number");
+  CHECK(err(R"({"instances": [{}, {}, {}]})") == "\"instances\" holds 3 rows; at most 2 per request (--max-request-batch)");
+  CHECK(err(R"({"instances": []})") == "\"instances\" must be a non-empty array of rows");
+  CHECK(err("[1, 2]") == "the body must be a JSON object: one row, or {\"instances\": [{...}, ...]}");
+  CHECK(err("a=1&b=2").rfind("the body is not JSON (", 0) == 0);
+}
+
 #include "web/serve/route.h"
 
 TEST_CASE("routes: TorchServe's paths, and what a wrong one gets") {

@@ -116,7 +116,7 @@ TEST_CASE("SweepSpec.MistakesNameTheirPlaceAndTheFix") {
   CHECK(diag_lines(r) ==
         "22:7: unknown key 'seeds' in 'sweep' (did you mean 'seed'?)\n"
         "17:15: unknown sweep method 'bayes': use grid, random or tpe\n"
-        "18:15: 'trials' must be at least 1; got '0'\n"
+        "18:15: 'trials' must be at least 1, or a param: \"{{params.trials}}\"; got '0'\n"
         "19:20: 'parallelism' must be 0 (as many at once as resources allow) or more; got '-1'\n"
         "20:18: 'objective' needs 'metric': the name of the metric the trials report, e.g. metric: val_accuracy\n"
         "20:25: unknown objective goal 'maximise' (did you mean 'maximize'?): use maximize or minimize\n"
@@ -128,8 +128,8 @@ TEST_CASE("SweepSpec.MistakesNameTheirPlaceAndTheFix") {
         "10:21: 'values' of parameter 'c' must be a non-empty list of choices, e.g. values: [32, 64, 128]\n"
         "11:25: value 1 of parameter 'd' is listed twice\n"
         "12:35: 'step' sets a grid's points; a random or tpe sweep draws from the whole range: remove it\n"
-        "13:13: unknown key 'mn' in parameter 'f' (allowed: min, max, scale, type, step, count, values) (did you "
-        "mean 'min'?)\n"
+        "13:13: unknown key 'mn' in parameter 'f' (allowed: min, max, scale, type, step, count, values, default) "
+        "(did you mean 'min'?)\n"
         "13:12: parameter 'f' needs 'min' and 'max' (a range) or 'values' (a list of choices)\n"
         "14:12: parameter 'g' must be a range like {min: 0.1, max: 0.5} or choices like {values: [32, 64]}; got a "
         "number\n"
@@ -190,4 +190,35 @@ TEST_CASE("SweepSpec.NotWithForEach") {
   CHECK(diag_lines(r) ==
         "7:7: step 'tune' has both 'sweep' and 'for_each': a sweep makes its own instances, one per trial; use one "
         "of them\n");
+}
+
+TEST_CASE("SweepSpec.TrialsFromAParamAndDefaults") {
+  auto r = parse_sweep(with_objective(
+      "      parameters:\n"
+      "        lr: {min: 1.0e-4, max: 1.0e-2, scale: log, default: 0.003}\n"  // 8
+      "        dim: {values: [32, 64], default: 64}\n"                       // 9
+      "        n: {min: 1, max: 4, default: 2}\n"                            // 10
+      "      method: tpe\n"
+      "      trials: \"{{params.trials}}\"\n"));
+  REQUIRE(diag_lines(r) == "");
+  const SweepSpec& s = *r.workflow->steps[0].sweep;
+  CHECK(s.trials_param == "trials");
+  CHECK(s.trials == 0);
+  CHECK(*s.parameters[0].default_value == Value(0.003));
+  CHECK(*s.parameters[1].default_value == Value(64));
+  CHECK(s.parameters[2].default_value->is_number_integer());
+
+  auto bad = parse_sweep(with_objective(
+      "      parameters:\n"
+      "        lr: {min: 1.0e-4, max: 1.0e-2, default: 0.5}\n"   // 8
+      "        dim: {values: [32, 64], default: 16}\n"           // 9
+      "        n: {min: 1, max: 4, default: 2.5}\n"              // 10
+      "      method: random\n"
+      "      trials: \"{{steps.a.outputs.n}}\"\n"));           // 12
+  CHECK(diag_lines(bad) ==
+        "12:15: 'trials' must be a number or exactly one param reference like \"{{params.trials}}\"; got "
+        "'{{steps.a.outputs.n}}'\n"
+        "8:49: the default of parameter 'lr' must be a number from 0.0001 to 0.01; got '0.5'\n"
+        "9:42: the default 16 of parameter 'dim' is not one of its values\n"
+        "10:38: the default of parameter 'n' must be a whole number from 1 to 4; got '2.5'\n");
 }

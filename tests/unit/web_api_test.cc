@@ -401,3 +401,92 @@ TEST_CASE("WebApi.EventsPushRunChanges") {
   CHECK(stream.find("\"status\":\"Succeeded\",\"step\":\"count\"") != std::string::npos);
   CHECK(request(f.port, "GET", "/api/v1/events?run=r-nope").status == 404);
 }
+
+TEST_CASE("WebApi.RunDocumentShowsASweepsTrials") {
+  Fixture f;
+  const char* kSweep = R"(apiVersion: ctflow/v1
+kind: Workflow
+metadata: {name: sweep}
+steps:
+  tune:
+    sweep:
+      parameters:
+        lr: {min: 1.0e-4, max: 1.0e-1, scale: log}
+        dim: {values: [16, 32]}
+      method: random
+      trials: 3
+      objective: {metric: acc, goal: maximize}
+    shell: "echo {{trial.lr}} {{trial.dim}}"
+)";
+  auto id = f.store->create_run("sweep", "sweep.yaml", Json::object(), kSweep);
+  REQUIRE(id.ok());
+  auto trial = [&](int i, const char* status, Json params, Json outputs) {
+    StepRecord s{.run_id = *id, .name = "tune[" + std::to_string(i) + "]", .step = "tune", .status = status,
+                 .attempts = 1, .started_at = now_ms() - 1000 + i, .outputs = std::move(outputs),
+                 .inputs = Json{{"trial", std::move(params)}}};
+    REQUIRE(f.store->upsert_step(s).ok());
+  };
+  // Out of order on purpose: the view lists trials by number. tune[2] still runs.
+  trial(2, "Running", {{"lr", 0.01}, {"dim", 16}}, Json::object());
+  trial(0, "Succeeded", {{"lr", 0.001}, {"dim", 32}}, {{"objective", 0.9}, {"objective_step", 3}});
+  trial(1, "Stopped", {{"lr", 0.0001}, {"dim", 16}}, {{"objective", 0.4}, {"objective_step", 1}});
+  StepRecord parent{.run_id = *id, .name = "tune", .step = "tune", .status = "Running", .attempts = 1,
+                    .started_at = now_ms() - 1000};
+  REQUIRE(f.store->upsert_step(parent).ok());
+  std::vector<MetricPoint> pts;
+  for (int s = 1; s <= 3; ++s) pts.push_back({*id, "tune[0]", "acc", "series", s, 0.3 * s, now_ms()});
+  pts.push_back({*id, "tune[1]", "acc", "series", 1, 0.4, now_ms()});
+  pts.push_back({*id, "tune[2]", "acc", "series", 1, 0.5, now_ms()});
+  pts.push_back({*id, "tune[2]", "acc", "series", 2, 0.7, now_ms()});
+  REQUIRE(f.store->add_metrics(pts).ok());
+
+  Json doc = request(f.port, "GET", "/api/v1/runs/" + *id).json();
+  REQUIRE(doc["sweeps"].size() == 1);
+  const Json& sw = doc["sweeps"][0];
+  CHECK(sw["step"] == "tune");
+  CHECK(sw["method"] == "random");
+  CHECK(sw["metric"] == "acc");
+  CHECK(sw["goal"] == "maximize");
+  CHECK(sw["parameters"] == Json::parse(R"([{"name":"lr","kind":"float","scale":"log","min":0.0001,"max":0.1},
+                                            {"name":"dim","kind":"categorical","scale":"linear","values":[16,32]}])"));
+  CHECK(sw["best_trial"].is_null());  // the sweep has not ended
+  REQUIRE(sw["trials"].size() == 3);
+  std::vector<std::string> names;
+  for (const auto& t : sw["trials"]) names.push_back(t["name"]);
+  CHECK(names == std::vector<std::string>{"tune[0]", "tune[1]", "tune[2]"});
+  const Json &t0 = sw["trials"][0], &t1 = sw["trials"][1], &t2 = sw["trials"][2];
+  CHECK(t0["index"] == 0);
+  CHECK(t0["params"] == Json{{"lr", 0.001}, {"dim", 32}});
+  CHECK(t0["objective"] == 0.9);
+  CHECK(t0["live"] == false);
+  CHECK(t0["steps_reached"] == 3);
+  CHECK(t1["status"] == "Stopped");
+  CHECK(t1["steps_reached"] == 1);
+  CHECK(t2["objective"] == 0.7);  // the latest live value of the objective metric
+  CHECK(t2["live"] == true);
+  CHECK(t2["steps_reached"] == 2);
+  // The run's steps carry each trial's parameters, as `ctflow get -o json` does.
+  bool seen = false;
+  for (const auto& s : doc["steps"])
+    if (s["name"] == "tune[1]") seen = s["trial"] == Json{{"lr", 0.0001}, {"dim", 16}};
+  CHECK(seen);
+
+  CHECK(doc["dag"]["nodes"][0]["status"] == "Running");
+
+  // Once it ends, the best trial is the parent's outputs'; a failed trial does not make the node Failed.
+  trial(2, "Failed", {{"lr", 0.01}, {"dim", 16}}, Json::object());
+  parent.status = "Succeeded";
+  parent.outputs = {{"best", {{"lr", 0.001}, {"dim", 32}}}, {"best_value", 0.9}, {"best_trial", 0}};
+  REQUIRE(f.store->upsert_step(parent).ok());
+  Json after = request(f.port, "GET", "/api/v1/runs/" + *id).json();
+  CHECK(after["dag"]["nodes"][0]["status"] == "Succeeded");
+  const Json& done = after["sweeps"][0];
+  CHECK(done["best_trial"] == 0);
+  CHECK(done["best_value"] == 0.9);
+  CHECK(done["best"]["dim"] == 32);
+  CHECK(done["trials"][2]["objective"].is_null());  // a failed trial has no objective, as in ctflow get
+  CHECK(done["trials"][2]["live"] == false);
+  CHECK(done["trials"][2]["steps_reached"] == 2);
+  // A run without a sweep has none.
+  CHECK(request(f.port, "GET", "/api/v1/runs/" + f.run_id).json()["sweeps"] == Json::array());
+}

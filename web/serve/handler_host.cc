@@ -119,4 +119,15 @@ Status LoadedModel::predict(const float* inputs, int64_t n, std::vector<std::str
   return Status::Ok();
 }
 
+std::function<std::string(const std::string&, float*)> LoadedModel::row_decoder() const {
+  const ctflow_handler_desc* h = handler_;
+  return [h](const std::string& row, float* out) -> std::string {
+    char* error = nullptr;
+    if (h->decode_row(row.c_str(), out, &error) == 0) return "";
+    std::string msg = error != nullptr ? error : "the row cannot be decoded";
+    std::free(error);
+    return msg;
+  };
+}
+
 }  // namespace ctflow::serve

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -56,6 +57,8 @@ class LoadedModel {
   // handler does not say: it predates predict_nn, or the model has none).
   Status predict(const float* inputs, int64_t n, std::vector<std::string>& answers, std::vector<int64_t>& classes,
                  std::vector<double>* distances = nullptr);
+  // For a tabular handler (one with decode_row): the row decoder of input.h.
+  std::function<std::string(const std::string&, float*)> row_decoder() const;
   int height() const { return handler_->input_height; }
   int width() const { return handler_->input_width; }
   const ctflow_handler_desc& handler() const { return *handler_; }

@@ -47,6 +47,15 @@ std::string append_numbers(const nlohmann::json& a, size_t want, std::vector<flo
   return "";
 }
 
+// "" when INST is a non-empty array of at most MAX_BATCH WHAT ("inputs", "rows").
+std::string check_instances(const nlohmann::json& inst, size_t max_batch, const char* what) {
+  if (!inst.is_array() || inst.empty()) return std::string("\"instances\" must be a non-empty array of ") + what;
+  if (inst.size() > max_batch)
+    return "\"instances\" holds " + std::to_string(inst.size()) + " " + what + "; at most " + std::to_string(max_batch) +
+           " per request (--max-request-batch)";
+  return "";
+}
+
 }  // namespace
 
 void resize_area(const uint8_t* src, int sh, int sw, int dh, int dw, float* out) {
@@ -129,10 +138,7 @@ bool decode_inputs(std::string_view content_type, std::string_view body, int hei
   if (!doc.is_object()) return fail("the JSON body must be an object: {\"data\": [...]} or {\"instances\": [[...], ...]}");
   if (doc.contains("instances")) {
     const auto& inst = doc["instances"];
-    if (!inst.is_array() || inst.empty()) return fail("\"instances\" must be a non-empty array of inputs");
-    if (inst.size() > max_batch)
-      return fail("\"instances\" holds " + std::to_string(inst.size()) + " inputs; at most " + std::to_string(max_batch) +
-                  " per request (--max-request-batch)");
+    if (auto e = check_instances(inst, max_batch, "inputs"); !e.empty()) return fail(e);
     out.pixels.reserve(px * inst.size());
     for (size_t i = 0; i < inst.size(); ++i) {
       const auto& one = inst[i].is_object() && inst[i].contains("data") ? inst[i]["data"] : inst[i];
@@ -149,6 +155,43 @@ bool decode_inputs(std::string_view content_type, std::string_view body, int hei
   }
   if (above_one)
     for (auto& v : out.pixels) v /= 255.0f;
+  return true;
+}
+
+bool decode_rows(std::string_view body, int width, size_t max_batch, const RowDecoder& decode_row, Inputs& out,
+                 DecodeError& err) {
+  out = Inputs{};
+  auto fail = [&](const std::string& m) {
+    err = {400, m};
+    return false;
+  };
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(body.begin(), body.end());
+  } catch (const nlohmann::json::exception& e) {
+    return fail(std::string("the body is not JSON (") + e.what() +
+                "); send a row as a JSON object of named fields, or {\"instances\": [{...}, ...]}");
+  }
+  if (!doc.is_object()) return fail("the body must be a JSON object: one row, or {\"instances\": [{...}, ...]}");
+  std::vector<const nlohmann::json*> rows;
+  std::vector<std::string> where;
+  if (doc.contains("instances")) {
+    const auto& inst = doc["instances"];
+    if (auto e = check_instances(inst, max_batch, "rows"); !e.empty()) return fail(e);
+    for (size_t i = 0; i < inst.size(); ++i) {
+      rows.push_back(&inst[i]);
+      where.push_back("\"instances\"[" + std::to_string(i) + "]: ");
+    }
+    out.batch = true;
+  } else {
+    rows.push_back(doc.contains("data") ? &doc["data"] : &doc);
+    where.push_back("");
+  }
+  out.pixels.resize(rows.size() * static_cast<size_t>(width));
+  for (size_t i = 0; i < rows.size(); ++i)
+    if (auto e = decode_row(rows[i]->dump(), out.pixels.data() + i * static_cast<size_t>(width)); !e.empty())
+      return fail(where[i] + e);
+  out.n = static_cast<int64_t>(rows.size());
   return true;
 }
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,14 @@ struct DecodeError {
 // names the problem and the fix.
 bool decode_inputs(std::string_view content_type, std::string_view body, int height, int width, size_t max_batch,
                    Inputs& out, DecodeError& err);
+
+// Rows of named fields for a tabular model: JSON {"instances": [{...}, ...]} (a
+// batch) or one object {...} (or {"data": {...}}). DECODE_ROW turns the JSON
+// text of one row into WIDTH floats at its OUT and returns "" or what is wrong
+// with the row (a field named), which becomes the 400 answer.
+using RowDecoder = std::function<std::string(const std::string& row_json, float* out)>;
+bool decode_rows(std::string_view body, int width, size_t max_batch, const RowDecoder& decode_row, Inputs& out,
+                 DecodeError& err);
 
 // Decodes a PNG into HEIGHT x WIDTH floats at OUT (resizing when needed).
 Status decode_png(std::string_view bytes, int height, int width, float* out);

@@ -452,8 +452,11 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto& model = *version_->model;
     Inputs in;
     DecodeError err;
-    if (!decode_inputs(std::string(req_[http::field::content_type]), req_.body(), model.height(), model.width(),
-                       static_cast<size_t>(server_->options.max_request_batch), in, err))
+    const size_t max_rows = static_cast<size_t>(server_->options.max_request_batch);
+    const bool rows = CTFLOW_HANDLER_HAS(&model.handler(), decode_row);
+    if (rows ? !decode_rows(req_.body(), model.width(), max_rows, model.row_decoder(), in, err)
+             : !decode_inputs(std::string(req_[http::field::content_type]), req_.body(), model.height(), model.width(),
+                              max_rows, in, err))
       return error(err.status, err.status == 415 ? "UnsupportedMediaType" : "BadRequest", err.message);
     Job job;
     job.n = in.n;

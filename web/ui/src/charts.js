@@ -10,7 +10,9 @@ Chart.register(LineController, ScatterController, LineElement, PointElement, Lin
 const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#ca8a04', '#db2777'];
 export const color = (i) => PALETTE[i % PALETTE.length];
 
-// SERIES: [{label, points: [{x, y}]}]. Returns the element holding the chart.
+// SERIES: [{label, points: [{x, y}]}], each optionally with line: false (points
+// only), stepped: true, and pointColors (one colour a point). Returns the
+// element holding the chart.
 export function lineChart(title, series, opts = {}) {
   const canvas = h('canvas', { 'aria-label': `${title} chart`, role: 'img' });
   const box = h('div', { class: 'chart', dataset: { metric: title } }, canvas);
@@ -19,7 +21,9 @@ export function lineChart(title, series, opts = {}) {
     data: {
       datasets: series.map((s, i) => ({
         label: s.label, data: s.points, borderColor: color(i), backgroundColor: color(i),
-        borderWidth: 2, pointRadius: s.points.length > 60 ? 0 : 3, tension: 0, showLine: true,
+        pointBackgroundColor: s.pointColors || color(i), pointBorderColor: s.pointColors || color(i),
+        borderWidth: 2, pointRadius: s.points.length > 60 ? 0 : (s.line === false ? 5 : 3), tension: 0,
+        showLine: s.line !== false, stepped: s.stepped ? 'after' : false,
       })),
     },
     options: {

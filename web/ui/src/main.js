@@ -1,6 +1,6 @@
 // The ctflow dashboard: a hash-routed single page over the JSON API.
 //   #/runs            runs list (filters, pages of 100, live)
-//   #/run/ID          one run: DAG, step details and log, metrics, confusions
+//   #/run/ID          one run: DAG, step details and log, sweeps, metrics, confusions
 //   #/compare?runs=a,b metrics of several runs overlaid, params side by side
 //   #/models          the model registry, with promote
 //   #/triggers        trigger firings (ctflow daemon): outcome, run, reason
@@ -10,6 +10,7 @@ import * as api from './api.js';
 import { h, add, clear, fmtTime, fmtDuration, fmtBytes, fmtValue, statusBadge, artifactUrl } from './dom.js';
 import { DagView } from './dag.js';
 import { lineChart, seriesByMetric, confusionHeatmap, renderUiMetadata, renderKfpMetrics } from './charts.js';
+import { sweepView } from './sweep.js';
 
 const app = document.getElementById('app');
 let cleanup = [];
@@ -156,8 +157,10 @@ function runPage(id) {
     h('p', { class: 'muted', text: 'Click a step to see its details and log.' }));
   const metricsBox = h('section', { class: 'metrics', id: 'metrics' });
   const kfpBox = h('section', { class: 'kfp', id: 'kfp' });
+  const sweepsBox = h('section', { class: 'sweeps', id: 'sweeps' });
+  let sweepsKey = '';
   app.append(header, h('div', { class: 'run-body' }, h('section', { class: 'dag-section' }, h('h3', { text: 'DAG' }), dagBox), stepBox),
-    h('h3', { text: 'Metrics' }), metricsBox, kfpBox);
+    sweepsBox, h('h3', { text: 'Metrics' }), metricsBox, kfpBox);
   const dag = new DagView(dagBox, (step) => selectStep(step));
 
   function renderHeader() {
@@ -236,6 +239,7 @@ function runPage(id) {
     add(box,
       kv([
         ['Kind', node.kind || ''],
+        s.trial ? ['Trial', h('span', { class: 'mono', text: Object.entries(s.trial).map(([k, v]) => `${k}=${fmtValue(v)}`).join('  ') })] : null,
         ['Started', fmtTime(s.started_at)],
         ['Finished', fmtTime(s.finished_at) || '—'],
         ['Attempts', String(s.attempts)],
@@ -291,10 +295,12 @@ function runPage(id) {
   }
   cleanup.push(stopLog);
 
+  const destroyCharts = (box) => { for (const c of box.querySelectorAll('.chart')) if (c.chart) c.chart.destroy(); };
+
   async function loadMetrics() {
     let m;
     try { m = await api.get(`/runs/${api.enc(run.id)}/metrics`); } catch (e) { clear(metricsBox).appendChild(errorBox(e)); return; }
-    for (const c of metricsBox.querySelectorAll('.chart')) if (c.chart) c.chart.destroy();
+    destroyCharts(metricsBox);
     clear(metricsBox);
     const series = seriesByMetric([{ id: run.id, points: m.points }]);
     const charts = h('div', { class: 'charts' });
@@ -311,6 +317,17 @@ function runPage(id) {
       metricsBox.appendChild(h('div', { class: 'confusions' }, m.confusions.map((c) =>
         confusionHeatmap(`${c.step} / ${c.name}`, c.labels.map(String), c.counts))));
     }
+  }
+
+  // Sweeps: a table of trials, the objective over trials, parallel coordinates.
+  function renderSweeps() {
+    const sweeps = run.sweeps || [];
+    const key = JSON.stringify(sweeps);
+    if (key === sweepsKey) return;
+    sweepsKey = key;
+    destroyCharts(sweepsBox);
+    clear(sweepsBox);
+    for (const sw of sweeps) sweepsBox.appendChild(sweepView(sw, (name) => selectStep(sw.step, name)));
   }
 
   // Kubeflow visualizations: artifacts named mlpipeline-ui-metadata / mlpipeline-metrics.
@@ -339,6 +356,7 @@ function runPage(id) {
     run = doc;
     renderHeader();
     dag.update(run.dag);
+    renderSweeps();
     if (first) {
       const failed = run.steps.find((s) => s.status === 'Failed' || s.status === 'Errored');
       if (failed) selectStep(failed.step || failed.name, failed.name);
@@ -351,7 +369,7 @@ function runPage(id) {
     apply(doc);
     cleanup.push(api.events(`?run=${api.enc(doc.id)}`, { run: (d) => { if (d && d.id) apply(d); } }));
   }).catch((e) => { clear(app).appendChild(errorBox(e)); });
-  cleanup.push(() => { for (const c of metricsBox.querySelectorAll('.chart')) if (c.chart) c.chart.destroy(); });
+  cleanup.push(() => { destroyCharts(metricsBox); destroyCharts(sweepsBox); });
 }
 
 // ---------------------------------------------------------------- compare

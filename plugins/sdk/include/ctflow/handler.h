@@ -11,7 +11,8 @@
  *
  * Inputs are grayscale images of input_height x input_width float32 pixels in
  * [0, 1], row-major, one after the other. The server has already decoded and
- * resized them (PNG) or checked their length (JSON).
+ * resized them (PNG) or checked their length (JSON). A tabular handler (one
+ * with decode_row) takes rows of named fields instead, which it decodes itself.
  */
 #ifndef CTFLOW_HANDLER_H_
 #define CTFLOW_HANDLER_H_
@@ -62,6 +63,12 @@ typedef struct ctflow_handler_desc {
    * profile of the version (drift). May be NULL: the server calls predict. */
   int (*predict_nn)(ctflow_model* model, const float* inputs, int64_t n, char** results, int64_t* classes,
                     double* nn_distances, char** error);
+
+  /* Tabular models (input_height 1): decodes one input, ROW_JSON, a JSON object
+   * of named fields, into input_width floats at OUT. Returns 0, or non-zero
+   * with *error (malloc'd) naming the field and what it must hold; the server
+   * answers 400 with it. NULL: inputs are images, as above. */
+  int (*decode_row)(const char* row_json, float* out, char** error);
 } ctflow_handler_desc;
 
 /* The size of a version 1 descriptor, before any field was appended. */

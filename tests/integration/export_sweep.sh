@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# `ctflow export` of a sweep: workflows/mnist-ct.yaml with -p trials=4 is
+# refused (TPE and ASHA have no fan-out form) at the sweep's position, and
+# exports with --sweep-as-fanout to a fan-out of 4 trials and a picking step
+# that passes Argo's schema; Kubeflow v2 refuses it by name. A plugin trial's
+# objective: `ctflow step` with CTFLOW_OBJECTIVE writes outputs/objective, the
+# last value of that metric the plugin reported. Argo's schema check needs the
+# shared folder's validate-argo; the rest runs anywhere.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+# --- a plugin trial writes its objective (core.noop records metrics as series points)
+mkdir -p "$T/trial"
+CTFLOW_METRICS="$T/trial/m.jsonl" CTFLOW_OBJECTIVE=acc \
+  ctflow step --plugin core.noop --params-json '{"metrics": {"acc": 0.75, "loss": 2}}' --out "$T/trial/out" \
+  > /dev/null 2> "$T/err" || fail "ctflow step: $(cat "$T/err")"
+assert_eq 0.75 "$(cat "$T/trial/out/outputs/objective")" "the trial's objective"
+CTFLOW_OBJECTIVE=missing ctflow step --plugin core.noop --out "$T/trial/out2" > /dev/null 2> "$T/err" ||
+  fail "ctflow step: $(cat "$T/err")"
+assert_eq "" "$(cat "$T/trial/out2/outputs/objective")" "the objective of a trial that reported none"
+pass "ctflow step writes a trial's objective"
+
+# --- mnist-ct's TPE + ASHA sweep
+wf="$CTFLOW_SOURCE_DIR/workflows/mnist-ct.yaml"
+rc=0; ctflow export argo "$wf" -p trials=4 > /dev/null 2> "$T/err" || rc=$?
+assert_eq 2 "$rc" "export of a TPE sweep without --sweep-as-fanout"
+assert_contains "$(cat "$T/err")" "mnist-ct.yaml:" "the error names the file"
+assert_contains "$(cat "$T/err")" "the sweep uses TPE and early stopping, which a fan-out cannot express" "the error"
+ctflow export argo "$wf" -p trials=4 --sweep-as-fanout --out "$T/mnist.yaml" 2> "$T/err" ||
+  fail "export with --sweep-as-fanout: $(cat "$T/err")"
+assert_contains "$(cat "$T/err")" "4 seeded random trials, each run to the end" "the note of what changed"
+assert_eq 4 "$(json_get - 'len([t for t in d["spec"]["templates"] if t["name"] == "tune-trials-loop"][0]["dag"]["tasks"][0]["withItems"])' \
+  < <("$PY" -c 'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))' "$T/mnist.yaml"))" "trials in the fan-out"
+grep -q 'tasks.tune.outputs.parameters.best_lr' "$T/mnist.yaml" || fail "train does not read the picked lr"
+rc=0; ctflow export kfp "$wf" -p trials=4 --sweep-as-fanout > /dev/null 2> "$T/err" || rc=$?
+assert_eq 2 "$rc" "a Kubeflow v2 export of a sweep"
+assert_contains "$(cat "$T/err")" "a sweep exports to Argo only for now" "the Kubeflow error"
+pass "mnist-ct's sweep exports to Argo as a fan-out with --sweep-as-fanout, and is refused with a position otherwise"
+
+need_shared tools/validate-argo
+"$PY" "$SHARED/tools/validate-argo" "$T/mnist.yaml" > /dev/null || fail "the exported sweep fails Argo's schema"
+pass "the exported sweep passes Argo's schema"
