@@ -67,7 +67,7 @@ sed 's/^  concurrencyPolicy: Forbid$/  concurrencyPolicy: Forbid\n  suspend: tru
 "$CTFLOW_BIN" daemon "$T/suspended.yaml" --addr 127.0.0.1:0 > "$T/suspended.out" 2> "$T/suspended.err" &
 sp=$!
 _BG_PIDS+=("$sp")
-wait_for 10 grep -q "has no triggers" "$T/suspended.err" || fail "a suspended CronWorkflow: $(cat "$T/suspended.err")"
+wait_for 10 grep -qs "has no triggers" "$T/suspended.err" || fail "a suspended CronWorkflow: $(cat "$T/suspended.err")"
 kill -TERM "$sp" 2>/dev/null || true
 wait "$sp" 2>/dev/null || true
 pass "a suspended CronWorkflow has nothing to schedule"

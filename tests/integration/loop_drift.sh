@@ -87,7 +87,7 @@ pass "v2's lineage names the drift event; one run for one drift"
 mkdir -p "$T/wfs" && cp "$T/loop.yaml" "$T/wfs/"
 "$CTFLOW_BIN" ui --addr 127.0.0.1:0 --workflows "$T/wfs" > "$T/ui.out" 2> "$T/ui.err" &
 _BG_PIDS+=("$!")
-wait_for 10 grep -q "serving the store" "$T/ui.out" || fail "ctflow ui did not start: $(cat "$T/ui.err")"
+wait_for 10 grep -qs "serving the store" "$T/ui.out" || fail "ctflow ui did not start: $(cat "$T/ui.err")"
 ui=$(sed -n 's/.* on \(http:[^ ]*\)$/\1/p' "$T/ui.out" | head -1)
 curl -fsS "${ui}api/v1/drift" > "$T/drift_api.json"
 "$PY" - "$T/drift_api.json" <<'PY' || fail "the dashboard's drift scores: $(head -c 600 "$T/drift_api.json")"
