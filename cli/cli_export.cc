@@ -50,7 +50,7 @@ int cmd_export(const ExportArgs& a) {
               << "steps." << name << ".outputs.best is its parameters' defaults (-p to give trials)\n";
   // The other sweeps: a fan-out over trials sampled now, and a step picking the best.
   std::vector<std::string> notes;
-  auto expanded = sweeps_as_fanout(folded, params, {a.sweep_as_fanout, a.target == "kfp", &notes});
+  auto expanded = sweeps_as_fanout(folded, params, {a.sweep_as_fanout, &notes});
   if (!expanded) {
     std::cerr << expanded.message() << "\n";
     return kExitUsage;

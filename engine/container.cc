@@ -58,8 +58,11 @@ Result<std::vector<std::string>> container_command(const ContainerSpec& c) {
       for (const auto& d : c.gpu_devices) cmd.insert(cmd.end(), {"--device", "nvidia.com/gpu=" + d});
     }
   }
+  // The step's argv is what runs: it replaces the image's ENTRYPOINT (an image
+  // with one would otherwise be given the argv as its arguments).
+  if (!c.argv.empty()) cmd.insert(cmd.end(), {"--entrypoint", c.argv[0]});
   cmd.push_back(c.image);
-  cmd.insert(cmd.end(), c.argv.begin(), c.argv.end());
+  if (!c.argv.empty()) cmd.insert(cmd.end(), c.argv.begin() + 1, c.argv.end());
   return cmd;
 }
 

@@ -15,7 +15,7 @@ namespace ctflow {
 struct ContainerSpec {
   std::string image;
   std::string name;                              // container name (for kill on timeout)
-  std::vector<std::string> argv;                 // the command inside the image
+  std::vector<std::string> argv;                 // the command inside the image (replaces its ENTRYPOINT)
   std::vector<std::string> env;                  // "NAME=VALUE"
   std::filesystem::path work_dir;                // -w
   std::vector<std::filesystem::path> mounts_rw;  // bind mounts, read-write

@@ -1,5 +1,6 @@
 #include "engine/expr.h"
 
+#include <algorithm>
 #include <charconv>
 #include <compare>
 #include <cstdint>
@@ -103,6 +104,8 @@ enum class Tok {
   End, Number, String, Ref, True, False, Null, In,
   LParen, RParen, LBracket, RBracket, Comma, LBrace2, RBrace2,
   Eq, Ne, Lt, Le, Gt, Ge, Match, And, Or, Not,
+  // Syntax::ExprLang only:
+  LBrace, RBrace, Plus, Minus, Star, Slash, Percent, Question, Coalesce, Colon, Dot, Hash,
 };
 
 struct Token {
@@ -118,10 +121,10 @@ struct Failure {
 
 class Parser {
  public:
-  explicit Parser(std::string_view text) : s_(text) { cur_ = lex(); }
+  Parser(std::string_view text, Syntax syntax) : s_(text), lang_(syntax == Syntax::ExprLang) { cur_ = lex(); }
 
   NodePtr parse_all() {
-    NodePtr root = parse_or();
+    NodePtr root = parse_top();
     if (cur_.kind != Tok::End) {
       if (cur_.kind == Tok::RParen) fail(cur_.offset, "unexpected ')'");
       fail(cur_.offset, "unexpected text after the expression");
@@ -143,7 +146,40 @@ class Parser {
   }
 
   // --- lexer ---
+  // Whether the token before this one ends a value (then '-' is an operator, not a sign).
+  static bool ends_value(Tok k) {
+    return k == Tok::Number || k == Tok::String || k == Tok::Ref || k == Tok::True || k == Tok::False ||
+           k == Tok::Null || k == Tok::RParen || k == Tok::RBracket || k == Tok::RBrace || k == Tok::Hash;
+  }
+
   Token lex() {
+    Token t = lex_one();
+    last_ = t.kind;
+    return t;
+  }
+
+  // The operators of Syntax::ExprLang, or End when C starts none.
+  Tok lang_op(char c, char next, size_t* len) const {
+    *len = 1;
+    switch (c) {
+      case '{': return Tok::LBrace;
+      case '}': return Tok::RBrace;
+      case '+': return Tok::Plus;
+      case '*': return Tok::Star;
+      case '/': return Tok::Slash;
+      case '%': return Tok::Percent;
+      case ':': return Tok::Colon;
+      case '#': return Tok::Hash;
+      case '?':
+        if (next == '?') *len = 2;
+        return next == '?' ? Tok::Coalesce : Tok::Question;
+      case '.': return is_alpha(next) || next == '_' ? Tok::Dot : Tok::End;
+      case '-': return ends_value(last_) || !is_digit(next) ? Tok::Minus : Tok::End;
+      default: return Tok::End;
+    }
+  }
+
+  Token lex_one() {
     while (pos_ < s_.size() && is_space(s_[pos_])) ++pos_;
     Token t;
     t.offset = pos_;
@@ -156,6 +192,10 @@ class Parser {
       pos_ += len;
       return t;
     };
+    if (lang_) {
+      size_t len = 1;
+      if (Tok k = lang_op(c, next, &len); k != Tok::End) return op(k, len);
+    }
     switch (c) {
       case '(': return op(Tok::LParen, 1);
       case ')': return op(Tok::RParen, 1);
@@ -227,7 +267,7 @@ class Parser {
     size_t n = scan_number(rest, &is_integer);
     // "3abc", "1.2.3", "4-x": one word that is not a number.
     size_t end = n;
-    while (end < rest.size() && (is_segment_char(rest[end]) || rest[end] == '.')) ++end;
+    while (end < rest.size() && (is_segment_char(rest[end]) || rest[end] == '.') && !(lang_ && rest[end] == '-')) ++end;
     if (end != n) fail(t.offset, "invalid number '" + std::string(rest.substr(0, end)) + "'");
     std::optional<Value> v = number_value(rest.substr(0, n), is_integer);
     if (!v) fail(t.offset, "number out of range '" + std::string(rest.substr(0, n)) + "'");
@@ -307,8 +347,141 @@ class Parser {
     }
   }
 
+  // The whole expression: under ExprLang a ternary, else an `or`.
+  NodePtr parse_top() { return lang_ ? parse_ternary() : parse_or(); }
+
+  NodePtr node(Kind kind, std::string ref = "") {
+    auto n = std::make_unique<Node>();
+    n->kind = kind;
+    n->ref = std::move(ref);
+    return n;
+  }
+
+  // A node of KIND whose first kid is FIRST.
+  NodePtr node(Kind kind, NodePtr first) {
+    auto n = node(kind);
+    n->kids.push_back(std::move(first));
+    return n;
+  }
+
+  void expect(Tok kind, const char* text, const char* where) {
+    if (cur_.kind != kind) fail(cur_.offset, std::string("expected '") + text + "' " + where);
+    advance();
+  }
+
+  NodePtr parse_ternary() {
+    NodePtr c = parse_or();
+    if (cur_.kind != Tok::Question) return c;
+    enter();
+    advance();
+    auto n = node(Kind::Ternary, std::move(c));
+    n->kids.push_back(parse_ternary());
+    expect(Tok::Colon, ":", "after the first branch of '? :'");
+    n->kids.push_back(parse_ternary());
+    leave();
+    return n;
+  }
+
+  // A left-associative level of Arith operators OPS over OPERAND.
+  NodePtr parse_arith(std::initializer_list<std::pair<Tok, const char*>> ops, NodePtr (Parser::*operand)()) {
+    NodePtr l = (this->*operand)();
+    for (;;) {
+      const auto* op = std::find_if(ops.begin(), ops.end(), [&](const auto& o) { return o.first == cur_.kind; });
+      if (op == ops.end()) return l;
+      auto n = node(Kind::Arith, op->second);
+      advance();
+      n->kids.push_back(std::move(l));
+      n->kids.push_back((this->*operand)());
+      l = std::move(n);
+    }
+  }
+  NodePtr parse_additive() { return parse_arith({{Tok::Plus, "+"}, {Tok::Minus, "-"}}, &Parser::parse_mult); }
+  NodePtr parse_mult() {
+    return parse_arith({{Tok::Star, "*"}, {Tok::Slash, "/"}, {Tok::Percent, "%"}}, &Parser::parse_unary);
+  }
+
+  NodePtr parse_unary() {
+    if (cur_.kind != Tok::Minus) return parse_coalesce();
+    enter();
+    advance();
+    auto n = node(Kind::Arith, "-");
+    n->kids.push_back(parse_unary());
+    leave();
+    return n;
+  }
+
+  NodePtr parse_coalesce() {
+    NodePtr l = parse_postfix();
+    while (cur_.kind == Tok::Coalesce) {
+      advance();
+      auto n = node(Kind::Coalesce);
+      n->kids.push_back(std::move(l));
+      n->kids.push_back(parse_postfix());
+      l = std::move(n);
+    }
+    return l;
+  }
+
+  NodePtr parse_postfix() {
+    NodePtr v = parse_value();
+    for (;;) {
+      if (cur_.kind == Tok::LBracket) {
+        enter();
+        advance();
+        auto n = node(Kind::Index, std::move(v));
+        n->kids.push_back(parse_ternary());
+        expect(Tok::RBracket, "]", "after an index");
+        leave();
+        v = std::move(n);
+      } else if (cur_.kind == Tok::Dot) {
+        advance();
+        if (cur_.kind != Tok::Ref) fail(cur_.offset, "expected a name after '.'");
+        // A dotted name after the value is one Member each.
+        for (const auto& key : split_dots(token_text(cur_))) {
+          auto n = node(Kind::Member, key);
+          n->kids.push_back(std::move(v));
+          v = std::move(n);
+        }
+        advance();
+      } else {
+        return v;
+      }
+    }
+  }
+
+  static std::vector<std::string> split_dots(const std::string& s) {
+    std::vector<std::string> out;
+    size_t at = 0;
+    for (size_t d; (d = s.find('.', at)) != std::string::npos; at = d + 1) out.push_back(s.substr(at, d - at));
+    out.push_back(s.substr(at));
+    return out;
+  }
+
+  // ExprLang: [a, b] and {key: v, 'key': v}.
+  NodePtr list_or_object(bool object) {
+    enter();
+    advance();
+    auto n = node(object ? Kind::Object : Kind::List);
+    if (object) n->literal = Value::array();
+    const Tok close = object ? Tok::RBrace : Tok::RBracket;
+    while (cur_.kind != close) {
+      if (object) {
+        if (cur_.kind != Tok::Ref && cur_.kind != Tok::String) fail(cur_.offset, "expected a key in an object");
+        n->literal.push_back(cur_.kind == Tok::String ? cur_.value.get<std::string>() : token_text(cur_));
+        advance();
+        expect(Tok::Colon, ":", "after a key in an object");
+      }
+      n->kids.push_back(parse_ternary());
+      if (cur_.kind != Tok::Comma) break;
+      advance();
+    }
+    expect(close, object ? "}" : "]", object ? "at the end of an object" : "at the end of a list");
+    leave();
+    return n;
+  }
+
   NodePtr parse_cmp() {
-    NodePtr lhs = parse_value();
+    NodePtr lhs = lang_ ? parse_additive() : parse_value();
     if (auto op = cmp_op(cur_.kind)) {
       advance();
       auto n = std::make_unique<Node>();
@@ -316,7 +489,7 @@ class Parser {
       n->op = *op;
       n->kids.push_back(std::move(lhs));
       const size_t rhs_at = cur_.offset;
-      n->kids.push_back(parse_value());
+      n->kids.push_back(lang_ ? parse_additive() : parse_value());
       const Node& rhs = *n->kids.back();
       if (*op == CmpOp::Match && rhs.kind == Kind::Literal && rhs.literal.is_string()) {
         if (auto bad = regex_error(rhs.literal.get<std::string>())) fail(rhs_at, *bad);
@@ -363,8 +536,23 @@ class Parser {
     auto n = std::make_unique<Node>();
     n->kind = Kind::Ref;
     n->ref = token_text(cur_);
+    const size_t start = cur_.offset;
+    // ExprLang: NAME['key'].more is the REF NAME.key.more (pos_ is just after the REF's first part).
+    while (lang_ && pos_ + 1 < s_.size() && s_[pos_] == '[' && (s_[pos_ + 1] == '\'' || s_[pos_ + 1] == '"')) {
+      const size_t close = s_.find(s_[pos_ + 1], pos_ + 2);
+      if (close == std::string_view::npos || close + 1 >= s_.size() || s_[close + 1] != ']') break;
+      const std::string key(s_.substr(pos_ + 2, close - pos_ - 2));
+      if (key.empty() || scan_ref("x" + key) != key.size() + 1) break;  // not a REF segment: an Index
+      n->ref += "." + key;
+      pos_ = close + 2;
+      if (pos_ + 1 < s_.size() && s_[pos_] == '.' && (is_alpha(s_[pos_ + 1]) || s_[pos_ + 1] == '_')) {
+        const size_t m = scan_ref(s_.substr(pos_ + 1));
+        n->ref += "." + std::string(s_.substr(pos_ + 1, m));
+        pos_ += 1 + m;
+      }
+    }
     if (seen_.insert(n->ref).second) refs_.push_back(n->ref);
-    spans_.push_back(RefSpan{cur_.offset, cur_.len});
+    spans_.push_back(RefSpan{start, pos_ - start});
     advance();
     return n;
   }
@@ -373,18 +561,29 @@ class Parser {
     auto n = std::make_unique<Node>();
     n->kind = Kind::Call;
     n->ref = token_text(cur_);
-    if (!is_function(n->ref))
-      fail(cur_.offset, "unknown function '" + n->ref + "': the functions are " + function_names());
+    const Syntax syntax = lang_ ? Syntax::ExprLang : Syntax::Ctflow;
+    if (!is_function(n->ref, syntax))
+      fail(cur_.offset, "unknown function '" + n->ref + "': the functions are " + function_names(syntax));
     advance();  // the name
     enter();
     advance();  // '('
+    auto argument = [&]() {
+      if (!(lang_ && cur_.kind == Tok::LBrace && takes_closure(n->ref) && !n->kids.empty())) return parse_top();
+      advance();  // a closure: {BODY} over #
+      auto c = node(Kind::Closure);
+      c->kids.push_back(parse_ternary());
+      expect(Tok::RBrace, "}", "at the end of a closure");
+      return c;
+    };
     if (cur_.kind != Tok::RParen) {
-      n->kids.push_back(parse_or());
+      n->kids.push_back(argument());
       while (cur_.kind == Tok::Comma) {
         advance();
-        n->kids.push_back(parse_or());
+        n->kids.push_back(argument());
       }
     }
+    if (lang_ && takes_closure(n->ref) && (n->kids.size() != 2 || n->kids[1]->kind != Kind::Closure))
+      fail(cur_.offset, n->ref + "() takes a list and a closure: " + n->ref + "(LIST, {EXPR over #})");
     if (cur_.kind != Tok::RParen) fail(cur_.offset, "expected ')' or ',' in the arguments of " + n->ref + "()");
     advance();
     leave();
@@ -404,6 +603,17 @@ class Parser {
         if (i < s_.size() && s_[i] == '(') return call_node();
         return ref_node();
       }
+      case Tok::Hash: {  // ExprLang: the element of a closure
+        auto n = node(Kind::Ref, "#");
+        advance();
+        return n;
+      }
+      case Tok::LBracket:
+        if (lang_) return list_or_object(false);
+        break;
+      case Tok::LBrace:
+        if (lang_) return list_or_object(true);
+        break;
       case Tok::LBrace2: {
         advance();
         if (cur_.kind != Tok::Ref) fail(cur_.offset, "expected a reference after '{{'");
@@ -415,7 +625,7 @@ class Parser {
       case Tok::LParen: {
         enter();
         advance();
-        NodePtr n = parse_or();
+        NodePtr n = parse_top();
         if (cur_.kind != Tok::RParen) fail(cur_.offset, "expected ')'");
         advance();
         leave();
@@ -435,6 +645,8 @@ class Parser {
   }
 
   std::string_view s_;
+  bool lang_ = false;  // Syntax::ExprLang
+  Tok last_ = Tok::End;  // the kind of the token lexed last
   size_t pos_ = 0;
   Token cur_;
   Token prev_;
@@ -540,6 +752,103 @@ Status not_boolean(const char* op, const Node& operand, const Value& v) {
   return Status::Error(msg + describe(v) + " (" + type_name(v) + ")");
 }
 
+Result<Value> eval_node(const Node& n, const Expr::Resolver& r);
+
+// ExprLang's + - * / %: numbers (an int while both are ints, except `/`, which
+// gives a float as in expr-lang); + also joins two strings.
+Result<Value> arith(const Node& n, const Expr::Resolver& r) {
+  std::vector<Value> v;
+  for (const NodePtr& k : n.kids) {
+    Result<Value> x = eval_node(*k, r);
+    if (!x.ok()) return x;
+    v.push_back(std::move(*x));
+  }
+  const std::string& op = n.ref;
+  if (v.size() == 1) {
+    if (v[0].is_number_integer()) return Value(-v[0].get<int64_t>());
+    if (v[0].is_number()) return Value(-v[0].get<double>());
+    return Status::Error("cannot negate " + describe(v[0]) + " (" + type_name(v[0]) + ")");
+  }
+  const Value& a = v[0];
+  const Value& b = v[1];
+  if (op == "+" && a.is_string() && b.is_string()) return Value(a.get<std::string>() + b.get<std::string>());
+  if (!a.is_number() || !b.is_number())
+    return Status::Error("cannot compute " + describe(a) + " (" + type_name(a) + ") " + op + " " + describe(b) + " (" +
+                         type_name(b) + "): " + op + " needs numbers" + (op == "+" ? " or two strings" : "") +
+                         " (asInt() or asFloat() read a number from a string)");
+  const bool ints = a.is_number_integer() && b.is_number_integer();
+  if ((op == "/" || op == "%") && (b.is_number_integer() ? b.get<int64_t>() == 0 : b.get<double>() == 0))
+    return Status::Error("division by zero in " + describe(a) + " " + op + " " + describe(b));
+  if (op == "%") {
+    if (!ints) return Status::Error("% needs integers, got " + describe(a) + " and " + describe(b));
+    return Value(a.get<int64_t>() % b.get<int64_t>());
+  }
+  if (op == "/") return Value(a.get<double>() / b.get<double>());
+  if (ints) {
+    const int64_t x = a.get<int64_t>(), y = b.get<int64_t>();
+    return Value(op == "+" ? x + y : op == "-" ? x - y : x * y);
+  }
+  const double x = a.get<double>(), y = b.get<double>();
+  return Value(op == "+" ? x + y : op == "-" ? x - y : x * y);
+}
+
+// x[i] (a list, from the end when negative; an object by key) and x.key.
+Result<Value> index(const Node& n, const Expr::Resolver& r) {
+  Result<Value> x = eval_node(*n.kids[0], r);
+  if (!x.ok()) return x;
+  Value key(n.ref);
+  if (n.kind == Kind::Index) {
+    Result<Value> k = eval_node(*n.kids[1], r);
+    if (!k.ok()) return k;
+    key = std::move(*k);
+  }
+  if (x->is_array() && key.is_number_integer()) {
+    const int64_t size = static_cast<int64_t>(x->size());
+    int64_t i = key.get<int64_t>();
+    if (i < 0) i += size;
+    if (i < 0 || i >= size)
+      return Status::Error("index " + key.dump() + " out of range for a list of " + std::to_string(size));
+    return (*x)[static_cast<size_t>(i)];
+  }
+  if (x->is_object() && key.is_string()) {
+    auto it = x->find(key.get<std::string>());
+    return it == x->end() ? Value(nullptr) : *it;  // a missing key is nil, as in expr-lang
+  }
+  return Status::Error("cannot index " + describe(*x) + " (" + type_name(*x) + ") with " + describe(key) + " (" +
+                       type_name(key) + ")");
+}
+
+// map, filter, all, any, count: the closure (the second argument) over each element `#` of the list.
+Result<Value> closure_call(const Node& n, const Expr::Resolver& r) {
+  Result<Value> list = eval_node(*n.kids[0], r);
+  if (!list.ok()) return list;
+  if (!list->is_array()) return Status::Error(n.ref + "() needs a list, got " + describe(*list));
+  const Node& body = *n.kids[1]->kids[0];
+  Value out = Value::array();
+  int64_t count = 0;
+  for (const Value& el : *list) {
+    Result<Value> v = eval_node(body, [&](const std::string& ref) -> Result<Value> {
+      if (ref == "#") return el;
+      return r(ref);
+    });
+    if (!v.ok()) return v;
+    if (n.ref == "map") {
+      out.push_back(std::move(*v));
+      continue;
+    }
+    if (!v->is_boolean()) return Status::Error("the closure of " + n.ref + "() must give a boolean, got " + describe(*v));
+    const bool yes = v->get<bool>();
+    if (n.ref == "filter" && yes) out.push_back(el);
+    if (n.ref == "all" && !yes) return Value(false);
+    if (n.ref == "any" && yes) return Value(true);
+    count += yes ? 1 : 0;
+  }
+  if (n.ref == "all") return Value(true);
+  if (n.ref == "any") return Value(false);
+  if (n.ref == "count") return Value(count);
+  return out;
+}
+
 Result<Value> eval_node(const Node& n, const Expr::Resolver& r) {
   switch (n.kind) {
     case Kind::Literal:
@@ -585,7 +894,34 @@ Result<Value> eval_node(const Node& n, const Expr::Resolver& r) {
       }
       return Value(false);
     }
+    case Kind::Arith: return arith(n, r);
+    case Kind::Ternary: {
+      Result<Value> c = eval_node(*n.kids[0], r);
+      if (!c.ok()) return c;
+      if (!c->is_boolean()) return not_boolean("? :", *n.kids[0], *c);
+      return eval_node(*n.kids[c->get<bool>() ? 1 : 2], r);
+    }
+    case Kind::Coalesce: {
+      Result<Value> a = eval_node(*n.kids[0], r);
+      if (a.ok() && !a->is_null()) return a;
+      return eval_node(*n.kids[1], r);
+    }
+    case Kind::Index:
+    case Kind::Member: return index(n, r);
+    case Kind::List:
+    case Kind::Object: {
+      Value out = n.kind == Kind::List ? Value::array() : Value::object();
+      for (size_t i = 0; i < n.kids.size(); ++i) {
+        Result<Value> v = eval_node(*n.kids[i], r);
+        if (!v.ok()) return v;
+        if (n.kind == Kind::List) out.push_back(std::move(*v));
+        else out[n.literal[i].get<std::string>()] = std::move(*v);
+      }
+      return out;
+    }
+    case Kind::Closure: return Status::Error("a closure {...} is only an argument of map, filter, all, any or count");
     case Kind::Call: {
+      if (takes_closure(n.ref) && n.kids.size() == 2 && n.kids[1]->kind == Kind::Closure) return closure_call(n, r);
       std::vector<Value> args;
       for (const NodePtr& k : n.kids) {
         Result<Value> v = eval_node(*k, r);
@@ -602,9 +938,9 @@ Result<Value> eval_node(const Node& n, const Expr::Resolver& r) {
 
 // ---------------------------------------------------------------------------
 
-std::variant<Expr, ParseError> Expr::parse(std::string_view text) {
+std::variant<Expr, ParseError> Expr::parse(std::string_view text, Syntax syntax) {
   try {
-    Parser p(text);
+    Parser p(text, syntax);
     NodePtr root = p.parse_all();
     Expr e;
     e.text_ = std::string(text);

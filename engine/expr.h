@@ -57,7 +57,9 @@ struct ParseError {
 // The syntax tree, for readers that print or inspect an expression (the
 // exporters): And/Or are n-ary, so `a && b && c` is one And of three; `(a &&
 // b) && c` is an And whose first operand is an And. Parentheses leave no node.
-enum class Kind { Literal, Ref, Not, And, Or, Cmp, In, Call };
+enum class Kind { Literal, Ref, Not, And, Or, Cmp, In, Call,
+                  // Syntax::ExprLang only:
+                  Arith, Ternary, Coalesce, Index, Member, List, Object, Closure };
 enum class CmpOp { Eq, Ne, Lt, Le, Gt, Ge, Match };
 
 // "==", "!=", "<", "<=", ">", ">=", "=~".
@@ -65,11 +67,25 @@ const char* op_text(CmpOp op);
 
 struct Node {
   Kind kind = Kind::Literal;
-  Value literal;                            // Literal
-  std::string ref;                          // Ref: the REF (without braces); Call: the function
+  Value literal;                            // Literal; Object: its keys (a list of strings)
+  std::string ref;                          // Ref: the REF (without braces); Call: the function;
+                                            // Arith: "+", "-", "*", "/", "%" ("-" with one kid: negation);
+                                            // Member: the key
   CmpOp op = CmpOp::Eq;                     // Cmp
-  std::vector<std::unique_ptr<Node>> kids;  // Not: 1; And/Or: n; Cmp: 2; In: lhs, then the list; Call: the arguments
+  std::vector<std::unique_ptr<Node>> kids;  // Not: 1; And/Or: n; Cmp: 2; In: lhs, then the list; Call: the arguments;
+                                            // Arith: 2 (or 1); Ternary: cond, then, else; Coalesce: 2;
+                                            // Index: value, index; Member: 1; List, Object: the values; Closure: 1
 };
+
+// Which language a text is read in. Ctflow: the grammar above (`when:`,
+// `depends:`, the exporters). ExprLang: also the parts of expr-lang that Argo's
+// expressions use: `c ? a : b`, `a ?? b` (b when a is null or cannot be read,
+// such as the output of a step that did not run), + - * / % (`/` gives a float;
+// + joins strings), `x[i]` and `x.key` on any value, `NAME['key']` in a REF
+// (`tasks['flip-coin'].outputs.result` is the REF tasks.flip-coin.outputs.result),
+// list `[a, b]` and object `{key: v}` literals, and closures over `#` as the
+// last argument of map, filter, all, any and count: `map(xs, {# * 2})`.
+enum class Syntax { Ctflow, ExprLang };
 
 // Where a REF is written in the text: [offset, offset + length) covers the REF
 // itself, without the braces of a `{{ REF }}`.
@@ -83,7 +99,7 @@ class Expr {
   // Nesting deeper than this ('(' and '!') is a parse error, not a stack overflow.
   static constexpr int kMaxDepth = 200;
 
-  static std::variant<Expr, ParseError> parse(std::string_view text);
+  static std::variant<Expr, ParseError> parse(std::string_view text, Syntax syntax = Syntax::Ctflow);
 
   // Every REF in the expression, in order of first appearance, without
   // duplicates: "steps.a.outputs.x", "params.n", "a.Succeeded". A `{{ REF }}`
@@ -125,8 +141,11 @@ size_t scan_ref(std::string_view text);
 const char* type_name(const Value& v);
 
 // The functions a Call may name, and calling one (engine/expr_funcs.cc).
-bool is_function(std::string_view name);
-const char* function_names();  // "asInt, asFloat, string, toJson, jsonpath"
+// Under Syntax::ExprLang also sprig's (sprig.add, ...) and expr-lang's
+// closures' (map, filter, all, any, count, evaluated by the caller).
+bool is_function(std::string_view name, Syntax syntax = Syntax::Ctflow);
+bool takes_closure(std::string_view name);  // map, filter, all, any, count
+const char* function_names(Syntax syntax = Syntax::Ctflow);  // "asInt, asFloat, string, toJson, jsonpath"
 Result<Value> call_function(const std::string& name, const std::vector<Value>& args);
 // A value for messages: strings quoted, everything else compact JSON; long
 // texts are shortened with "...". Never throws (invalid UTF-8 is replaced).

@@ -1,7 +1,10 @@
 // The functions of expressions (engine/expr.h): expr-lang's, as Argo's
 // expressions use them. jsonpath() reads the subset of JSONPath Argo's
 // examples write; its filters are expressions of this language over `@`.
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -205,13 +208,140 @@ Result<Value> jsonpath(const Value& doc, const Value& path) {
 
 }  // namespace
 
-bool is_function(std::string_view name) {
-  return name == "asInt" || name == "asFloat" || name == "string" || name == "toJson" || name == "jsonpath";
+namespace {
+
+// sprig's number functions read their arguments as int64 (cast.ToInt64): a float is truncated, a
+// string is parsed.
+Result<int64_t> sprig_int(const std::string& fn, const Value& v) {
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (v.is_number_float()) return static_cast<int64_t>(std::trunc(v.get<double>()));
+  if (v.is_string()) {
+    auto n = as_int(v);
+    if (n.ok()) return n->get<int64_t>();
+  }
+  return Status::Error(fn + ": " + describe(v) + " (" + type_name(v) + ") is not a number");
 }
 
-const char* function_names() { return "asInt, asFloat, string, toJson, jsonpath"; }
+constexpr const char* kB64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string b64enc(const std::string& in) {
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = static_cast<unsigned char>(in[i]) << 16 | static_cast<unsigned char>(in[i + 1]) << 8 |
+                       static_cast<unsigned char>(in[i + 2]);
+    for (int k = 18; k >= 0; k -= 6) out += kB64[(v >> k) & 63];
+  }
+  if (i < in.size()) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
+    out += kB64[(v >> 18) & 63];
+    out += kB64[(v >> 12) & 63];
+    out += i + 1 < in.size() ? kB64[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+Result<std::string> b64dec(const std::string& in) {
+  std::string out;
+  unsigned acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=' || c == '\n' || c == '\r') continue;
+    const char* at = std::strchr(kB64, c);
+    if (!at || c == '\0') return Status::Error("sprig.b64dec: " + describe(Value(in)) + " is not base64");
+    acc = (acc << 6) | static_cast<unsigned>(at - kB64);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xFF);
+    }
+  }
+  return out;
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// The functions of Syntax::ExprLang beyond the five: sprig's and expr-lang's own that Argo's examples use.
+const std::vector<std::string> kSprig = {"sprig.add", "sprig.sub", "sprig.mul", "sprig.div", "sprig.mod", "sprig.max",
+                                         "sprig.min", "sprig.b64enc", "sprig.b64dec", "sprig.trim", "sprig.upper",
+                                         "sprig.lower", "sprig.toString"};
+const std::vector<std::string> kClosures = {"map", "filter", "all", "any", "count"};
+
+bool listed(const std::vector<std::string>& v, std::string_view name) {
+  return std::find(v.begin(), v.end(), name) != v.end();
+}
+
+Result<Value> sprig(const std::string& name, const std::vector<Value>& args) {
+  const std::string fn = name.substr(6);
+  if (fn == "add" || fn == "mul" || fn == "max" || fn == "min" || fn == "sub" || fn == "div" || fn == "mod") {
+    const bool two = fn == "sub" || fn == "div" || fn == "mod";
+    if (two ? args.size() != 2 : args.empty())
+      return Status::Error(name + "() takes " + (two ? "2 arguments" : "1 or more arguments") + ", got " +
+                           std::to_string(args.size()));
+    std::vector<int64_t> n;
+    for (const Value& a : args) {
+      auto x = sprig_int(name, a);
+      if (!x.ok()) return x.status();
+      n.push_back(*x);
+    }
+    if ((fn == "div" || fn == "mod") && n[1] == 0) return Status::Error(name + "(): division by zero");
+    int64_t out = n[0];
+    for (size_t i = 1; i < n.size(); ++i) {
+      if (fn == "add") out += n[i];
+      else if (fn == "mul") out *= n[i];
+      else if (fn == "max") out = std::max(out, n[i]);
+      else if (fn == "min") out = std::min(out, n[i]);
+      else if (fn == "sub") out -= n[i];
+      else if (fn == "div") out /= n[i];
+      else out %= n[i];
+    }
+    return Value(out);
+  }
+  if (args.size() != 1) return Status::Error(name + "() takes 1 argument, got " + std::to_string(args.size()));
+  const std::string t = text_of(args[0]);
+  if (fn == "b64enc") return Value(b64enc(t));
+  if (fn == "b64dec") {
+    auto d = b64dec(t);
+    if (!d.ok()) return d.status();
+    return Value(*d);
+  }
+  if (fn == "trim") {
+    const size_t b = t.find_first_not_of(" \t\r\n"), e = t.find_last_not_of(" \t\r\n");
+    return Value(b == std::string::npos ? "" : t.substr(b, e - b + 1));
+  }
+  if (fn == "upper") return Value(upper(t));
+  if (fn == "lower") return Value(lower(t));
+  return Value(t);  // toString
+}
+
+}  // namespace
+
+bool is_function(std::string_view name, Syntax syntax) {
+  if (name == "asInt" || name == "asFloat" || name == "string" || name == "toJson" || name == "jsonpath") return true;
+  return syntax == Syntax::ExprLang && (listed(kSprig, name) || listed(kClosures, name));
+}
+
+bool takes_closure(std::string_view name) { return listed(kClosures, name); }
+
+const char* function_names(Syntax syntax) {
+  return syntax == Syntax::ExprLang
+             ? "asInt, asFloat, string, toJson, jsonpath, map, filter, all, any, count and sprig's add, sub, mul, "
+               "div, mod, max, min, b64enc, b64dec, trim, upper, lower, toString"
+             : "asInt, asFloat, string, toJson, jsonpath";
+}
 
 Result<Value> call_function(const std::string& name, const std::vector<Value>& args) {
+  if (name.rfind("sprig.", 0) == 0 && listed(kSprig, name)) return sprig(name, args);
   const size_t want = name == "jsonpath" ? 2 : 1;
   if (args.size() != want)
     return Status::Error(name + "() takes " + std::to_string(want) + " argument" + (want == 1 ? "" : "s") + ", got " +

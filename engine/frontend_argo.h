@@ -27,8 +27,11 @@
 // `FILE:LINE:COL: error: not supported locally: FEATURE`, never run differently.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <yaml-cpp/yaml.h>
 
@@ -36,6 +39,13 @@
 #include "engine/ir.h"
 
 namespace ctflow {
+
+// What a local image runs when a container template gives no `command`
+// (or no `args`): its ENTRYPOINT and CMD, as the runtime's image inspect reads them.
+struct ImageConfig {
+  std::vector<std::string> entrypoint;
+  std::vector<std::string> cmd;
+};
 
 struct ArgoOptions {
   std::string executor;       // "" or "host": the host; "podman" or "docker": that container runtime
@@ -54,6 +64,10 @@ struct ArgoOptions {
   // valueFrom.supplied outputs take their valueFrom.default, else the value of
   // the template's input parameter of the same name.
   bool resume_suspended = false;
+  // Reads IMAGE from the local store of EXECUTOR (podman or docker): its
+  // config, or nothing when the image is not local (nothing is pulled). Unset:
+  // `EXECUTOR image inspect IMAGE`. Tests give their own.
+  std::function<std::optional<ImageConfig>(const std::string& executor, const std::string& image)> inspect_image;
   // CTFLOW_ARGO_EXECUTOR, CTFLOW_ARGO_RESUME_SUSPENDED and CTFLOW_BINARY, else the host and /proc/self/exe.
   static ArgoOptions from_env();
 };

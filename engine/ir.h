@@ -65,6 +65,10 @@ struct Resources {
 struct OutputParamDecl {
   std::string path;                     // relative to the step's working dir
   std::optional<Value> default_value;   // used when the step is Skipped/Omitted or the file is missing
+  // Or (path empty): an expression in expr-lang (expr::Syntax::ExprLang) over
+  // references to other steps, evaluated when the step has succeeded; its
+  // value, as text, is the output (the Argo frontend's valueFrom.expression).
+  std::string expression;
 };
 
 struct OutputArtifactDecl {

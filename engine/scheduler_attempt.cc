@@ -211,6 +211,20 @@ void Scheduler::Impl::container_spec(AttemptSpec& spec, Instance& inst, const Re
   c.name = "ctflow-" + run_id_ + "-" + instance_dir_name(inst.name) + "-" + std::to_string(inst.attempt);
 }
 
+// The step's outputs given by an expression (OutputParamDecl::expression), as text.
+Status Scheduler::Impl::output_expressions(Instance& inst) {
+  for (const auto& [name, d] : inst.step->step->output_params) {
+    if (d.expression.empty()) continue;
+    auto parsed = expr::Expr::parse(d.expression, expr::Syntax::ExprLang);
+    if (auto* err = std::get_if<expr::ParseError>(&parsed))
+      return Status::Error("output '" + name + "' (" + d.expression + "): " + err->message);
+    auto v = std::get<expr::Expr>(parsed).eval([&](const std::string& ref) { return resolve(*inst.step, &inst, ref); });
+    if (!v) return Status::Error("output '" + name + "' (" + d.expression + "): " + v.message());
+    inst.outputs[name] = v->is_string() ? *v : Value(v->is_null() ? "" : v->dump());
+  }
+  return Status::Ok();
+}
+
 void Scheduler::Impl::on_result(Instance& inst, int attempt, AttemptResult r) {
   // Already ended (a timeout of an in-process call); a retry of it may be
   // running by now, and this (old) attempt's result must not end that one.
@@ -226,6 +240,7 @@ void Scheduler::Impl::on_result(Instance& inst, int attempt, AttemptResult r) {
   if (!inst.outputs.is_object()) inst.outputs = Value::object();
   record_metrics(inst, r.metrics, r.confusions);
   if (r.status != NodeStatus::Succeeded) return attempt_ended(inst, r.status, std::move(r.message));
+  if (Status st = output_expressions(inst); !st.ok()) return attempt_ended(inst, NodeStatus::Failed, st.message());
   commit_artifacts(inst, std::move(r.artifacts));
 }
 

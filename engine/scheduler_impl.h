@@ -237,6 +237,7 @@ class Scheduler::Impl final : public JobPool {
 
   // --- references (scheduler_refs.cc) ---
   Result<Value> resolve(const StepState& s, const Instance* inst, const std::string& ref);
+  Status output_expressions(Instance& inst);
   Result<Value> resolve_in(const CallScope* scope, const Instance* inst, const std::string& ref);
   Result<Value> resolve_step(const std::string& ref, const std::string& rest, const std::string& prefix);
   Result<Value> render(const StepState& s, const Instance* inst, const Value& v);

@@ -11,7 +11,6 @@ namespace ctflow::web {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-
 // The triggers of the workflows folder's files, with their next firings, and
 // those the store has firings of (ctflow daemon), each with its latest firings.
 ApiResponse Api::get_triggers() {

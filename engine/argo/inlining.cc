@@ -289,6 +289,26 @@ std::optional<Callee> Translator::call_single(const Call& k, const Ctx& callee, 
   return r;
 }
 
+void Translator::nested_outputs(const YAML::Node& t, Ctx& c, const std::string& flat, Callee& info,
+                                std::map<std::string, OutputParamDecl>& expressions) {
+  for (const auto& op : path(t, {"outputs", "parameters"})) {
+    const std::string name = scalar(op["name"]);
+    if (YAML::Node from = path(op, {"valueFrom", "parameter"})) {
+      if (auto v = text(scalar(from), from, c)) info.out_params[name] = *v;
+    } else if (YAML::Node e = path(op, {"valueFrom", "expression"})) {
+      auto x = expression_at_run(scalar(e), e, c);
+      if (!x) continue;
+      OutputParamDecl d;
+      d.expression = *x;
+      expressions[ir_param(name)] = d;
+      info.out_params[name] = "{{steps." + flat + ".outputs." + ir_param(name) + "}}";
+    } else {
+      unsupported(op["valueFrom"] ? op["valueFrom"] : op,
+                  "output parameters of a steps/dag template other than valueFrom.parameter or valueFrom.expression");
+    }
+  }
+}
+
 void Translator::add_exit_hook(const YAML::Node& call, const std::string& flat, Ctx& caller) {
   YAML::Node hook(YAML::NodeType::Undefined);
   if (YAML::Node h = call["hooks"]) {
@@ -352,14 +372,8 @@ std::optional<Callee> Translator::expand(const YAML::Node& t, Ctx& c, const std:
     }
     info.nested = true;
     // The template's outputs, read from its steps.
-    for (const auto& op : path(t, {"outputs", "parameters"})) {
-      if (YAML::Node from = path(op, {"valueFrom", "parameter"})) {
-        if (auto v = text(scalar(from), from, c)) info.out_params[scalar(op["name"])] = *v;
-      } else {
-        unsupported(path(op, {"valueFrom", "expression"}) ? path(op, {"valueFrom", "expression"}) : YAML::Node(op),
-                    "output parameters of a steps/dag template other than valueFrom.parameter");
-      }
-    }
+    std::map<std::string, OutputParamDecl> expressions;
+    nested_outputs(t, c, top ? tname : flat, info, expressions);
     for (const auto& oa : path(t, {"outputs", "artifacts"})) {
       if (YAML::Node from = oa["from"]) {
         if (auto v = text(scalar(from), from, c)) info.out_artifacts[scalar(oa["name"])] = *v;
@@ -368,13 +382,18 @@ std::optional<Callee> Translator::expand(const YAML::Node& t, Ctx& c, const std:
                     "output artifacts of a steps/dag template other than 'from'");
       }
     }
-    if (!top) {
+    // The join step, which also gives the outputs of expressions (the
+    // entrypoint's only for them, named as the template).
+    if (!top || !expressions.empty()) {
       Step join;
-      join.name = flat;
+      join.name = top ? tname : flat;
       join.pos = pos(at);
       join.kind = StepKind::Run;
       join.run = {"true"};
+      join.output_params = expressions;
       apply_deps(join, exits);
+      if (top && used_.count(join.name)) error(at, "two steps would both be named '" + join.name + "' here");
+      used_.insert(join.name);
       out.push_back(join);
     }
     return info;

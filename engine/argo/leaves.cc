@@ -51,17 +51,44 @@ exit $rc)SH";
 
 const char* const kSaved = ".argo-outputs";
 
-bool Translator::image_is_local(const std::string& image) {
+namespace {
+
+// `EXECUTOR image inspect IMAGE`: the image's ENTRYPOINT and CMD, or nothing when it is not local.
+std::optional<ImageConfig> inspect_with_runtime(const std::string& executor, const std::string& image) {
+  static const std::regex kImage("[A-Za-z0-9][A-Za-z0-9._/:@-]*");
+  if (!std::regex_match(image, kImage)) return std::nullopt;
+  std::string cmd = executor + " image inspect --format '{{json .Config.Entrypoint}}|{{json .Config.Cmd}}' " +
+                    image + " 2>/dev/null";
+  FILE* f = popen(cmd.c_str(), "r");  // NOLINT: the name is checked above
+  if (!f) return std::nullopt;
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  if (pclose(f) != 0) return std::nullopt;
+  ImageConfig c;
+  size_t bar = out.find('|');
+  if (bar == std::string::npos) return c;
+  auto list = [](const std::string& j) {
+    std::vector<std::string> v;
+    Value x = Value::parse(j, nullptr, false);
+    if (x.is_array())
+      for (const auto& e : x)
+        if (e.is_string()) v.push_back(e.get<std::string>());
+    return v;
+  };
+  c.entrypoint = list(out.substr(0, bar));
+  c.cmd = list(out.substr(bar + 1));
+  return c;
+}
+
+}  // namespace
+
+const std::optional<ImageConfig>& Translator::image_config(const std::string& image) {
   auto it = local_images_.find(image);
   if (it != local_images_.end()) return it->second;
-  static const std::regex kImage("[A-Za-z0-9][A-Za-z0-9._/:@-]*");
-  bool local = false;
-  if (std::regex_match(image, kImage)) {
-    std::string cmd = opt_.executor + (opt_.executor == "docker" ? " image inspect " : " image exists ") + image +
-                      " >/dev/null 2>&1";
-    local = std::system(cmd.c_str()) == 0;  // NOLINT: the name is checked above
-  }
-  return local_images_[image] = local;
+  auto c = opt_.inspect_image ? opt_.inspect_image(opt_.executor, image) : inspect_with_runtime(opt_.executor, image);
+  return local_images_[image] = std::move(c);
 }
 
 void Translator::apply_retry(const YAML::Node& r, Step& s) {
@@ -368,12 +395,36 @@ void Translator::leaf_env(Leaf& l) {
 
 bool Translator::leaf_argv(Leaf& l) {
   YAML::Node command = path(l.body, {"command"});
-  if (!command || !command.IsSequence() || command.size() == 0) {
-    unsupported(l.body, std::string(l.script ? "script" : "container") + " template '" + scalar(l.t["name"]) +
-                            "' without 'command' (the image's entrypoint is unknown here): add 'command'");
-    return false;
+  YAML::Node args = path(l.body, {"args"});
+  const bool has_command = command && command.IsSequence() && command.size() > 0;
+  const std::string what = std::string(l.script ? "script" : "container") + " template '" + scalar(l.t["name"]) + "'";
+  // No command: as in Kubernetes, the image's ENTRYPOINT, then `args` if given, else its CMD.
+  std::vector<std::string> image_argv;
+  if (!has_command) {
+    const bool host = opt_.executor.empty() || opt_.executor == "host";
+    std::string image = scalar(l.body["image"]);
+    if (host) {
+      unsupported(l.body, what + " without 'command' (on the host the image's entrypoint is unknown): add 'command', "
+                                 "or run in the image with --executor podman (or docker)");
+      return false;
+    }
+    if (image.find("{{") != std::string::npos) {
+      unsupported(l.body["image"], what + " without 'command' and an image given by '" + image +
+                                       "' (its entrypoint is read from the image when the file is read): add 'command'");
+      return false;
+    }
+    const auto& cfg = image_config(image);
+    if (!cfg) return true;  // leaf_image says it is not local
+    image_argv = cfg->entrypoint;
+    if (!args) image_argv.insert(image_argv.end(), cfg->cmd.begin(), cfg->cmd.end());
+    if (image_argv.empty() && (!args || args.size() == 0)) {
+      unsupported(l.body, what + " without 'command', and image '" + image +
+                              "' has neither an ENTRYPOINT nor a CMD: add 'command'");
+      return false;
+    }
   }
-  for (const YAML::Node& list : {command, l.body["args"]}) {
+  l.argv = image_argv;
+  for (const YAML::Node& list : {has_command ? command : YAML::Node(), args}) {
     if (!list) continue;
     for (const auto& a : list) {
       std::string raw = text_of(val(a));
@@ -394,7 +445,7 @@ bool Translator::leaf_argv(Leaf& l) {
 bool Translator::leaf_image(Leaf& l) {
   auto img = text(scalar(l.body["image"]), l.body["image"], l.c);
   if (!img) return false;
-  if (img->find("{{") == std::string::npos && !image_is_local(*img)) {
+  if (img->find("{{") == std::string::npos && !image_config(*img)) {
     unsupported(l.body["image"], "image '" + *img + "' is not in the local " + opt_.executor +
                                      " store, and nothing is pulled here: build or load it, or run on the host");
     return false;

@@ -146,15 +146,19 @@ std::optional<std::string> Translator::resolve(const std::string& ref, const Sou
   return nothing("Argo knows inputs., outputs., workflow., item, steps. and tasks. references");
 }
 
+// What of expr-lang ctflow reads, for messages.
+const std::string kExprLangHas =
+    std::string("ctflow's expressions have ==, !=, <, <=, >, >=, =~, in, &&, ||, !, + - * / %, ? :, ??, [i], .key, "
+                "[...], {key: ...} and the functions ") + expr::function_names(expr::Syntax::ExprLang);
+
 // An expression tag {{=EXPR}} evaluated when the file is read: EXPR may read
 // workflow parameters (recorded in fixed_, as dag.target's are) and input
 // parameters that are known then; anything else is known only at run time.
 std::optional<std::string> Translator::expression_at_load(const std::string& e, const SourcePos& at, Ctx& c) {
-  auto parsed = expr::Expr::parse(e);
+  auto parsed = expr::Expr::parse(e, expr::Syntax::ExprLang);
   if (auto* err = std::get_if<expr::ParseError>(&parsed)) {
     report(at, "not supported locally: the expression '{{=" + trim(e) + "}}' (" + err->message + " at offset " +
-                   std::to_string(err->offset) + "): ctflow's expressions have ==, !=, <, <=, >, >=, =~, in, &&, ||, ! and the functions " +
-                   expr::function_names());
+                   std::to_string(err->offset) + "): " + kExprLangHas);
     return std::nullopt;
   }
   std::map<std::string, std::string> used;
@@ -185,6 +189,48 @@ std::optional<std::string> Translator::expression_at_load(const std::string& e, 
     fixed_[name].what.insert("an expression tag");
   }
   return value->is_string() ? value->get<std::string>() : value->dump();
+}
+
+std::optional<std::string> Translator::expression_at_run(const std::string& e, const YAML::Node& at, Ctx& c) {
+  auto parsed = expr::Expr::parse(e, expr::Syntax::ExprLang);
+  if (auto* err = std::get_if<expr::ParseError>(&parsed)) {
+    unsupported(at, "the expression '" + trim(e) + "' (" + err->message + " at offset " + std::to_string(err->offset) +
+                        "): " + kExprLangHas);
+    return std::nullopt;
+  }
+  std::string out;
+  size_t i = 0;
+  bool ok = true;
+  for (const expr::RefSpan& sp : std::get<expr::Expr>(parsed).ref_spans()) {
+    const std::string written = e.substr(sp.offset, sp.length);
+    // The REF as the parser folded it: tasks['a'].outputs.result -> tasks.a.outputs.result.
+    std::string ref;
+    for (size_t k = 0; k < written.size(); ++k) {
+      if (written.compare(k, 2, "['") == 0 || written.compare(k, 2, "[\"") == 0) {
+        size_t close = written.find(written[k + 1], k + 2);
+        ref += "." + written.substr(k + 2, close - k - 2);
+        k = close + 1;
+      } else {
+        ref += written[k];
+      }
+    }
+    out += e.substr(i, sp.offset - i);
+    i = sp.offset + sp.length;
+    auto r = resolve(ref, pos(at), c);
+    if (!r) {
+      ok = false;
+      continue;
+    }
+    if (is_single_ref(*r) && r->find("{{", 2) == std::string::npos) out += trim(r->substr(2, r->size() - 4));
+    else if (r->find("{{") == std::string::npos) out += Value(*r).dump();
+    else {
+      unsupported(at, "the expression '" + trim(e) + "': '" + written + "' is '" + *r + "' here, which is not one value");
+      ok = false;
+    }
+  }
+  out += e.substr(i);
+  if (!ok) return std::nullopt;
+  return out;
 }
 
 std::optional<std::string> Translator::text(const std::string& s, const YAML::Node& at, Ctx& c) {

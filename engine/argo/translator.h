@@ -31,6 +31,8 @@ namespace ctflow::argo_detail {
 extern const char* const kPrologue;
 // Where a step keeps copies of its outputs, under its working directory.
 extern const char* const kSaved;
+// What of expr-lang the frontend reads, for messages (references.cc).
+extern const std::string kExprLangHas;
 
 inline const std::vector<std::string> kSpecHandled = {"entrypoint", "arguments", "templates", "onExit", "parallelism",
                                                "templateDefaults", "hooks", "volumeClaimTemplates"};
@@ -218,6 +220,14 @@ class Translator {
   std::optional<std::string> resolve(const std::string& ref, const SourcePos& at, Ctx& c);
   std::optional<std::string> text(const std::string& s, const YAML::Node& at, Ctx& c);
   std::optional<std::string> expression_at_load(const std::string& e, const SourcePos& at, Ctx& c);
+  // An expression evaluated by the run (valueFrom.expression): E with each
+  // Argo reference rewritten as a ctflow one, or a literal where it is known now.
+  std::optional<std::string> expression_at_run(const std::string& e, const YAML::Node& at, Ctx& c);
+  // The outputs.parameters of steps/dag template T (context C) into INFO: a
+  // valueFrom.parameter as its text, a valueFrom.expression as an output of the
+  // join step FLAT (added to EXPRESSIONS).
+  void nested_outputs(const YAML::Node& t, Ctx& c, const std::string& flat, Callee& info,
+                      std::map<std::string, OutputParamDecl>& expressions);
   std::optional<std::string> when_expr(const YAML::Node& n, Ctx& c);
   std::optional<std::string> depends_expr(const YAML::Node& n, const Ctx& c);
   std::optional<Item> items(const YAML::Node& call, Ctx& caller);
@@ -285,8 +295,9 @@ class Translator {
   bool bind_inputs(const YAML::Node& t, const YAML::Node& call, Ctx& caller, Ctx& callee);
   void add_exit_hook(const YAML::Node& call, const std::string& flat, Ctx& caller);
   void apply_retry(const YAML::Node& r, Step& s);
-  // Whether the container runtime has IMAGE without pulling it.
-  bool image_is_local(const std::string& image);
+  // IMAGE's entrypoint and cmd in the container runtime's local store, or
+  // nothing when it is not there (nothing is pulled).
+  const std::optional<ImageConfig>& image_config(const std::string& image);
   std::string flat_name(const std::string& prefix, const std::string& local) {
     return prefix.empty() ? local : prefix + "_" + local;
   }
@@ -302,7 +313,7 @@ class Translator {
   std::set<std::string> volumes_;  // volumeClaimTemplates
   std::set<std::string> used_;
   std::set<std::string> reported_;
-  std::map<std::string, bool> local_images_;
+  std::map<std::string, std::optional<ImageConfig>> local_images_;
   std::string cron_schedule_;   // "CronWorkflow schedule: * * * * * (tz)", or empty
   std::string scheduled_time_;  // {{workflow.scheduledTime}}: when the file is read
   std::map<std::string, std::string> load_values_;  // workflow parameter -> its value when the file is read

@@ -65,6 +65,15 @@ class Printer {
       case Kind::Cmp:
       case Kind::In: return comparison(e);
       case Kind::Call: return Status::Error("the function call " + e.ref + "() cannot be exported in a condition");
+      case Kind::Arith:
+      case Kind::Ternary:
+      case Kind::Coalesce:
+      case Kind::Index:
+      case Kind::Member:
+      case Kind::List:
+      case Kind::Object:
+      case Kind::Closure:  // only in Syntax::ExprLang, which the frontends' conditions are not read in
+        return Status::Error("expr-lang operators cannot be exported in a condition");
       case Kind::Literal:
         if (e.literal.is_null()) return Status::Error(d_.null_error);
         if (e.literal.is_string()) return string_literal(e.literal.get<std::string>(), d_.escape_newline);

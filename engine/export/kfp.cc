@@ -19,7 +19,8 @@ constexpr const char* kOutRoot = "/ctflow/out";
 
 // Where a value a task reads comes from.
 struct Source {
-  enum class Kind { Param, TaskOutput, TaskArtifact, Item };
+  // Collected: an output of every instance of a for_each step, as one list (KFP's dsl.Collected)
+  enum class Kind { Param, TaskOutput, TaskArtifact, Item, Collected };
   Kind kind = Kind::Param;
   std::string a;  // param name, producer task
   std::string b;  // output / artifact key, item key
@@ -34,6 +35,8 @@ struct Scope {
   Json input_params = Json::object();
   Json input_artifacts = Json::object();
   Json tasks = Json::object();
+  Json outputs = Json::object();      // for-loop scopes: dag.outputs.parameters (collected outputs)
+  Json output_defs = Json::object();  // and their outputDefinitions
 };
 
 const char* kfp_type(const ParamDecl& p, const Value& value) {
@@ -104,6 +107,10 @@ class KfpCompiler {
     return export_detail::error_at(pos.line > 0 ? pos : s.pos, wf_.file, "step '" + s.name + "': " + message);
   }
 
+  std::string source_type(const Source& src) const {
+    return src.kind == Source::Kind::Param ? param_type(src.a) : src.kind == Source::Kind::Collected ? "LIST" : "STRING";
+  }
+
   std::string param_type(const std::string& name) const {
     const ParamDecl* p = wf_.find_param(name);
     auto it = params_.find(name);
@@ -131,6 +138,16 @@ class KfpCompiler {
         scopes_[static_cast<size_t>(sc.parent)].tasks[scopes_[static_cast<size_t>(scope)].parent_task]["inputs"]["artifacts"][name] = up;
         return Json{{"componentInputArtifact", name}};
       }
+      case Source::Kind::Collected: {
+        // The loop's DAG gathers the output of each iteration into a list.
+        const std::string loop_task = "for-loop-" + src.a, key = "pipelinechannel--" + src.a + "-" + src.b;
+        Scope& loop = scopes_[static_cast<size_t>(task_scope_[src.a])];
+        loop.outputs[key] = Json{{"valueFromParameter", {{"producerSubtask", src.a}, {"outputParameterKey", src.b}}}};
+        loop.output_defs[key] = Json{{"parameterType", "LIST"}};
+        if (task_scope_[loop_task] == scope)
+          return Json{{"taskOutputParameter", {{"producerTask", loop_task}, {"outputParameterKey", key}}}};
+        return channel(scope, key, "LIST", src);
+      }
       case Source::Kind::Item: {
         Json j{{"componentInputParameter", sc.loop_item}};
         if (!src.b.empty()) j["parameterExpressionSelector"] = "parseJson(string_value)[\"" + src.b + "\"]";
@@ -155,7 +172,6 @@ class KfpCompiler {
       const Step* p = wf_.find_step(r.name);
       if (!p) return Status::Error("reference '" + r.text + "': there is no step '" + r.name + "'");
       if (exit_handler) return Status::Error("reference '" + r.text + "': on_exit steps cannot read other steps' outputs in a Kubeflow v2 export");
-      if (p->for_each) return Status::Error("reference '" + r.text + "': outputs of a for_each step cannot be read in a Kubeflow v2 export");
       return p;
     };
     switch (r.kind) {
@@ -166,11 +182,17 @@ class KfpCompiler {
         if (!r.path.empty()) return Status::Error("reference '" + r.text + "': a key of an object output is not exported");
         auto p = producer();
         if (!p) return p.status();
+        if ((*p)->for_each) {
+          if (*p == &s) return Status::Error("reference '" + r.text + "': a step cannot read its own outputs");
+          return Source{Source::Kind::Collected, tasks_.at(r.name), r.field};
+        }
         return Source{Source::Kind::TaskOutput, tasks_.at(r.name), r.field};
       }
       case Reference::Kind::StepArtifact: {
         auto p = producer();
         if (!p) return p.status();
+        if ((*p)->for_each)
+          return Status::Error("reference '" + r.text + "': artifacts of a for_each step cannot be read in a Kubeflow v2 export");
         return Source{Source::Kind::TaskArtifact, tasks_.at(r.name), r.field};
       }
       case Reference::Kind::Item:
@@ -220,9 +242,9 @@ class KfpCompiler {
       in.defs["artifacts"][name] = Json{{"artifactType", {{"schemaTitle", "system.Artifact"}, {"schemaVersion", "0.0.1"}}}};
       return "{{$.inputs.artifacts['" + name + "'].path}}";
     }
-    if (src->kind == Source::Kind::TaskOutput) need_output(src->a, src->b, false);
+    if (src->kind == Source::Kind::TaskOutput || src->kind == Source::Kind::Collected) need_output(src->a, src->b, false);
     in.params[name] = feed(scope, *src);
-    in.defs["parameters"][name] = Json{{"parameterType", src->kind == Source::Kind::Param ? param_type(src->a) : "STRING"}};
+    in.defs["parameters"][name] = Json{{"parameterType", source_type(*src)}};
     return "{{$.inputs.parameters['" + name + "']}}";
   }
 
@@ -237,10 +259,9 @@ class KfpCompiler {
                                               : src->kind == Source::Kind::Item ? std::string("loop-item")
                                                                                 : src->a + "-" + src->b);
     if (src->kind == Source::Kind::Item && !src->b.empty()) name += "-" + src->b;
-    if (src->kind == Source::Kind::TaskOutput) need_output(src->a, src->b, false);
+    if (src->kind == Source::Kind::TaskOutput || src->kind == Source::Kind::Collected) need_output(src->a, src->b, false);
     task_inputs["parameters"][name] = feed(scope, *src);
-    const std::string type = src->kind == Source::Kind::Param ? param_type(src->a) : "STRING";
-    defs["parameters"][name] = Json{{"parameterType", type}};
+    defs["parameters"][name] = Json{{"parameterType", source_type(*src)}};
     return "inputs.parameter_values['" + name + "']";
   }
 
@@ -563,6 +584,10 @@ class KfpCompiler {
       Json comp{{"dag", {{"tasks", scopes_[i].tasks}}}};
       if (!scopes_[i].input_params.empty()) comp["inputDefinitions"]["parameters"] = scopes_[i].input_params;
       if (!scopes_[i].input_artifacts.empty()) comp["inputDefinitions"]["artifacts"] = scopes_[i].input_artifacts;
+      if (!scopes_[i].outputs.empty()) {
+        comp["dag"]["outputs"]["parameters"] = scopes_[i].outputs;
+        comp["outputDefinitions"]["parameters"] = scopes_[i].output_defs;
+      }
       components_[scopes_[i].component] = comp;
     }
     Json d;

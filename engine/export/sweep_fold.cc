@@ -240,10 +240,6 @@ Result<Workflow> sweeps_as_fanout(const Workflow& wf, const Value& params, const
     }
     SweepSpec spec = *s.sweep;
     auto at = [&](const std::string& m) { return export_detail::error_at(spec.pos, wf.file, "step '" + s.name + "': " + m); };
-    if (opt.kfp)
-      return at("a sweep exports to Argo only for now: it becomes a fan-out and a step reading every trial's "
-                "objective, and the Kubeflow v2 export cannot read a fan-out's outputs yet; use 'ctflow export "
-                "argo', or run the sweep with 'ctflow run' and export with its best parameters as params");
     if (!spec.trials_param.empty()) {
       const Value n = params.is_object() && params.contains(spec.trials_param) ? params[spec.trials_param] : Value();
       if (!n.is_number_integer() || n.get<int64_t>() < 1)

@@ -38,12 +38,11 @@ namespace ctflow {
 // metrics) have no fan-out form: an error at the sweep, unless PLAIN (the
 // --sweep-as-fanout flag) accepts seeded random draws run to the end; NOTES
 // then says what changed. Reading the best trial's other outputs or its
-// artifacts is an error at the reading step. A Kubeflow v2 export cannot
-// read a fan-out's outputs yet (KFP's dsl.Collected), so a sweep is an error
-// there, naming the Argo export.
+// artifacts is an error at the reading step. Argo reads the trials'
+// objectives as its aggregated output of the fan-out, Kubeflow v2 as the
+// for-loop's collected output (dsl.Collected).
 struct SweepFanout {
   bool plain = false;                 // accept TPE as random draws, early stopping dropped
-  bool kfp = false;                   // the target is Kubeflow v2: an error for now (see below)
   std::vector<std::string>* notes = nullptr;
 };
 Result<Workflow> sweeps_as_fanout(const Workflow& wf, const Value& params, const SweepFanout& opt);

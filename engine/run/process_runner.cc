@@ -292,6 +292,7 @@ void ProcessAttempt::plugin_outcome(AttemptResult& r) {
 
 void ProcessAttempt::collect_outputs(AttemptResult& r) {
   for (const auto& [name, decl] : spec_.output_params) {
+    if (!decl.expression.empty()) continue;  // the scheduler evaluates it
     std::ifstream in(spec_.work_dir / decl.path, std::ios::binary);
     if (!in) {
       if (decl.default_value) {

@@ -18,39 +18,38 @@ fi
 
 SUPPORTED=(
   arguments-parameters artifact-passing-subpath artifact-path-placeholders coinflip conditionals-complex continue-on-fail
-  cron-workflow exit-code-output-variable expression-destructure-json-complex
-  dag-custom-metrics dag-diamond dag-enhanced-depends dag-multiroot dag-targets default-pdb-support
+  cron-workflow exit-code-output-variable expression-destructure-json-complex expression-reusing-verbose-snippets
+  dag-conditional-parameters dag-custom-metrics dag-diamond dag-enhanced-depends dag-multiroot dag-targets default-pdb-support
   exit-handler-step-level exit-handler-with-param gc-ttl global-parameters image-pull-secrets loops-dag
   loops-sequence memoize-simple node-selector parallelism-limit parallelism-nested-workflow
   parallelism-template-limit parameter-aggregation-script pod-gc-strategy-with-label-selector pod-metadata-wf-field pod-resources resubmit
   retry-conditional retry-container retry-script scripts-bash scripts-python status-reference template-defaults timeouts-step
 )
+# In the image (--executor podman; name:flags): a container without `command`
+# runs the image's entrypoint and cmd. On the host their lint says why not.
+IN_IMAGE=(
+  "dag-inline-workflow:" "steps-inline-workflow:" "github-path-filter-workflowtemplate:"
+  "intermediate-parameters:--resume-suspended" "expression-fallback:"
+)
 # name: why (the lint message must contain it)
 UNSUPPORTED=(
   "conditional-artifacts:fromExpression"
   "dag-coinflip:recursive template"
-  "dag-conditional-parameters:valueFrom.parameter"
-  "dag-inline-workflow:without 'command'"
-  "expression-reusing-verbose-snippets:unknown function 'map'"
   "fibonacci-seq-conditional-param:memoize on a steps/dag template"
-  "intermediate-parameters:suspend templates"
-  "steps-inline-workflow:without 'command'"
   "suspend-template-outputs:suspend templates"
   "withsequence-nested-result:withSequence bounds known only at run time"
-  "expression-fallback:valueFrom.parameter"
-  "github-path-filter-workflowtemplate:without 'command'"
 )
 
 # Every file is listed once.
 listed=" ${SUPPORTED[*]} "
-for u in "${UNSUPPORTED[@]}"; do listed+=" ${u%%:*} "; done
+for u in "${UNSUPPORTED[@]}" "${IN_IMAGE[@]}"; do listed+=" ${u%%:*} "; done
 total=0
 while IFS= read -r f; do
   n=$(basename "$f" .yaml)
   total=$((total + 1))
   assert_contains "$listed" " $n " "the lists of supported and unsupported examples"
 done < <(find "$EX" -name '*.yaml' | sort)
-assert_eq "$total" "$(( ${#SUPPORTED[@]} + ${#UNSUPPORTED[@]} ))" "examples listed"
+assert_eq "$total" "$(( ${#SUPPORTED[@]} + ${#IN_IMAGE[@]} + ${#UNSUPPORTED[@]} ))" "examples listed"
 path_of() { find "$EX" -name "$1.yaml" | head -1; }
 
 # Unsupported: lint says why, with a position, and exits 2.
@@ -65,6 +64,12 @@ for u in "${UNSUPPORTED[@]}"; do
   assert_contains "$out" "$why" "lint of $n"
 done
 pass "${#UNSUPPORTED[@]} unsupported examples fail at lint with 'not supported locally'"
+for u in "${IN_IMAGE[@]}"; do
+  n=${u%%:*}
+  run_rc rc lint "$(path_of "$n")" 2> "$T/$n.lint" || true
+  assert_eq 2 "$rc" "lint exit code of $n on the host"
+  assert_contains "$(cat "$T/$n.lint")" ": error: not supported locally: " "lint of $n on the host"
+done
 
 # Supported: all run at once (the long ones mostly sleep), each in its own store.
 declare -A PIDS
@@ -123,9 +128,15 @@ ok exit-code-output-variable "assert status('failing-container') == 'Failed'
 assert out('echo-container') == 'Exit code was: 123'"
 # {{=jsonpath(...)}} over a workflow parameter, evaluated when the file is read; a list or object as JSON.
 ok expression-destructure-json-complex "assert out('main') == '[43][43][{\"age\":43,\"name\":\"Baris\"}][\"Baris\",\"Mo\",\"Jai\"]', out('main')"
+# expr-lang's map with a closure over #, an object literal, / and sprig's b64dec, add, min and max.
+ok expression-reusing-verbose-snippets "assert out('main') == \"The week's average temperature was 35.8 with a minimum of 15 and a maximum of 57.\", out('main')"
 ok continue-on-fail "assert status('C') == 'Failed' and status('D') == 'Succeeded' and status('B') == 'Succeeded'"
 ok dag-custom-metrics "assert out('TEST-ONE[0]') == 'console output-->TEST-ONE-A'
 assert out('TEST-TWO[1]') == 'console output-->TEST-TWO-B'"
+# valueFrom.expression on the dag's outputs: the output of a step named as the template, chosen at run time.
+ok dag-conditional-parameters "side = out('flip-coin'); assert side in ('heads', 'tails'), side
+assert status(side) == 'Succeeded' and status('tails' if side == 'heads' else 'heads') == 'Skipped'
+assert out('main', 'stepresult') == side"
 ok dag-diamond "assert [out(x) for x in 'ABCD'] == list('ABCD')"
 ok dag-enhanced-depends "assert status('C') == 'Failed' and status('should-not-execute') == 'Omitted'
 assert all(status('should-execute-%d' % i) == 'Succeeded' for i in (1, 2, 3))"
@@ -194,6 +205,47 @@ took=$(( $(cat "$T/parallelism-nested-workflow.end") - START ))
 [ "$took" -ge 115 ] || fail "parallelism-nested-workflow ran in ${took}s: 4 copies of B, one at a time, take 120s"
 [ "$took" -lt 200 ] || fail "parallelism-nested-workflow took ${took}s: the 2 jobs of a copy run at once (8 in a row: 240s)"
 pass "${#SUPPORTED[@]} supported examples ran with their documented results"
+
+# In the image: argoproj/argosay:v2 is a stand-in built offline from busybox
+# (argosay's echo, sleep and exit as a script, its ENTRYPOINT /argosay) in a
+# podman store of this test's own, so nothing is pulled and no other store is touched.
+if command -v podman > /dev/null 2>&1 && [ -x /bin/busybox ] && [ -x /usr/libexec/podman/catatonit ]; then
+  export CONTAINERS_CONF="$CTFLOW_SOURCE_DIR/tests/containers.conf" CONTAINERS_STORAGE_CONF="$T/storage.conf"
+  printf '[storage]\ndriver = "vfs"\ngraphroot = "%s"\nrunroot = "%s"\n' "$T/podman/graph" "$T/podman/run" > "$T/storage.conf"
+  mkdir -p "$T/argosay/bin" "$T/argosay/tmp"
+  cp /bin/busybox "$T/argosay/bin/"
+  for a in sh echo mkdir cp chmod printf cat dirname tr sed ln true env test [ wc sleep; do ln -s busybox "$T/argosay/bin/$a"; done
+  cat > "$T/argosay/argosay" <<'SH'
+#!/bin/sh
+[ $# -eq 0 ] && set -- echo
+case "$1" in
+  echo) if [ $# -ge 3 ]; then mkdir -p "$(dirname "$3")" && printf '%s\n' "$2" > "$3"; else printf '%s\n' "${2-hello argo}"; fi ;;
+  sleep) sleep "${2%s}" ;;
+  exit) exit "${2:-0}" ;;
+  *) echo "usage: argosay [echo [string] [file]|sleep duration|exit [code]]" >&2; exit 1 ;;
+esac
+SH
+  chmod +x "$T/argosay/argosay"
+  tar -C "$T/argosay" -c . | podman import --change 'ENTRYPOINT ["/argosay"]' - argoproj/argosay:v2 > /dev/null 2>&1 \
+    || fail "podman import of the argosay stand-in"
+  for u in "${IN_IMAGE[@]}"; do
+    n=${u%%:*} flags=${u#*:}
+    # shellcheck disable=SC2086  # flags: words
+    ( cd "$T/work" && CTFLOW_STORE="$T/s-$n" timeout 300 "$CTFLOW_BIN" run "$(path_of "$n")" --executor podman $flags \
+        -o json > "$T/$n.json" 2> "$T/$n.err" ) || true
+  done
+  for n in dag-inline-workflow steps-inline-workflow; do ok "$n" "assert out('a') == 'hello argo'"; done
+  ok github-path-filter-workflowtemplate "assert out('a') == 'Files affected by commit: []'"
+  # ?? falls back where the output of a step that did not run is absent (an output 'result' is 'result-parameter').
+  ok expression-fallback "assert status('producer') == 'Skipped' and out('main', 'result-parameter') == 'expr-fallback'"
+  ok intermediate-parameters "assert out('approval', 'approve') == 'NO' and status('deploy-prod') == 'Skipped'
+assert out('deploy-pre-prod') == 'deploying'"
+  pass "${#IN_IMAGE[@]} examples ran in their image (--executor podman), a container without 'command' as its entrypoint"
+elif [ "${CI:-}" = true ]; then
+  fail "podman, /bin/busybox or catatonit is missing: the ${#IN_IMAGE[@]} examples that run in their image were not run"
+else
+  echo "note: podman, /bin/busybox or catatonit is missing: the ${#IN_IMAGE[@]} examples that run in their image were not run"
+fi
 
 # suspend: an error at lint (above) unless --resume-suspended; then one without
 # a duration continues at once (its supplied output from its input's default),

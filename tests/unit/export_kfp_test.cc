@@ -5,6 +5,7 @@
 
 #include "engine/export/common.h"
 #include "engine/export/kfp.h"
+#include "engine/frontend_v1.h"
 #include "golden/export_fixtures.h"
 
 using namespace ctflow;
@@ -78,4 +79,53 @@ TEST_CASE("KfpExport.DurationsInProtoJson") {
   CHECK(export_detail::proto_duration(-1.5) == "-1.5s");
   YAML::Node doc = YAML::Load(must(export_kfp(export_fixtures::edge_cases(), Value::object(), {})));
   CHECK(doc["root"]["dag"]["tasks"]["gen"]["retryPolicy"]["backoffDuration"].as<std::string>() == "0.5s");
+}
+
+TEST_CASE("KfpExport.ForEachOutputsAreCollectedIntoAList") {
+  // As KFP's dsl.Collected: the for-loop's DAG outputs each iteration's value as a LIST.
+  LoadResult r = parse_workflow_text(R"(apiVersion: ctflow/v1
+kind: Workflow
+metadata: {name: fan}
+steps:
+  shard:
+    for_each: [1, 2, 3]
+    shell: "echo {{item}} > n"
+    outputs: {parameters: {n: {path: n}}}
+  sum:
+    needs: [shard]
+    when: "steps.shard.outputs.n != ''"
+    run: [echo, "{{steps.shard.outputs.n}}"]
+)", "fan.yaml");
+  REQUIRE_MESSAGE(r.ok(), r.diags.render());
+  YAML::Node doc = YAML::Load(must(export_kfp(*r.workflow, Value::object(), {})));
+  auto loop = doc["components"]["comp-for-loop-shard"];
+  auto out = loop["dag"]["outputs"]["parameters"]["pipelinechannel--shard-n"]["valueFromParameter"];
+  CHECK(out["producerSubtask"].as<std::string>() == "shard");
+  CHECK(out["outputParameterKey"].as<std::string>() == "n");
+  CHECK(loop["outputDefinitions"]["parameters"]["pipelinechannel--shard-n"]["parameterType"].as<std::string>() == "LIST");
+  auto sum = doc["root"]["dag"]["tasks"]["sum"];
+  CHECK(sum["dependentTasks"][0].as<std::string>() == "for-loop-shard");
+  auto in = sum["inputs"]["parameters"]["shard-n"]["taskOutputParameter"];
+  CHECK(in["producerTask"].as<std::string>() == "for-loop-shard");
+  CHECK(in["outputParameterKey"].as<std::string>() == "pipelinechannel--shard-n");
+  CHECK(doc["components"]["comp-sum"]["inputDefinitions"]["parameters"]["shard-n"]["parameterType"].as<std::string>() ==
+        "LIST");
+  // A fan-out's artifacts still have no Kubeflow form.
+  LoadResult a = parse_workflow_text(R"(apiVersion: ctflow/v1
+kind: Workflow
+metadata: {name: fan}
+steps:
+  shard:
+    for_each: [1, 2]
+    shell: "echo {{item}} > f"
+    outputs: {artifacts: {f: {path: f}}}
+  use:
+    needs: [shard]
+    run: [cat, "{{steps.shard.artifacts.f}}"]
+)", "fan.yaml");
+  REQUIRE_MESSAGE(a.ok(), a.diags.render());
+  auto refused = export_kfp(*a.workflow, Value::object(), {});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.message().find("artifacts of a for_each step cannot be read in a Kubeflow v2 export") !=
+        std::string::npos);
 }

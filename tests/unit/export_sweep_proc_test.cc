@@ -84,7 +84,7 @@ steps:
 TEST_CASE("a grid sweep exports as a fan-out over every combination and a step that picks the best") {
   const Workflow wf = workflow(kGrid);
   std::vector<std::string> notes;
-  auto r = sweeps_as_fanout(wf, Value::object(), {false, false, &notes});
+  auto r = sweeps_as_fanout(wf, Value::object(), {false, &notes});
   REQUIRE_MESSAGE(r.ok(), r.message());
   const Step& trials = step(*r, "tune-trials");
   const Step& pick = step(*r, "tune");
@@ -170,7 +170,7 @@ steps:
   CHECK(refused.message().find("--sweep-as-fanout") != std::string::npos);
 
   std::vector<std::string> notes;
-  auto plain = sweeps_as_fanout(wf, Value{{"trials", 3}}, {true, false, &notes});
+  auto plain = sweeps_as_fanout(wf, Value{{"trials", 3}}, {true, &notes});
   REQUIRE_MESSAGE(plain.ok(), plain.message());
   // The seeded random draws `ctflow run` would make with method: random.
   SweepSpec random = *wf.steps[0].sweep;
@@ -189,9 +189,6 @@ steps:
   REQUIRE(!none.ok());
   CHECK(none.message().find("params.trials, which is 0: give it with -p trials=N") != std::string::npos);
 
-  auto kfp = sweeps_as_fanout(wf, Value{{"trials", 3}}, {true, true});
-  REQUIRE(!kfp.ok());
-  CHECK(kfp.message().find("t.yaml:10:7: error: step 'tune': a sweep exports to Argo only for now") == 0);
 }
 
 TEST_CASE("reading the best trial's own outputs or artifacts after an exported sweep is an error at the reader") {

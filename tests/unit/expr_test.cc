@@ -486,3 +486,59 @@ TEST_CASE("ExprTest.FunctionsAndJsonPath") {
   REQUIRE(std::holds_alternative<ParseError>(q));
   CHECK(std::get<ParseError>(q).message == "expected ')' or ',' in the arguments of asInt()");
 }
+
+TEST_CASE("ExprTest.ExprLangSyntax") {
+  using ctflow::expr::Syntax;
+  Table t{{{"params.weather", R"({"weekWeather": "eyJ0ZW1wcyI6IFszNCwgMjcsIDE1LCA1NywgNDZdfQo="})"},
+           {"tasks.flip-coin.outputs.result", "heads"},
+           {"tasks.heads.outputs.result", "it was heads"},
+           {"params.xs", Value::array({1, 2, 3})}}};
+  auto eval = [&](const std::string& text) -> Result<Value> {
+    auto parsed = Expr::parse(text, Syntax::ExprLang);
+    if (auto* e = std::get_if<ParseError>(&parsed)) return Status::Error("parse: " + e->message);
+    return std::get<Expr>(parsed).eval(t.resolver());
+  };
+  // A REF with ['key'] is one dotted REF; a ternary reads only the branch it takes.
+  const std::string ternary =
+      "tasks['flip-coin'].outputs.result == 'heads' ? tasks.heads.outputs.result : tasks.tails.outputs.result";
+  CHECK(*eval(ternary) == Value("it was heads"));
+  CHECK(std::get<Expr>(Expr::parse(ternary, Syntax::ExprLang)).refs() ==
+        std::vector<std::string>{"tasks.flip-coin.outputs.result", "tasks.heads.outputs.result",
+                                 "tasks.tails.outputs.result"});
+  CHECK(std::get<Expr>(Expr::parse(ternary, Syntax::ExprLang)).ref_spans()[0].length == 33);
+  // ??: the right side when the left is null or cannot be read.
+  CHECK(*eval("tasks.producer.outputs.parameters.msg ?? 'expr-fallback'") == Value("expr-fallback"));
+  CHECK(*eval("null ?? 1") == Value(1));
+  CHECK(*eval("'' ?? 1") == Value(""));
+  // Arithmetic: precedence, `/` is a float, + joins strings, a sign after a value is an operator.
+  CHECK(*eval("1 + 2 * 3 - 4 % 3") == Value(6));
+  CHECK(*eval("179 / 5") == Value(35.8));
+  CHECK(*eval("3-1") == Value(2));
+  CHECK(eval("-(2) + 'a' == 'b' ? 1 : 2").message() == "cannot compute -2 (int) + \"a\" (string): + needs numbers or two strings (asInt() or asFloat() read a number from a string)");
+  CHECK(*eval("'a' + 'b'") == Value("ab"));
+  CHECK(eval("1 / 0").message() == "division by zero in 1 / 0");
+  // Lists, objects, indexes, closures over #, sprig.
+  CHECK(*eval("[1, 'a'][1]") == Value("a"));
+  CHECK(*eval("params.xs[-1]") == Value(3));
+  CHECK(*eval("{a: 1, 'b c': [2]}.a") == Value(1));
+  CHECK(*eval("{a: 1}['nope']") == Value(nullptr));
+  CHECK(eval("params.xs[3]").message() == "index 3 out of range for a list of 3");
+  CHECK(*eval("map(params.xs, {# * 2})") == Value::array({2, 4, 6}));
+  CHECK(*eval("filter(params.xs, {# > 1})") == Value::array({2, 3}));
+  CHECK(*eval("count(params.xs, {# > 1}) == 2 && all(params.xs, {# > 0}) && !any(params.xs, {# > 3})") == Value(true));
+  CHECK(*eval("sprig.add(1, 2.7, '3') == 6 && sprig.max(4, 9, 2) == 9 && sprig.min(4, 9, 2) == 2") == Value(true));
+  CHECK(*eval("sprig.b64dec(sprig.b64enc('hi!?'))") == Value("hi!?"));
+  // Argo's expression-reusing-verbose-snippets.
+  CHECK(*eval("map([jsonpath(sprig.b64dec(jsonpath(params.weather, '$.weekWeather')), '$.temps')], {\n"
+              "  toJson({avg: sprig.add(#[0], #[1], #[2], #[3], #[4]) / 5, min: sprig.min(#[0], #[1], #[2], #[3], #[4]),\n"
+              "          max: sprig.max(#[0], #[1], #[2], #[3], #[4])})\n"
+              "})[0]") == Value(R"({"avg":35.8,"max":57,"min":15})"));
+  CHECK(eval("map(params.xs)").message() == "parse: map() takes a list and a closure: map(LIST, {EXPR over #})");
+  CHECK(eval("1 ? 2 : 3").message() == "operator '? :' needs booleans, but got 1 (int)");
+  // None of it in ctflow's own syntax (when:, depends:), which the exporters print.
+  auto p = Expr::parse("1 + 1");
+  REQUIRE(std::holds_alternative<ParseError>(p));
+  CHECK(std::get<ParseError>(p).message == "unexpected character '+'");
+  auto q = Expr::parse("a ? b : c");
+  REQUIRE(std::holds_alternative<ParseError>(q));
+}

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/container.h"
 #include "engine/frontend_v1.h"
 
 using ctflow::ArgoOptions;
@@ -179,12 +180,73 @@ TEST_CASE("FrontendArgoTest.WhenThatIsNoCondition") {
   CHECK(step(r, "A").when.empty());
 }
 
+// What a step runs after the prologue's directives.
+std::vector<std::string> command_of(const Step& s) {
+  auto it = std::find(s.run.begin(), s.run.end(), "--");
+  return it == s.run.end() ? std::vector<std::string>{} : std::vector<std::string>(it + 1, s.run.end());
+}
+
 TEST_CASE("FrontendArgoTest.ContainerWithoutCommand") {
-  CHECK(messages(dag("      - {name: A, template: say}\n",
-                     "  - name: say\n"
-                     "    container: {image: argoproj/argosay:v2, args: [echo, hi]}\n")) ==
-        "15:16: not supported locally: container template 'say' without 'command' (the image's entrypoint is "
-        "unknown here): add 'command'\n");
+  const std::string text = dag("      - {name: A, template: say}\n"
+                               "      - {name: B, template: plain}\n"
+                               "      - {name: C, template: own}\n",
+                               "  - name: say\n"
+                               "    container: {image: argoproj/argosay:v2, args: [echo, hi]}\n"
+                               "  - name: plain\n"
+                               "    container: {image: argoproj/argosay:v2}\n"
+                               "  - name: own\n"
+                               "    container: {image: argoproj/argosay:v2, command: [/bin/echo], args: [x]}\n");
+  // On the host the image's entrypoint is unknown.
+  CHECK(messages(text) ==
+        "17:16: not supported locally: container template 'say' without 'command' (on the host the image's entrypoint "
+        "is unknown): add 'command', or run in the image with --executor podman (or docker)\n"
+        "19:16: not supported locally: container template 'plain' without 'command' (on the host the image's "
+        "entrypoint is unknown): add 'command', or run in the image with --executor podman (or docker)\n");
+  // In the image: its ENTRYPOINT, then `args` if given, else its CMD (as Kubernetes runs a container).
+  auto with_images = [&](const std::string& t, std::map<std::string, ctflow::ImageConfig> local) {
+    LoadResult r;
+    r.diags.set_source(t);
+    ArgoOptions o;
+    o.executor = "podman";
+    o.inspect_image = [local](const std::string& executor, const std::string& image) {
+      CHECK(executor == "podman");
+      auto it = local.find(image);
+      return it == local.end() ? std::nullopt : std::optional<ctflow::ImageConfig>(it->second);
+    };
+    r.workflow = ctflow::parse_argo_workflow(YAML::Load(t), "argo.yaml", r.diags, o);
+    return r;
+  };
+  auto r = with_images(text, {{"argoproj/argosay:v2", {{"/argosay"}, {"echo", "hello argo"}}}, {"busybox", {}}});
+  CHECK(diag_lines(r) == "");
+  CHECK(command_of(step(r, "A")) == std::vector<std::string>{"/argosay", "echo", "hi"});
+  CHECK(command_of(step(r, "B")) == std::vector<std::string>{"/argosay", "echo", "hello argo"});
+  CHECK(command_of(step(r, "C")) == std::vector<std::string>{"/bin/echo", "x"});
+  CHECK(step(r, "A").image == "argoproj/argosay:v2");
+  // An image with neither, and one that is not local.
+  CHECK(diag_lines(with_images(text, {{"argoproj/argosay:v2", {}}})) ==
+        "19:16: not supported locally: container template 'plain' without 'command', and image 'argoproj/argosay:v2' "
+        "has neither an ENTRYPOINT nor a CMD: add 'command'\n");
+  CHECK(diag_lines(with_images(text, {{"argoproj/argosay:v2", {{"/argosay"}, {}}}})).find(
+            "17:24: not supported locally: image 'argoproj/argosay:v2' is not in the local podman store") ==
+        std::string::npos);
+  CHECK(diag_lines(with_images(text, {{"busybox", {}}})).rfind(
+            "17:24: not supported locally: image 'argoproj/argosay:v2' is not in the local podman store", 0) == 0);
+}
+
+TEST_CASE("FrontendArgoTest.ACommandReplacesTheImagesEntrypoint") {
+  setenv("CTFLOW_CONTAINER_RUNTIME", "/usr/bin/podman", 1);
+  ctflow::ContainerSpec c;
+  c.image = "argoproj/argosay:v2";
+  c.name = "n";
+  c.argv = {"/bin/sh", "-c", "echo hi"};
+  auto cmd = ctflow::container_command(c);
+  unsetenv("CTFLOW_CONTAINER_RUNTIME");
+  REQUIRE(cmd.ok());
+  auto at = std::find(cmd->begin(), cmd->end(), "--entrypoint");
+  REQUIRE(at != cmd->end());
+  CHECK(at[1] == "/bin/sh");
+  CHECK(std::vector<std::string>(cmd->end() - 3, cmd->end()) ==
+        std::vector<std::string>{"argoproj/argosay:v2", "-c", "echo hi"});
 }
 
 TEST_CASE("FrontendArgoTest.NotSupportedLocally") {
@@ -198,10 +260,11 @@ TEST_CASE("FrontendArgoTest.NotSupportedLocally") {
         "16:14: not supported locally: suspend templates (a local run has no one to resume it): pass "
         "--resume-suspended to wait out its duration, or continue at once without one\n"
         "18:56: not supported locally: artifacts from an external store (s3)\n");
-  CHECK(messages(dag("      - {name: A, template: echo, arguments: {parameters: [{name: message, value: \"{{=1+1}}\"}]}}\n")) ==
-        "10:84: not supported locally: the expression '{{=1+1}}' (unexpected character '+' at offset 1): ctflow's "
-        "expressions have ==, !=, <, <=, >, >=, =~, in, &&, ||, ! and the functions asInt, asFloat, string, toJson, "
-        "jsonpath\n");
+  CHECK(messages(dag("      - {name: A, template: echo, arguments: {parameters: [{name: message, value: \"{{=1 ^ 2}}\"}]}}\n")) ==
+        "10:84: not supported locally: the expression '{{=1 ^ 2}}' (unexpected character '^' at offset 2): ctflow's "
+        "expressions have ==, !=, <, <=, >, >=, =~, in, &&, ||, !, + - * / %, ? :, ??, [i], .key, [...], {key: ...} "
+        "and the functions asInt, asFloat, string, toJson, jsonpath, map, filter, all, any, count and sprig's add, sub, "
+        "mul, div, mod, max, min, b64enc, b64dec, trim, upper, lower, toString\n");
 }
 
 // Argo's dag-targets example: A -> B, C; B, C -> D; C -> E.
@@ -527,4 +590,37 @@ TEST_CASE("FrontendArgoTest.RetryStrategyExpression") {
   const Step& b = step(r, "B");
   CHECK(b.retry.limit == 3);
   CHECK(b.retry.expression == "asInt(lastRetry.exitCode) > 1 && {{steps.A.outputs.result}} == true");
+}
+
+TEST_CASE("FrontendArgoTest.OutputsFromAnExpression") {
+  // valueFrom.expression of a dag's outputs: an output of its join step (the
+  // entrypoint's named as the template), evaluated by the run over ctflow references.
+  const std::string text = dag("      - {name: flip-coin, template: echo, arguments: {parameters: [{name: message, value: heads}]}}\n"
+                               "      - {name: heads, template: echo, depends: flip-coin, arguments: {parameters: [{name: message, value: h}]}}\n");
+  auto with_outputs = [&](const std::string& outputs) {
+    std::string t = text;
+    t.insert(t.find("  - name: echo\n"), "    outputs: {parameters: [" + outputs + "]}\n");
+    return t;
+  };
+  auto e = parse(with_outputs("{name: result, valueFrom: {expression: \"tasks['flip-coin'].outputs.result == 'heads' ? "
+                              "tasks.heads.outputs.result : workflow.parameters.nope ?? 'none'\"}}"));
+  CHECK(diag_lines(e) ==
+        "12:67: '{{workflow.parameters.nope}}' refers to nothing: no workflow parameter 'nope' in spec.arguments\n");
+  auto ok = parse(with_outputs("{name: result, valueFrom: {expression: \"tasks['flip-coin'].outputs.result == 'heads' ? "
+                               "tasks.heads.outputs.result : tasks.heads.outputs.missing ?? 'none'\"}}"));
+  CHECK(diag_lines(ok) == "12:67: '{{tasks.heads.outputs.missing}}' refers to nothing: use outputs.result, "
+                          "outputs.parameters.NAME, outputs.artifacts.NAME or status\n");
+  auto good = parse(with_outputs("{name: result, valueFrom: {expression: \"tasks['flip-coin'].outputs.result == 'heads' ? "
+                                 "tasks.heads.outputs.result : 'tails' + \\\"!\\\"\"}}"));
+  CHECK(diag_lines(good) == "");
+  const Step& main = step(good, "main");
+  CHECK(main.run == std::vector<std::string>{"true"});
+  CHECK(main.needs == std::vector<std::string>{"heads"});
+  REQUIRE(main.output_params.count("result-parameter") == 1);
+  CHECK(main.output_params.at("result-parameter").expression ==
+        "steps.flip-coin.outputs.result == 'heads' ? steps.heads.outputs.result : 'tails' + \"!\"");
+  CHECK(main.output_params.at("result-parameter").path.empty());
+  CHECK(messages(with_outputs("{name: x, valueFrom: {expression: \"tasks.heads.outputs.result ^ 2\"}}")).find(
+            ": not supported locally: the expression 'tasks.heads.outputs.result ^ 2' (unexpected character '^' "
+            "at offset 27): ctflow's expressions have") != std::string::npos);
 }
