@@ -3,6 +3,7 @@
 //   ui runs STORE N FILE     N finished runs of the workflow FILE (statuses mixed,
 //                            4 steps each, a log, metrics), for bench/ui.sh
 //   ui metrics STORE RUN     loss/accuracy series, a scalar, a confusion matrix
+//   ui drift STORE RUN       drift scores and two drift firings (RUN: the one started)
 //                            and a registered model "demo-model" for RUN, as a
 //                            training plugin would record them (ui_browser.sh)
 // Prints what it made as JSON.
@@ -85,14 +86,43 @@ int seed_metrics(ctflow::RunStore& store, const std::string& run) {
   return 0;
 }
 
+// What a daemon's drift trigger records for the Drift and Triggers pages: 40
+// drift scores (one every 10 s) that cross 0.4 at the 30th, the firing that
+// started RUN and one the cooldown held back.
+int seed_drift(ctflow::RunStore& store, const std::string& run) {
+  const int64_t t0 = ctflow::now_ms() - 400'000;
+  for (int i = 0; i < 40; ++i) {
+    ctflow::DriftSample d{"retrain", "drifted", "digits", 1, t0 + i * 10'000, i < 30 ? 0.0 : 2.0 / 3, 0.4};
+    const double psi = i < 30 ? 0.01 + 0.001 * i : 1.5 + 0.05 * (i - 30);
+    d.signals = Json{{"intensity", {{"method", "psi"}, {"score", psi}, {"threshold", 0.1}, {"drifted", psi >= 0.1}}},
+                     {"neighbor_distance", {{"method", "ks"}, {"score", i < 30 ? 0.05 : 0.6}, {"threshold", 0.05},
+                                            {"drifted", i >= 30}}}};
+    if (auto st = store.record_drift_sample(d); !st) return fail(st.message());
+  }
+  ctflow::TriggerFiring f{"retrain", "drifted", "drift:1", t0 + 300'000, t0 + 300'000,
+                          Json{{"type", "drift"}, {"trigger", "drifted"}, {"score", 2.0 / 3}, {"model", "digits"}},
+                          "started", "", run, 0};
+  ctflow::TriggerFiring held = f;
+  held.slot = "drift:2";
+  held.slot_time = held.fired_at = t0 + 310'000;
+  held.outcome = "skipped";
+  held.reason = "cooldown: a run started at most once per 1h";
+  held.run_id = "";
+  for (const auto* x : {&f, &held})
+    if (auto st = store.record_firing(*x); !st) return fail(st.message());
+  std::cout << Json{{"samples", 40}, {"firings", 2}}.dump() << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 4) return fail("usage: ui runs STORE N FILE | ui metrics STORE RUN");
+  if (argc < 4) return fail("usage: ui runs STORE N FILE | ui metrics STORE RUN | ui drift STORE RUN");
   std::string verb = argv[1];
   auto store = ctflow::RunStore::open(argv[2]);
   if (!store) return fail(store.message());
   if (verb == "runs" && argc == 5) return seed_runs(**store, std::atoi(argv[3]), argv[4]);
   if (verb == "metrics") return seed_metrics(**store, argv[3]);
-  return fail("usage: ui runs STORE N FILE | ui metrics STORE RUN");
+  if (verb == "drift") return seed_drift(**store, argv[3]);
+  return fail("usage: ui runs STORE N FILE | ui metrics STORE RUN | ui drift STORE RUN");
 }

@@ -141,18 +141,7 @@ Value trigger_row(const Workflow& wf, const Trigger& t, int64_t now_s) {
   if (t.kind == TriggerKind::Schedule) {
     row["schedule"] = t.schedules;
     row["timezone"] = t.timezone.empty() ? "UTC" : t.timezone;
-    auto crons = triggers::compile_schedules(t);
-    if (crons) {
-      Value next = Value::array();
-      int64_t at = now_s;
-      for (int i = 0; i < 3; ++i) {
-        auto n = triggers::next_slot(*crons, at);
-        if (!n) break;
-        next.push_back({{"local", crons->front().zone->format(*n)}, {"utc", triggers::slot_key(*n)}});
-        at = *n;
-      }
-      row["next"] = next;
-    }
+    if (triggers::compile_schedules(t)) row["next"] = triggers::next_firings(t, now_s);
   } else if (t.kind == TriggerKind::Watch) {
     row["watch"] = t.watch;
   } else if (t.kind == TriggerKind::Drift) {

@@ -218,6 +218,25 @@ int cmd_lint(const std::vector<std::string>& files, double cpus, int gpus, bool 
   return rc;
 }
 
+namespace {
+
+// A `path` param given with -p as a relative path names a file or folder from
+// where `ctflow run` runs (each step runs in a fresh folder of its own, where
+// the relative path would name nothing): it is bound as the absolute path.
+void absolute_path_params(const Workflow& wf, const std::vector<std::string>& assignments, Value& params) {
+  for (const auto& a : assignments) {
+    const size_t eq = a.find('=');
+    if (eq == std::string::npos) continue;
+    const ParamDecl* p = wf.find_param(a.substr(0, eq));
+    const fs::path text = a.substr(eq + 1);
+    if (!p || p->type != ParamType::Path || text.empty() || !text.is_relative()) continue;
+    std::error_code ec;
+    if (auto abs = fs::absolute(text, ec); !ec) params[p->name] = abs.lexically_normal().string();
+  }
+}
+
+}  // namespace
+
 int cmd_run(const Global& g, const RunArgs& a) {
   // The Argo frontend reads its executor from CTFLOW_ARGO_EXECUTOR; the flag sets it.
   if (!a.executor.empty()) ::setenv("CTFLOW_ARGO_EXECUTOR", a.executor.c_str(), 1);
@@ -244,6 +263,7 @@ int cmd_run(const Global& g, const RunArgs& a) {
     else print_error(params.message());
     return kExitUsage;
   }
+  absolute_path_params(*wf, a.params, *params);
   if (!a.junit.empty())
     if (auto st = check_junit_path(a.junit); !st.ok()) {
       print_error(st.message());

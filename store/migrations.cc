@@ -200,6 +200,21 @@ CREATE TABLE trigger_firings (
 CREATE INDEX trigger_firings_by_time ON trigger_firings(workflow, trigger_name, slot_time);
 CREATE INDEX trigger_firings_by_run ON trigger_firings(run_id);
 )sql",
+    // 7: drift scores a daemon's drift trigger read from `ctflow serve`, over
+    // time (the dashboard's Drift page).
+    R"sql(
+CREATE TABLE drift_samples (
+  workflow     TEXT NOT NULL,
+  trigger_name TEXT NOT NULL,
+  model        TEXT NOT NULL,
+  version      INTEGER NOT NULL DEFAULT 0,
+  at           INTEGER NOT NULL,
+  score        REAL NOT NULL,
+  above        REAL NOT NULL,
+  signals      TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX drift_samples_by_model ON drift_samples(model, at);
+)sql",
 };
 
 constexpr int kLatest = static_cast<int>(std::size(kMigrations));

@@ -155,6 +155,16 @@ struct TriggerFiring {
   int64_t pid = 0;           // the `ctflow run` process started for it
 };
 
+// One drift score a daemon's drift trigger read from `ctflow serve`.
+struct DriftSample {
+  std::string workflow, trigger, model;
+  int version = 0;
+  int64_t at = 0;           // ms
+  double score = 0;         // overall
+  double above = 0;         // the trigger's threshold
+  Json signals = Json::object();  // signal -> {score, threshold, drifted, method}
+};
+
 // What the Prometheus /metrics of `ctflow ui` and `ctflow daemon` count.
 struct EngineCounts {
   struct Runs { std::string workflow, status; int64_t count = 0; };
@@ -280,6 +290,10 @@ class RunStore {
   Result<std::optional<TriggerFiring>> firing_for_run(const std::string& run_id);
   // Firings of WORKFLOW still pending or whose run is Pending or Running.
   Result<std::vector<TriggerFiring>> open_firings(const std::string& workflow);
+  // --- drift samples (store/trigger_firings.cc) ---
+  Status record_drift_sample(const DriftSample& s);
+  // Oldest first; the last LIMIT samples of each model (empty MODEL: all).
+  Result<std::vector<DriftSample>> list_drift_samples(const std::string& model = "", int limit = 500);
   // Counts for /metrics; BUCKETS are the step-duration histogram's bounds (s).
   Result<EngineCounts> engine_counts(const std::vector<double>& buckets);
 

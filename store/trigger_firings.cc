@@ -181,4 +181,38 @@ Result<EngineCounts> RunStore::engine_counts(const std::vector<double>& buckets)
   return c;
 }
 
+Status RunStore::record_drift_sample(const DriftSample& s) {
+  auto st = prepare("INSERT INTO drift_samples(workflow, trigger_name, model, version, at, score, above, signals) "
+                    "VALUES (?,?,?,?,?,?,?,?)");
+  if (!st.ok()) return st.status();
+  st->bind(1, s.workflow).bind(2, s.trigger).bind(3, s.model).bind(4, static_cast<int64_t>(s.version));
+  st->bind(5, s.at ? s.at : now_ms()).bind(6, s.score).bind(7, s.above).bind(8, json_text(s.signals));
+  return st->run();
+}
+
+Result<std::vector<DriftSample>> RunStore::list_drift_samples(const std::string& model, int limit) {
+  auto st = prepare(
+      "SELECT workflow, trigger_name, model, version, at, score, above, signals FROM ("
+      " SELECT d.rowid AS rid, d.*, ROW_NUMBER() OVER (PARTITION BY model ORDER BY at DESC, d.rowid DESC) AS n"
+      " FROM drift_samples d WHERE ?1 = '' OR model = ?1) WHERE n <= ?2 ORDER BY model, at, rid");
+  if (!st.ok()) return st.status();
+  st->bind(1, model).bind(2, static_cast<int64_t>(limit));
+  std::vector<DriftSample> out;
+  for (;;) {
+    auto row = st->next();
+    if (!row.ok()) return row.status();
+    if (!*row) return out;
+    DriftSample d;
+    d.workflow = st->text(0);
+    d.trigger = st->text(1);
+    d.model = st->text(2);
+    d.version = static_cast<int>(st->int64(3));
+    d.at = st->int64(4);
+    d.score = st->real(5);
+    d.above = st->real(6);
+    d.signals = parse_json_column(st->text(7));
+    out.push_back(std::move(d));
+  }
+}
+
 }  // namespace ctflow

@@ -193,6 +193,7 @@ ApiResponse Api::handle(const ApiRequest& r) {
   if (n == 2 && p[0] == "artifacts") return get_artifact(p[1]);
   if (n == 1 && p[0] == "models") return get_models();
   if (n == 1 && p[0] == "triggers") return get_triggers();
+  if (n == 1 && p[0] == "drift") return get_drift();
   if (n == 1 && p[0] == "workflows") return get_workflows();
   return error_response(404, "no such endpoint: " + r.path);
 }
@@ -470,28 +471,6 @@ ApiResponse Api::get_models() {
   return json_response(200, out);
 }
 
-// The triggers the store has firings of (ctflow daemon), each with its latest firings.
-ApiResponse Api::get_triggers() {
-  auto firings = store_.list_firings("", "", 2000);
-  if (!firings) return error_response(500, firings.message());
-  Json out = Json::array();
-  std::map<std::pair<std::string, std::string>, size_t> at;
-  for (const auto& f : *firings) {
-    auto key = std::make_pair(f.workflow, f.trigger);
-    auto it = at.find(key);
-    if (it == at.end()) {
-      it = at.emplace(key, out.size()).first;
-      out.push_back({{"workflow", f.workflow}, {"trigger", f.trigger}, {"type", f.event.value("type", "")},
-                     {"history", Json::array()}});
-    }
-    Json& h = out[it->second]["history"];
-    if (h.size() < 50)
-      h.push_back({{"slot", f.slot}, {"time", iso8601(f.slot_time)}, {"outcome", f.outcome}, {"reason", f.reason},
-                   {"run_id", f.run_id}, {"event", f.event}});
-  }
-  return json_response(200, out);
-}
-
 ApiResponse Api::post_stage(const std::string& name, const std::string& version, const ApiRequest& r) {
   int v = 0;
   try {
@@ -511,16 +490,21 @@ ApiResponse Api::post_stage(const std::string& name, const std::string& version,
   return json_response(200, Json{{"name", name}, {"version", v}, {"stage", m ? m->stage : stage}});
 }
 
-ApiResponse Api::get_workflows() {
-  Json out = Json::array();
+std::vector<fs::path> workflow_files(const fs::path& dir) {
   std::error_code ec;
   std::vector<fs::path> files;
-  for (fs::directory_iterator it(options_.workflows_dir, ec), end; !ec && it != end; it.increment(ec)) {
+  if (dir.empty()) return files;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     auto ext = it->path().extension();
     if (it->is_regular_file() && (ext == ".yaml" || ext == ".yml")) files.push_back(it->path());
   }
   std::sort(files.begin(), files.end());
-  for (const auto& f : files) {
+  return files;
+}
+
+ApiResponse Api::get_workflows() {
+  Json out = Json::array();
+  for (const auto& f : workflow_files(options_.workflows_dir)) {
     LoadResult lr = load_workflow_file(f.string());
     Json w = {{"file", f.filename().string()}, {"valid", lr.ok()}};
     if (!lr.diags.empty()) w["problems"] = lr.diags.render();

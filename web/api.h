@@ -38,6 +38,8 @@ struct ApiResponse {
 
 ApiResponse json_response(int status, const nlohmann::json& body);
 ApiResponse error_response(int status, const std::string& message);
+// The .yaml and .yml files of DIR, sorted (none when DIR is empty or unreadable).
+std::vector<std::filesystem::path> workflow_files(const std::filesystem::path& dir);
 
 // Splits "/a/b?x=1&y=%20" into the path (left encoded) and the decoded query.
 void split_target(const std::string& target, std::string& path, std::map<std::string, std::string>& query);
@@ -70,6 +72,7 @@ class Api {
   ApiResponse get_artifact(const std::string& digest);
   ApiResponse get_models();
   ApiResponse get_triggers();
+  ApiResponse get_drift();
   ApiResponse get_workflows();
   ApiResponse post_stage(const std::string& name, const std::string& version, const ApiRequest& r);
   ApiResponse post_submit(const ApiRequest& r);

@@ -4,6 +4,9 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
+
+#include "engine/triggers/cron.h"
 
 namespace ctflow::argo_detail {
 
@@ -74,7 +77,63 @@ YAML::Node Translator::cron_spec(const YAML::Node& cron) {
   std::string sched;
   for (const auto& w : when) sched += (sched.empty() ? "" : ", ") + w;
   if (!sched.empty()) cron_schedule_ = "CronWorkflow schedule: " + sched + (tz.empty() ? "" : " (" + tz + ")");
+  cron_trigger(cron);
   return ws;
+}
+
+// The CronWorkflow's schedule as a schedule trigger named "cron", which
+// `ctflow daemon` runs (`ctflow run` runs the workflowSpec once): schedule(s),
+// timezone, concurrencyPolicy, startingDeadlineSeconds; `suspend: true` leaves
+// it out. Argo runs the latest slot missed within startingDeadlineSeconds, as
+// catchup: latest does.
+void Translator::cron_trigger(const YAML::Node& cron) {
+  if (YAML::Node s = cron["suspend"]; s && scalar(s) == "true") return;
+  YAML::Node at = cron["schedule"] ? cron["schedule"] : cron["schedules"];
+  if (!at) {
+    error(cron, "a CronWorkflow needs 'spec.schedule' (a cron expression like \"0 3 * * *\") or 'spec.schedules'");
+    return;
+  }
+  Trigger t;
+  t.name = "cron";
+  t.pos = pos(at);
+  t.kind = TriggerKind::Schedule;
+  t.kind_pos = t.pos;
+  t.max_active = 1;
+  std::shared_ptr<const triggers::TimeZone> zone = triggers::TimeZone::utc();
+  if (YAML::Node tz = cron["timezone"]; tz && !scalar(tz).empty()) {
+    t.timezone = scalar(tz);
+    t.timezone_pos = pos(tz);
+    auto z = triggers::TimeZone::load(t.timezone);
+    if (z) zone = *z;
+    else error(tz, "spec.timezone: " + z.message());
+  }
+  std::vector<YAML::Node> items;
+  if (YAML::Node one = cron["schedule"]) items.push_back(one);
+  for (const auto& x : cron["schedules"]) items.push_back(x);
+  for (const auto& x : items) {
+    const std::string text = scalar(x);
+    auto c = triggers::parse_cron(text, zone);
+    if (!c) error(x, "bad schedule '" + text + "': " + c.message());
+    else if (!c->can_fire())
+      error(x, "schedule '" + text + "' can never fire: no month has that day (check day-of-month and month)");
+    else t.schedules.push_back(text);
+  }
+  if (YAML::Node c = cron["concurrencyPolicy"]) {
+    const std::string v = scalar(c);
+    if (v == "Allow") t.concurrency = Concurrency::Allow;
+    else if (v == "Forbid") t.concurrency = Concurrency::Forbid;
+    else if (v == "Replace") t.concurrency = Concurrency::Replace;
+    else error(c, "spec.concurrencyPolicy must be Allow, Forbid or Replace; got '" + v + "'");
+    if (t.concurrency == Concurrency::Allow) t.max_active = 3;
+  } else {
+    t.max_active = 3;  // Argo's default policy is Allow
+  }
+  if (YAML::Node sd = cron["startingDeadlineSeconds"]) {
+    Value v = val(sd);
+    if (v.is_number() && v.get<double>() >= 0) t.starting_deadline_s = v.get<double>();  // 0: none, as in Argo
+    else error(sd, "spec.startingDeadlineSeconds must be a number of seconds (0 or more)");
+  }
+  if (!t.schedules.empty()) wf_.triggers.push_back(std::move(t));
 }
 
 // spec.arguments.parameters as the workflow's params, and the value each has

@@ -245,6 +245,8 @@ class Translator {
   void read_parameters(const YAML::Node& args);
   // A CronWorkflow's spec.workflowSpec (its schedule kept in cron_schedule_).
   YAML::Node cron_spec(const YAML::Node& cron);
+  // Its schedule as the trigger "cron" in wf_.triggers, which ctflow daemon runs.
+  void cron_trigger(const YAML::Node& cron);
   bool read_templates(const YAML::Node& spec);
   bool run_entrypoint(const YAML::Node& spec);
   void run_on_exit(const YAML::Node& spec);

@@ -29,6 +29,8 @@ struct Armed {
   std::filesystem::path watch_dir;        // watch
   int64_t baseline_ms = 0;                // watch: entries older than this were there before
   bool drift_down = false;                // drift: the last poll failed (logged once)
+  std::string drift_seen;                 // drift: the last answer recorded as a sample
+  int64_t drift_seen_ms = 0;
 };
 
 struct Daemon::Impl {
@@ -58,6 +60,7 @@ struct Daemon::Impl {
   void arm_drift(Armed& a);
   void poll_drift(Armed& a);
   void on_drift(Armed& a, const std::string& error, const Value& answer);
+  void record_drift_sample(Armed& a, const Value& answer, int64_t now);
   Value base_event(const Armed& a, const std::string& type, const std::string& slot, int64_t time_ms) const;
 };
 

@@ -168,15 +168,23 @@ void Daemon::Impl::poll_drift(Armed& a) {
 void Daemon::Impl::on_drift(Armed& a, const std::string& error, const Value& answer) {
   const std::string where = a.wf->name + "/" + a.t->name;
   if (!error.empty()) {
-    if (!a.drift_down) log(where + ": cannot read the drift of " + a.t->drift_model + " from " + a.t->drift_server + ": " + error);
+    // The serve answers, but has no score yet, and says why (no version
+    // loaded, no profile, too few inputs in the window).
+    const bool waiting = answer.is_object() && answer.contains("score") && answer["score"].is_null() &&
+                         answer.contains("reason") && answer["reason"].is_string();
+    if (!a.drift_down)
+      log(where + (waiting ? ": no drift score of " + a.t->drift_model + " yet from " + a.t->drift_server + ": " +
+                                 answer["reason"].get<std::string>()
+                           : ": cannot read the drift of " + a.t->drift_model + " from " + a.t->drift_server + ": " + error));
     a.drift_down = true;
     return;
   }
-  if (a.drift_down) log(where + ": " + a.t->drift_server + " answers again");
+  if (a.drift_down) log(where + ": " + a.t->drift_server + " gives a drift score of " + a.t->drift_model + " again");
   a.drift_down = false;
   const double score = answer["score"].get<double>();
-  if (!(score > a.t->drift_above)) return;
   const int64_t now = now_ms();
+  record_drift_sample(a, answer, now);
+  if (!(score > a.t->drift_above)) return;
   TriggerFiring f;
   f.slot = "drift:" + iso8601(now) + ":" + std::to_string(now % 1000);
   f.slot_time = now;
@@ -188,6 +196,32 @@ void Daemon::Impl::on_drift(Armed& a, const std::string& error, const Value& ans
   if (answer.contains("window")) f.event["window"] = answer["window"];
   if (answer.contains("signals")) f.event["signals"] = answer["signals"];
   fire(a, f);
+}
+
+// The answer as a drift sample for the dashboard, when it differs from the
+// last one recorded (new inputs, another version, other scores: once the
+// window is full its count stays and the signals' scores still move) or a
+// minute has passed.
+void Daemon::Impl::record_drift_sample(Armed& a, const Value& answer, int64_t now) {
+  const std::string seen = answer.dump();
+  if (seen == a.drift_seen && now - a.drift_seen_ms < 60'000) return;
+  DriftSample d;
+  d.workflow = a.wf->name;
+  d.trigger = a.t->name;
+  d.model = answer.value("model", a.t->drift_model);
+  if (answer.contains("version") && answer["version"].is_number_integer()) d.version = answer["version"].get<int>();
+  d.at = now;
+  d.score = answer["score"].get<double>();
+  d.above = a.t->drift_above;
+  if (answer.contains("signals") && answer["signals"].is_object())
+    for (auto it = answer["signals"].begin(); it != answer["signals"].end(); ++it)
+      if (it.value().is_object() && it.value().contains("score")) d.signals[it.key()] = it.value();
+  if (Status st = store->record_drift_sample(d); !st) {
+    log(a.wf->name + "/" + a.t->name + ": cannot record a drift sample: " + st.message());
+    return;
+  }
+  a.drift_seen = seen;
+  a.drift_seen_ms = now;
 }
 
 }  // namespace ctflow::triggers

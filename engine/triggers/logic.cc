@@ -12,6 +12,20 @@ namespace ctflow::triggers {
 
 std::string slot_key(int64_t t_s) { return TimeZone::utc()->format(t_s).substr(0, 19) + "Z"; }
 
+Value next_firings(const Trigger& t, int64_t now_s, int count) {
+  Value next = Value::array();
+  if (t.kind != TriggerKind::Schedule) return next;
+  auto crons = compile_schedules(t);
+  if (!crons) return next;
+  for (int64_t at = now_s; static_cast<int>(next.size()) < count;) {
+    auto n = next_slot(*crons, at);
+    if (!n) break;
+    next.push_back({{"local", crons->front().zone->format(*n)}, {"utc", slot_key(*n)}});
+    at = *n;
+  }
+  return next;
+}
+
 Result<std::vector<CronSchedule>> compile_schedules(const Trigger& t) {
   auto zone = TimeZone::load(t.timezone);
   if (!zone) return zone.status();

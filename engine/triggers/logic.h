@@ -23,6 +23,9 @@ std::string slot_key(int64_t t_s);
 Result<std::vector<CronSchedule>> compile_schedules(const Trigger& t);
 // The first slot of any of them strictly after AFTER (Unix seconds).
 std::optional<int64_t> next_slot(const std::vector<CronSchedule>& crons, int64_t after_s);
+// The next COUNT firings of a schedule trigger after NOW_S, each as
+// {"local": in its zone, "utc": its slot key}; empty for other kinds.
+Value next_firings(const Trigger& t, int64_t now_s, int count = 3);
 
 // A slot that came due, and what to do with it.
 struct SlotDecision {

@@ -263,6 +263,37 @@ await check('models page lists versions and promotes', async () => {
   await shot('models.png');
 });
 
+await check('triggers page lists firings with the run started or why none', async () => {
+  await page.goto(`${BASE}/#/triggers`);
+  const table = page.locator('table.triggers[data-trigger="retrain/drifted"]');
+  await table.waitFor();
+  const rows = table.locator('tbody tr');
+  assert.equal(await rows.count(), 2);
+  assert.equal(await table.locator('.badge.outcome-started').count(), 1);
+  assert.equal(await table.locator(`a[href="#/run/${HELLO}"]`).count(), 1);
+  assert.match(await table.locator('tr', { has: page.locator('.outcome-skipped') }).innerText(), /cooldown/);
+  // a started firing is coloured as a success, a skipped one is not
+  const bg = (sel) => table.locator(sel).evaluate((e) => getComputedStyle(e).backgroundColor);
+  assert.notEqual(await bg('.badge.outcome-started'), await bg('.badge.outcome-skipped'));
+  // a trigger of a workflow file that has not fired: its next firings, in its zone and in UTC
+  const next = page.locator('p.next-firings[data-trigger="hello/nightly"]');
+  assert.match(await next.innerText(), /^Next: \d{4}-\d\d-\d\d[ T]0?3:00.*\(\d{4}-\d\d-\d\dT0[12]:00:00Z\)/);
+  await shot('triggers.png');
+});
+
+await check('drift page charts the scores per signal and overall with the threshold', async () => {
+  await page.goto(`${BASE}/#/drift`);
+  const section = page.locator('section.drift[data-model="digits"]');
+  await section.waitFor();
+  assert.match(await section.locator('h3').innerText(), /digits v1/);
+  assert.match(await section.locator('p').innerText(), /40 scores read by retrain \/ drifted.*above 0\.4/);
+  assert.equal(await section.locator('tr[data-signal="overall"] td.drifted').count(), 1);
+  assert.match(await section.locator('tr[data-signal="intensity"]').innerText(), /psi\s+1\.95\s+0\.1/);
+  assert.equal(await section.getAttribute('data-series'), 'overall:40,intensity:40,neighbor_distance:40,threshold 0.4:2');
+  assert.ok(await section.locator('.chart canvas').boundingBox());
+  await shot('drift.png');
+});
+
 await check('no errors in the page', async () => {
   assert.deepEqual(problems, []);
 });

@@ -1,20 +1,16 @@
 #!/usr/bin/env bash
-# ctflow daemon, drift: polls GET {server}/models/{model}/drift and fires when
-# the score is above `above`, at most once per cooldown (the polls inside the
-# cooldown leave one `skipped` record, not one per poll); the run gets the
-# score. The server here is Python's http.server on loopback answering the
-# JSON that `ctflow serve` gives at that path.
+# ctflow daemon, drift, against a real `ctflow serve` of a real model (the MNIST
+# workflow's v1, trained on digits): the daemon polls
+# GET {server}/models/{model}/drift; before the serve has seen enough inputs it
+# says why there is no score yet and starts nothing; held-out digits score
+# below `above` and start nothing; images that are not digits push the score
+# over it and the daemon fires once, at most once per cooldown (the polls
+# inside the cooldown leave one `skipped` record, not one per poll). The run
+# gets the event's score as a param, and names the event.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-mkdir -p "$T/www/models/digits"
-echo '{"model": "digits", "version": 3, "window": 512, "score": 0.05, "drifted": false, "signals": {}}' \
-  > "$T/www/models/digits/drift"
-port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-(cd "$T/www" && exec "$PY" -m http.server "$port" --bind 127.0.0.1 > "$T/http.log" 2>&1) &
-_BG_PIDS+=("$!")
-wait_for 10 "$PY" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/models/digits/drift')" ||
-  fail "the test's HTTP server did not start"
+serve_v1
 
 f=$(wf "$TAG-drift" <<YAML
 apiVersion: ctflow/v1
@@ -24,7 +20,7 @@ params:
   score: {type: float, default: 0}
 triggers:
   drifted:
-    drift: {server: "http://127.0.0.1:$port", model: digits, above: 0.2, every: 200ms}
+    drift: {server: "$URL", model: mnist-embedder, above: 0.2, every: 200ms}
     cooldown: 1h
     params: {score: "{{event.score}}"}
 steps:
@@ -35,23 +31,51 @@ YAML
 setsid "$CTFLOW_BIN" daemon "$f" --addr 127.0.0.1:0 > "$T/daemon.out" 2> "$T/daemon.err" &
 _BG_PIDS+=("$!")
 daemon=$!
-wait_for 10 grep -q "webhooks and /metrics" "$T/daemon.out" || fail "the daemon did not start: $(cat "$T/daemon.err")"
-sleep 0.8
-assert_eq 0 "$("$CTFLOW_BIN" list -o json | grep -c '"id"' || true)" "runs while the score is low"
-echo '{"model": "digits", "version": 3, "window": 512, "score": 0.27, "drifted": true, "signals": {"psi": 0.27}}' \
-  > "$T/www/models/digits/drift"
-started() { "$CTFLOW_BIN" list --status Succeeded -o json | grep -q '"id"'; }
-wait_for 10 started || fail "no run after the score went up: $(cat "$T/daemon.err")"
+wait_for 10 grep -qs "webhooks and /metrics" "$T/daemon.out" || fail "the daemon did not start: $(cat "$T/daemon.err")"
+retrains() { ctflow list --workflow retrain -o json | json_get - 'len(d)'; }
+
+# --- no inputs yet: no score, and the daemon's log says why (once)
+wait_for 10 grep -qs "no drift score of mnist-embedder yet" "$T/daemon.err" ||
+  fail "the daemon's log before any input: $(cat "$T/daemon.err")"
+assert_contains "$(cat "$T/daemon.err")" "a score needs at least 100" "why there is no score yet"
+sleep 0.6
+assert_eq 1 "$(grep -c "no drift score" "$T/daemon.err")" "the 'no score yet' line (once, not once a poll)"
+pass "no inputs yet: the daemon says why there is no drift score"
+
+# --- held-out digits: below the threshold, nothing starts
+send_images digits
+low=$(curl -fsS "$URL/models/mnist-embedder/drift" | json_get - 'd["score"]')
+"$PY" -c 'import sys; assert float(sys.argv[1]) <= 0.2, sys.argv[1]' "$low" || fail "held-out digits drift: $low"
+sleep 1  # five polls below the threshold
+assert_eq 0 "$(retrains)" "runs while the inputs are digits"
+pass "held-out digits: drift $low, no run started"
+
+# --- noise: above the threshold, one run, then the cooldown holds
+send_images noise
+high=$(curl -fsS "$URL/models/mnist-embedder/drift" | json_get - 'd["score"]')
+started() { [ "$(ctflow list --workflow retrain --status Succeeded -o json | json_get - 'len(d)')" -ge 1 ]; }
+wait_for 10 started || fail "no run after the score went up to $high: $(cat "$T/daemon.err")"
 sleep 1  # five more polls above the threshold, inside the cooldown
 kill -TERM "$daemon"
-wait "$daemon" || fail "the daemon did not stop cleanly"
+wait "$daemon" || fail "the daemon did not stop cleanly: $(cat "$T/daemon.err")"
+assert_eq 1 "$(retrains)" "runs the drift started"
 
-"$CTFLOW_BIN" triggers "$f" -o json > "$T/triggers.json"
+ctflow triggers "$f" -o json > "$T/triggers.json"
 assert_eq '["skipped", "started"]' "$(json_get "$T/triggers.json" 'sorted(h["outcome"] for h in d[0]["history"])')" \
   "firings: one started, one cooldown record"
 assert_contains "$(json_get "$T/triggers.json" '[h for h in d[0]["history"] if h["outcome"]=="skipped"][0]["reason"]')" "cooldown"
 run=$(json_get "$T/triggers.json" '[h for h in d[0]["history"] if h["outcome"]=="started"][0]["run_id"]')
-"$CTFLOW_BIN" get "$run" -o json > "$T/run.json"
-assert_eq 0.27 "$(json_get "$T/run.json" 'd["params"]["score"]')" "the run's score param"
-assert_eq 0.27 "$(json_get "$T/run.json" 'd["trigger"]["score"]')" "the event named by the run"
-pass "drift fired once above the threshold, then held by the cooldown"
+ctflow get "$run" -o json > "$T/run.json"
+"$PY" - "$T/run.json" "$high" <<'PY' || fail "the run's score: $(json_get "$T/run.json" '[d["params"], d["trigger"]]')"
+import json, sys
+d, high = json.load(open(sys.argv[1])), float(sys.argv[2])
+event = d["trigger"]
+assert event["type"] == "drift" and event["model"] == "mnist-embedder" and event["version"] == 1, event
+# what the serve said at the poll that fired (a poll may come between two requests of the noise)
+assert 0.2 < event["score"] <= high, (event["score"], high)
+assert d["params"]["score"] == event["score"], (d["params"], event["score"])
+assert set(event["signals"]) == {"intensity", "class_balance", "neighbor_distance"}, event["signals"]
+PY
+score=$(json_get "$T/run.json" 'd["trigger"]["score"]')
+assert_eq "score=$score" "$(json_get "$T/run.json" 'step(d, "train")["outputs"]["result"]')" "the step's echo of the score"
+pass "drift fired once above the threshold (at $score), then held by the cooldown"

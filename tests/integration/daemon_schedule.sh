@@ -42,8 +42,8 @@ wait "$DAEMON" || fail "the daemon did not stop cleanly on SIGTERM: $(cat "$T/da
 assert_contains "$(cat "$T/daemon2.err")" "stopping" "the daemon's log"
 # The runs it started finish on their own.
 settled() {  # no run going on and no firing whose run is still starting
-  ! "$CTFLOW_BIN" list -o json | grep -q '"Running"' &&
-    ! "$CTFLOW_BIN" triggers "$f" -o json --limit 1000 | grep -q '"outcome": "pending"'
+  none_running &&
+    [ "$("$CTFLOW_BIN" triggers "$f" -o json --limit 1000 | json_get - 'sum(h["outcome"] == "pending" for h in d[0]["history"])')" = 0 ]
 }
 wait_for 15 settled || fail "a run never finished"
 

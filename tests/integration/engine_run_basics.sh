@@ -233,3 +233,25 @@ ctflow run "$f" -o json > "$T/binary.json" 2> "$T/err" || fail "binary stdout: $
 assert_eq "a��b" "$(json_get "$T/binary.json" 'step(d, "raw")["outputs"]["result"]')" "raw's result"
 assert_eq Succeeded "$(json_get "$T/binary.json" 'step(d, "next")["status"]')" "next.status"
 pass "stdout that is not UTF-8 is kept, with U+FFFD for the bad bytes"
+
+# --- a relative path given to a `path` param with -p names it from where
+# `ctflow run` runs, not from the step's own fresh folder; a string param is
+# left as written
+f=$(wf relpath <<'YAML'
+apiVersion: ctflow/v1
+kind: Workflow
+metadata: {name: relpath}
+params:
+  data: {type: path}
+  label: {type: string, default: x}
+steps:
+  look: {shell: "cat '{{params.data}}/in.txt'"}
+YAML
+)
+mkdir -p "$T/here/sub" && echo found-it > "$T/here/sub/in.txt"
+(cd "$T/here" && ctflow run "$f" -p data=sub -p label=sub/x -o json > "$T/relpath.json" 2> "$T/err") ||
+  fail "a relative path param: $(cat "$T/err")"
+assert_eq "$T/here/sub" "$(json_get "$T/relpath.json" 'd["params"]["data"]')" "the path param, bound absolute"
+assert_eq "sub/x" "$(json_get "$T/relpath.json" 'd["params"]["label"]')" "the string param"
+assert_eq found-it "$(json_get "$T/relpath.json" 'step(d, "look")["outputs"]["result"]')" "what the step read"
+pass "a relative -p path is taken from where ctflow run runs"

@@ -105,6 +105,56 @@ use_mnist() {
   fi
 }
 
+# train_v1: the MNIST workflow on 800 digits, one epoch, deployed whatever its
+# accuracy: mnist-embedder v1 (Production), the run in $T/run1.json.
+train_v1() {
+  local id
+  id=$(ctflow run "$WF" -p data="$DATA" -p limit=800 -p epochs=1 -p threshold=0 2>"$T/err1") || fail "run 1: $(cat "$T/err1")"
+  ctflow get "$id" -o json > "$T/run1.json"
+  assert_eq 1 "$(json_get "$T/run1.json" 'step(d, "deploy")["outputs"]["version"]')" "v1 registered"
+}
+
+# serve_v1: the MNIST plugins and curl or a skip; v1 trained (train_v1) and
+# served by `ctflow serve --drift-window 200` at $URL.
+serve_v1() {
+  use_mnist
+  need_tool curl
+  train_v1
+  start_serve serve --drift-window 200
+}
+
+# send_images WHAT [PAUSE]: posts images to mnist-embedder on the serve at
+# $URL, 50 a request (PAUSE seconds apart, default 0): "digits" (the first 200
+# held-out digits of v1's dataset, from $T/run1.json), "noise" (100 of uniform
+# noise) or "inverted" (100 held-out digits, inverted).
+send_images() {
+  "$PY" - "$URL" "$(json_get "$T/run1.json" 'step(d, "ingest")["artifacts"]["dataset"]["path"]')" "$1" "${2:-0}" <<'PY'
+import http.client, json, pathlib, sys, time, urllib.parse
+import numpy as np
+url, dataset, what, pause = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+u = urllib.parse.urlparse(url)
+conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+man = json.loads((dataset / "manifest.json").read_text())
+test = np.concatenate([np.load(dataset / c["images"]) for c in man["splits"]["test"]["chunks"]])
+if what == "digits":
+    images = test[:200]
+elif what == "noise":
+    images = np.random.default_rng(7).integers(0, 256, size=(100, 28, 28), dtype=np.uint8)
+elif what == "inverted":
+    images = 255 - test[200:300]
+else:
+    raise SystemExit("send_images: WHAT is digits, noise or inverted; got %r" % what)
+for i in range(0, len(images), 50):
+    conn.request("POST", "/predictions/mnist-embedder",
+                 json.dumps({"instances": [im.reshape(-1).tolist() for im in images[i:i + 50]]}),
+                 {"Content-Type": "application/json"})
+    r = conn.getresponse()
+    assert r.status == 200, (r.status, r.read())
+    r.read()
+    time.sleep(pause)
+PY
+}
+
 # run_rc VAR ARGS...: runs ctflow, stores its exit code in VAR instead of failing.
 run_rc() {
   local __var="$1"
@@ -131,6 +181,20 @@ wait_for() {
     [ "$SECONDS" -lt "$deadline" ] || return 1
     sleep 0.1
   done
+}
+
+# run_settled ID: true when the run is neither Pending nor Running.
+# (Not `! ctflow get ... | grep -q Running`: under pipefail, grep's early exit
+# makes the writer's SIGPIPE look like "not found".)
+run_settled() {
+  case "$(ctflow get "$1" -o json | json_get - 'd["status"]')" in
+    Pending | Running) return 1 ;;
+  esac
+}
+
+# none_running: true when no run of the store is Pending or Running.
+none_running() {
+  [ "$(ctflow list -o json | json_get - 'sum(r["status"] in ("Pending", "Running") for r in d)')" = 0 ]
 }
 
 # none_left PATTERN: true when no process's command line matches PATTERN.

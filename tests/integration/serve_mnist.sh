@@ -11,9 +11,7 @@ use_mnist
 need_tool curl
 
 # --- v1: a weak model (few images), registered as Production
-id1=$(ctflow run "$WF" -p data="$DATA" -p limit=800 -p epochs=1 -p threshold=0 2>"$T/err1") || fail "run 1: $(cat "$T/err1")"
-ctflow get "$id1" -o json > "$T/run1.json"
-assert_eq 1 "$(json_get "$T/run1.json" 'step(d, "deploy")["outputs"]["version"]')" "v1 registered"
+train_v1
 
 # --- the server, with a management token
 TOKEN="tok-$RANDOM$RANDOM"

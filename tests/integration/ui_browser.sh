@@ -49,6 +49,8 @@ SWEEP_RUN=$(run_id workflows/sweep.yaml)
 # Metrics, a confusion matrix and a model, recorded through RunStore as a
 # training plugin would (bench/ui.cc).
 "$SEED" metrics "$STORE" "$METRICS_RUN" >/dev/null
+# Drift scores and drift firings, as a daemon's drift trigger records them.
+"$SEED" drift "$STORE" "$HELLO_RUN" >/dev/null
 
 PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();})')
 "$BIN" --store "$STORE" ui --addr "127.0.0.1:$PORT" --workflows "$WORK/workflows" > "$WORK/ui.log" 2>&1 &

@@ -9,14 +9,19 @@
 #include <algorithm>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "engine/container.h"
 #include "engine/frontend_v1.h"
 
 using ctflow::ArgoOptions;
+using ctflow::Catchup;
+using ctflow::Concurrency;
 using ctflow::LoadResult;
 using ctflow::parse_workflow_text;
 using ctflow::Step;
+using ctflow::Trigger;
+using ctflow::TriggerKind;
 using ctflow::Value;
 
 namespace {
@@ -515,6 +520,45 @@ TEST_CASE("FrontendArgoTest.CronWorkflowRunsItsWorkflowSpec") {
         }) != m.run.end());
   CHECK(messages("apiVersion: argoproj.io/v1alpha1\nkind: CronWorkflow\nmetadata: {name: x}\nspec: {schedule: '@daily'}\n") ==
         "4:7: a CronWorkflow needs 'spec.workflowSpec', the Workflow spec it runs\n");
+}
+
+TEST_CASE("FrontendArgoTest.CronWorkflowScheduleIsATrigger") {
+  // ctflow daemon runs a CronWorkflow on its schedule: the frontend gives it as the schedule trigger "cron".
+  const std::string body = "  workflowSpec:\n"
+                           "    entrypoint: main\n"
+                           "    templates:\n"
+                           "    - name: main\n"
+                           "      container: {image: busybox, command: [echo, hi]}\n";
+  auto cron = [&](const std::string& spec) {
+    return "apiVersion: argoproj.io/v1alpha1\nkind: CronWorkflow\nmetadata: {name: c}\nspec:\n" + spec + body;
+  };
+  auto r = parse(cron("  schedule: '0 3 * * *'\n  timezone: Europe/Berlin\n  concurrencyPolicy: Forbid\n"
+                      "  startingDeadlineSeconds: 600\n"));
+  CHECK(diag_lines(r) == "");
+  REQUIRE(r.workflow);
+  REQUIRE(r.workflow->triggers.size() == 1);
+  const Trigger& t = r.workflow->triggers[0];
+  CHECK(t.name == "cron");
+  CHECK(t.kind == TriggerKind::Schedule);
+  CHECK(t.schedules == std::vector<std::string>{"0 3 * * *"});
+  CHECK(t.timezone == "Europe/Berlin");
+  CHECK(t.concurrency == Concurrency::Forbid);
+  CHECK(t.starting_deadline_s == 600);
+  CHECK(t.catchup == Catchup::Latest);
+  auto two = parse(cron("  schedules: ['@every 1s', '@hourly']\n"));
+  REQUIRE(two.workflow);
+  REQUIRE(two.workflow->triggers.size() == 1);
+  CHECK(two.workflow->triggers[0].schedules.size() == 2);
+  CHECK(two.workflow->triggers[0].concurrency == Concurrency::Allow);  // Argo's default
+  auto suspended = parse(cron("  schedule: '@daily'\n  suspend: true\n"));
+  REQUIRE(suspended.workflow);
+  CHECK(suspended.workflow->triggers.empty());
+  CHECK(messages(cron("  schedule: '0 0 31 2 *'\n")) ==
+        "5:13: schedule '0 0 31 2 *' can never fire: no month has that day (check day-of-month and month)\n");
+  CHECK(messages(cron("  schedule: '@daily'\n  concurrencyPolicy: forbid\n")).find(
+            "spec.concurrencyPolicy must be Allow, Forbid or Replace; got 'forbid'") != std::string::npos);
+  CHECK(messages(cron("  schedule: '@daily'\n  timezone: Mars/Base\n")).find("6:13: spec.timezone: ") == 0);
+  CHECK(messages(cron("")).find("a CronWorkflow needs 'spec.schedule'") != std::string::npos);
 }
 
 TEST_CASE("FrontendArgoTest.ExpressionTagsAtLoad") {

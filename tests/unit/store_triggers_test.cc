@@ -61,3 +61,32 @@ TEST_CASE("a firing's key is recorded once and gets one run") {
   REQUIRE(c->last_success.size() == 1);
   CHECK(c->last_success[0].workflow == "wf");
 }
+
+TEST_CASE("drift samples come back per model, oldest first, the last N of each") {
+  ScratchDir dir;
+  auto store = RunStore::open(dir.path() / ".ctflow");
+  REQUIRE_MESSAGE(store.ok(), store.message());
+  RunStore& s = **store;
+  for (int i = 0; i < 5; ++i) {
+    DriftSample d{"retrain", "drifted", "digits", 1, 1000 + i, 0.1 * i, 0.4};
+    d.signals = Json{{"intensity", {{"score", 0.01 * i}, {"threshold", 0.1}}}};
+    REQUIRE(s.record_drift_sample(d).ok());
+  }
+  REQUIRE(s.record_drift_sample(DriftSample{"other", "d", "cats", 2, 500, 0.9, 0.5}).ok());
+  auto all = s.list_drift_samples();
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 6);
+  CHECK((*all)[0].model == "cats");
+  CHECK((*all)[1].at == 1000);
+  CHECK((*all)[5].score == doctest::Approx(0.4));
+  CHECK((*all)[5].signals["intensity"]["score"] == doctest::Approx(0.04));
+  CHECK((*all)[5].above == 0.4);
+  auto last2 = s.list_drift_samples("digits", 2);
+  REQUIRE(last2.ok());
+  REQUIRE(last2->size() == 2);
+  CHECK((*last2)[0].at == 1003);
+  CHECK((*last2)[1].at == 1004);
+  CHECK((*last2)[1].workflow == "retrain");
+  CHECK((*last2)[1].trigger == "drifted");
+  CHECK((*last2)[1].version == 1);
+}

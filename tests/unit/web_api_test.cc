@@ -256,6 +256,45 @@ TEST_CASE("WebApi.ModelsListAndPromote") {
   CHECK(request(f.port, "POST", "/api/v1/models/hello-model/x/stage", R"({"stage":"Staging"})").status == 400);
 }
 
+TEST_CASE("WebApi.TriggersHaveNextFiringsAndDriftComesPerModel") {
+  Fixture f;
+  // Nothing fired and no drift score read yet; hello.yaml has no triggers.
+  CHECK(request(f.port, "GET", "/api/v1/triggers").json() == Json::array());
+  CHECK(request(f.port, "GET", "/api/v1/drift").json() == Json::array());
+  std::ofstream(f.dir / "workflows/nightly.yaml") << "apiVersion: ctflow/v1\nkind: Workflow\nmetadata: {name: nightly}\n"
+                                                     "triggers:\n  at3: {schedule: \"0 3 * * *\", timezone: Europe/Berlin}\n"
+                                                     "steps: {a: {shell: \"true\"}}\n";
+  Json t = request(f.port, "GET", "/api/v1/triggers").json();
+  REQUIRE(t.size() == 1);
+  CHECK(t[0]["workflow"] == "nightly");
+  CHECK(t[0]["trigger"] == "at3");
+  CHECK(t[0]["type"] == "schedule");
+  CHECK(t[0]["file"] == "nightly.yaml");
+  CHECK(t[0]["history"] == Json::array());
+  REQUIRE(t[0]["next"].size() == 3);
+  // 03:00 in Berlin is 01:00 or 02:00 UTC (summer or winter time)
+  const std::string utc = t[0]["next"][0]["utc"];
+  CHECK((utc.substr(10) == "T01:00:00Z" || utc.substr(10) == "T02:00:00Z"));
+  CHECK(t[0]["next"][0]["local"].get<std::string>().find("T03:00:00") == 10);
+
+  for (int i = 0; i < 3; ++i) {
+    DriftSample d{"retrain", "drifted", "digits", 1, 1000 + i, i * 0.5, 0.4};
+    d.signals = Json{{"intensity", {{"score", 0.1 * i}, {"threshold", 0.1}, {"method", "psi"}}}};
+    REQUIRE(f.store->record_drift_sample(d).ok());
+  }
+  Json drift = request(f.port, "GET", "/api/v1/drift").json();
+  REQUIRE(drift.size() == 1);
+  CHECK(drift[0]["model"] == "digits");
+  CHECK(drift[0]["above"] == 0.4);
+  CHECK(drift[0]["trigger"] == "drifted");
+  CHECK(drift[0]["signals"] == Json{{"intensity", {{"threshold", 0.1}, {"method", "psi"}}}});
+  REQUIRE(drift[0]["samples"].size() == 3);
+  CHECK(drift[0]["samples"][2]["at"] == 1002);
+  CHECK(drift[0]["samples"][2]["score"] == 1.0);
+  CHECK(drift[0]["samples"][2]["signals"]["intensity"].get<double>() == doctest::Approx(0.2));
+  CHECK(drift[0]["samples"][2]["version"] == 1);
+}
+
 TEST_CASE("WebApi.WorkflowsAndSubmitChecks") {
   Fixture f;
   Json wfs = request(f.port, "GET", "/api/v1/workflows").json();

@@ -4,6 +4,7 @@
 //   #/compare?runs=a,b metrics of several runs overlaid, params side by side
 //   #/models          the model registry, with promote
 //   #/triggers        trigger firings (ctflow daemon): outcome, run, reason
+//   #/drift           per model, drift scores over time (overall, per signal) and the threshold
 //   #/submit          start a run of a workflow with params
 import * as api from './api.js';
 import { h, add, clear, fmtTime, fmtDuration, fmtBytes, fmtValue, statusBadge, artifactUrl } from './dom.js';
@@ -40,6 +41,7 @@ function route() {
   if (parts[0] === 'compare') return comparePage((params.get('runs') || '').split(',').filter(Boolean));
   if (parts[0] === 'models') return modelsPage();
   if (parts[0] === 'triggers') return triggersPage();
+  if (parts[0] === 'drift') return driftPage();
   if (parts[0] === 'submit') return submitPage(params.get('workflow'));
   return runsPage(params);
 }
@@ -457,9 +459,14 @@ async function triggersPage() {
   app.appendChild(h('h2', { text: 'Triggers' }));
   let rows;
   try { rows = await api.get('/triggers'); } catch (e) { app.appendChild(errorBox(e)); return; }
-  if (!rows.length) { app.appendChild(h('p', { class: 'muted', text: 'No trigger has fired yet (ctflow daemon FILE... runs them).' })); return; }
+  if (!rows.length) { app.appendChild(h('p', { class: 'muted', text: 'No trigger in the workflows folder and none has fired yet (ctflow daemon FILE... runs them).' })); return; }
   for (const t of rows) {
     app.appendChild(h('h3', { text: `${t.workflow} / ${t.trigger} (${t.type})` }));
+    if (t.next && t.next.length) {
+      app.appendChild(h('p', { class: 'next-firings', dataset: { trigger: `${t.workflow}/${t.trigger}` } },
+        'Next: ', t.next.map((n) => `${n.local} (${n.utc})`).join(', ')));
+    }
+    if (!t.history.length) { app.appendChild(h('p', { class: 'muted', text: 'No firing yet.' })); continue; }
     app.appendChild(h('table', { class: 'grid triggers', dataset: { trigger: `${t.workflow}/${t.trigger}` } },
       h('thead', null, h('tr', null, ['Time', 'Outcome', 'Run', 'Reason', 'Slot'].map((x) => h('th', { text: x })))),
       h('tbody', null, t.history.map((f) => h('tr', null,
@@ -468,6 +475,42 @@ async function triggersPage() {
         h('td', null, f.run_id ? h('a', { href: `#/run/${api.enc(f.run_id)}`, class: 'mono', text: f.run_id }) : ''),
         h('td', { text: f.reason }),
         h('td', { class: 'mono', text: f.slot }))))));
+  }
+}
+
+// ---------------------------------------------------------------- drift
+// The scores a daemon's drift trigger read from `ctflow serve`, per model.
+async function driftPage() {
+  app.appendChild(h('h2', { text: 'Drift' }));
+  let models;
+  try { models = await api.get('/drift'); } catch (e) { app.appendChild(errorBox(e)); return; }
+  if (!models.length) {
+    app.appendChild(h('p', { class: 'muted', text: 'No drift score recorded yet: a drift trigger run by ctflow daemon records the scores it reads from ctflow serve.' }));
+    return;
+  }
+  for (const m of models) {
+    const t0 = m.samples[0].at;
+    const xs = (s) => (s.at - t0) / 1000;
+    const last = m.samples[m.samples.length - 1];
+    const names = Object.keys(m.signals).sort();
+    const series = [{ label: 'overall', points: m.samples.map((s) => ({ x: xs(s), y: s.score })) }];
+    for (const n of names) {
+      series.push({ label: n, points: m.samples.filter((s) => n in s.signals).map((s) => ({ x: xs(s), y: s.signals[n] })) });
+    }
+    series.push({ label: `threshold ${m.above}`, points: [{ x: 0, y: m.above }, { x: xs(last), y: m.above }] });
+    const section = h('section', { class: 'drift', dataset: { model: m.model } },
+      h('h3', { text: `${m.model} v${last.version}` }),
+      h('p', { class: 'muted', text: `${m.samples.length} scores read by ${m.workflow} / ${m.trigger} since ${fmtTime(m.samples[0].time)}; it fires above ${m.above}` }),
+      h('table', { class: 'grid drift-latest' },
+        h('thead', null, h('tr', null, ['Signal', 'Method', 'Latest score', 'Signal threshold'].map((x) => h('th', { text: x })))),
+        h('tbody', null,
+          h('tr', { dataset: { signal: 'overall' } }, h('td', { text: 'overall' }), h('td', { text: 'share drifting' }),
+            h('td', { class: last.score > m.above ? 'drifted' : '', text: fmtValue(last.score) }), h('td', { text: fmtValue(m.above) })),
+          names.map((n) => h('tr', { dataset: { signal: n } }, h('td', { text: n }), h('td', { text: m.signals[n].method }),
+            h('td', { text: n in last.signals ? fmtValue(last.signals[n]) : '' }), h('td', { text: fmtValue(m.signals[n].threshold) }))))));
+    section.dataset.series = series.map((x) => `${x.label}:${x.points.length}`).join(',');
+    app.appendChild(section);
+    section.appendChild(lineChart(`drift of ${m.model}`, series, { xLabel: 'seconds', yLabel: 'score', legend: true }));
   }
 }
 
