@@ -112,10 +112,7 @@ void Translator::cron_trigger(const YAML::Node& cron) {
   for (const auto& x : cron["schedules"]) items.push_back(x);
   for (const auto& x : items) {
     const std::string text = scalar(x);
-    auto c = triggers::parse_cron(text, zone);
-    if (!c) error(x, "bad schedule '" + text + "': " + c.message());
-    else if (!c->can_fire())
-      error(x, "schedule '" + text + "' can never fire: no month has that day (check day-of-month and month)");
+    if (std::string problem = triggers::schedule_problem(text, zone); !problem.empty()) error(x, problem);
     else t.schedules.push_back(text);
   }
   if (YAML::Node c = cron["concurrencyPolicy"]) {

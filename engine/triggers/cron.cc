@@ -193,4 +193,12 @@ std::optional<int64_t> CronSchedule::next_after(int64_t t) const {
   return std::nullopt;
 }
 
+std::string schedule_problem(const std::string& text, std::shared_ptr<const TimeZone> zone) {
+  auto c = parse_cron(text, std::move(zone));
+  if (!c) return "bad schedule '" + text + "': " + c.message();
+  if (!c->can_fire())
+    return "schedule '" + text + "' can never fire: no month has that day (check day-of-month and month)";
+  return "";
+}
+
 }  // namespace ctflow::triggers

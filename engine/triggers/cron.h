@@ -43,5 +43,8 @@ struct CronSchedule {
 
 // Parses TEXT; the error says which field is wrong and why.
 Result<CronSchedule> parse_cron(const std::string& text, std::shared_ptr<const TimeZone> zone);
+// What is wrong with TEXT as a schedule in ZONE, as a workflow's reader reports
+// it (a bad field, or a schedule that can never fire); empty when it is good.
+std::string schedule_problem(const std::string& text, std::shared_ptr<const TimeZone> zone);
 
 }  // namespace ctflow::triggers

@@ -186,10 +186,7 @@ class TriggerParser {
     for (const auto& x : items) {
       const std::string text = string(x, "'schedule'");
       if (text.empty()) continue;
-      auto c = parse_cron(text, zone);
-      if (!c) error(x, "bad schedule '" + text + "': " + c.message());
-      else if (!c->can_fire())
-        error(x, "schedule '" + text + "' can never fire: no month has that day (check day-of-month and month)");
+      if (std::string problem = schedule_problem(text, zone); !problem.empty()) error(x, problem);
       t.schedules.push_back(text);
     }
     if (YAML::Node sd = m["starting_deadline"]) t.starting_deadline_s = duration(sd, "'starting_deadline'");
