@@ -37,7 +37,10 @@ void params_in(const Step& s, std::set<std::string>& used) {
     params_in(o.path, used);
     if (o.default_value) params_in(*o.default_value, used);
   }
-  for (const auto& [k, o] : s.output_artifacts) params_in(o.path, used);
+  for (const auto& [k, o] : s.output_artifacts) {
+    params_in(o.path, used);
+    if (o.default_value) params_in(*o.default_value, used);
+  }
 }
 
 void check_step(const Step& s, Diagnostics& d) {
