@@ -29,6 +29,7 @@ void params_in(const Step& s, std::set<std::string>& used) {
   for (const auto& a : s.run) params_in(a, used);
   params_in(s.shell, used);
   params_in(s.image, used);
+  if (s.sweep && !s.sweep->trials_param.empty()) used.insert(s.sweep->trials_param);  // trials: "{{params.NAME}}"
   params_in(s.when, used);
   params_in(s.with, used);
   if (s.for_each) params_in(*s.for_each, used);
