@@ -105,6 +105,60 @@ use_mnist() {
   fi
 }
 
+# start_load MODEL BODY: 4 clients post BODY (JSON text) to
+# $URL/predictions/MODEL over and over until $T/load.stop exists, then write
+# $T/load.json: {"ok": answered, "bad": [other statuses or errors], "versions":
+# [each client's X-Model-Version values, in the order it saw them],
+# "back_to_old": times a client saw an older version again}. Sets LOAD_PID.
+start_load() {
+  "$PY" - "$URL" "$1" "$2" "$T/load.json" "$T/load.stop" <<'PY' &
+import http.client, os, sys, threading, urllib.parse, json
+url, model, body, out, stop = sys.argv[1:6]
+u = urllib.parse.urlparse(url)
+res = {"ok": 0, "bad": [], "versions": [], "back_to_old": 0}
+lock = threading.Lock()
+def worker():
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
+    seen = []
+    while not os.path.exists(stop):
+        try:
+            c.request("POST", "/predictions/" + model, body, {"Content-Type": "application/json"})
+            r = c.getresponse()
+            r.read()
+            v = r.getheader("X-Model-Version")
+            with lock:
+                if r.status == 200:
+                    res["ok"] += 1
+                else:
+                    res["bad"].append(r.status)
+            if seen and v != seen[-1] and v in seen:
+                res["back_to_old"] += 1  # once a client has seen the new version, the old one must not come back
+            if not seen or seen[-1] != v:
+                seen.append(v)
+        except Exception as e:
+            with lock:
+                res["bad"].append(repr(e))
+            c = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
+    with lock:
+        res["versions"].append(seen)
+ts = [threading.Thread(target=worker) for _ in range(4)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+json.dump(res, open(out, "w"))
+PY
+  LOAD_PID=$!
+  _BG_PIDS+=("$LOAD_PID")
+}
+
+# check_load OLD NEW: after start_load, $T/load.stop and `wait $LOAD_PID`: no
+# request failed, every client saw OLD then NEW and never OLD again.
+check_load() {
+  assert_eq "[]" "$(json_get "$T/load.json" 'd["bad"]')" "failed requests during the rollout"
+  assert_eq 0 "$(json_get "$T/load.json" 'd["back_to_old"]')" "old version after the switch"
+  assert_eq true "$(json_get "$T/load.json" "all(s[-1] == '$2' for s in d['versions']) and any('$1' in s for s in d['versions'])")" \
+    "v$1 then v$2"
+}
+
 # train_v1: the MNIST workflow on 800 digits, one epoch, deployed whatever its
 # accuracy: mnist-embedder v1 (Production), the run in $T/run1.json.
 train_v1() {
