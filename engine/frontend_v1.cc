@@ -46,7 +46,7 @@ const std::vector<std::string> kRetryKeys = {"limit", "backoff", "factor", "max_
 const std::vector<std::string> kResourceKeys = {"cpu", "gpu", "memory"};
 const std::vector<std::string> kOutputsKeys = {"parameters", "artifacts"};
 const std::vector<std::string> kOutputParamKeys = {"path", "default"};
-const std::vector<std::string> kOutputArtifactKeys = {"path"};
+const std::vector<std::string> kOutputArtifactKeys = {"path", "default"};
 
 class Parser {
  public:
@@ -485,41 +485,58 @@ class Parser {
       error(sw, "step '" + s.name + "' is a call step: a sweep runs a step's own body (uses, run or shell) as trials");
   }
 
+  // A run or shell step declares its outputs (a file each, and a default); a
+  // plugin step only gives defaults to outputs its plugin declares (validate.cc
+  // checks the names): what a reference to them gives when the step does not run.
   void parse_outputs(const YAML::Node& out, Step& s) {
     if (!expect_map(out, "'outputs'")) return;
-    if (s.kind == StepKind::Call)
+    if (s.kind == StepKind::Call) {
       error(out, "a call step's outputs are its template's: declare them under 'templates." + s.call + ".outputs'");
-    else if (s.kind == StepKind::Plugin)
-      error(out, "a plugin declares its own outputs: 'outputs' is for run and shell steps (see 'ctflow plugins " +
-                     s.uses + "')");
+      return;
+    }
+    const bool plugin = s.kind == StepKind::Plugin;
     check_keys(out, kOutputsKeys, "in 'outputs'");
+    // One declared output: its path (not for a plugin) and its default (required for a plugin).
+    auto decl = [&](const YAML::Node& k, const YAML::Node& v, const std::string& what, const char* example,
+                    const char* writes, const std::vector<std::string>& keys, std::string& path,
+                    std::optional<Value>& def) {
+      const std::string name = k.Scalar();
+      if (!v.IsMap()) {
+        error(v, what + " '" + name + "' must be a map like " + (plugin ? "{default: VALUE}" : std::string(example)));
+        return false;
+      }
+      check_keys(v, keys, "in " + what + " '" + name + "'");
+      if (YAML::Node d = v["default"]) def = yaml_to_value(d);
+      if (plugin) {
+        const std::string see = " (the plugin declares the output itself: see 'ctflow plugins " + s.uses + "')";
+        if (YAML::Node p = v["path"]) error(p, "a plugin step gives its " + what + " '" + name + "' only a 'default'" + see);
+        else if (!def) error(v, what + " '" + name + "' of a plugin step needs a 'default': what it is when the step "
+                                "is Skipped or Omitted" + see);
+        return true;
+      }
+      if (YAML::Node p = v["path"]) path = string(p, "'path'");
+      else error(v, what + " '" + name + "' needs a 'path' (" + writes + ")");
+      return true;
+    };
     if (YAML::Node ps = out["parameters"]) {
       if (expect_map(ps, "'outputs.parameters'")) {
         for (const auto& kv : ps) {
           const std::string name = kv.first.Scalar();
           if (name == "result") error(kv.first, "'result' is reserved: stdout is always outputs.result");
           OutputParamDecl d;
-          if (kv.second.IsMap()) {
-            check_keys(kv.second, kOutputParamKeys, "in output parameter '" + name + "'");
-            if (YAML::Node p = kv.second["path"]) d.path = string(p, "'path'");
-            else error(kv.second, "output parameter '" + name + "' needs a 'path' (a file the step writes)");
-            if (YAML::Node def = kv.second["default"]) d.default_value = yaml_to_value(def);
-          } else error(kv.second, "output parameter '" + name + "' must be a map like {path: out.txt}");
-          s.output_params[name] = d;
+          if (decl(kv.first, kv.second, "output parameter", "{path: out.txt}", "a file the step writes",
+                   kOutputParamKeys, d.path, d.default_value))
+            s.output_params[name] = d;
         }
       }
     }
     if (YAML::Node as = out["artifacts"]) {
       if (expect_map(as, "'outputs.artifacts'")) {
         for (const auto& kv : as) {
-          const std::string name = kv.first.Scalar();
           OutputArtifactDecl d;
-          if (kv.second.IsMap()) {
-            check_keys(kv.second, kOutputArtifactKeys, "in output artifact '" + name + "'");
-            if (YAML::Node p = kv.second["path"]) d.path = string(p, "'path'");
-            else error(kv.second, "output artifact '" + name + "' needs a 'path' (a file or folder the step writes)");
-          } else error(kv.second, "output artifact '" + name + "' must be a map like {path: model/}");
-          s.output_artifacts[name] = d;
+          if (decl(kv.first, kv.second, "output artifact", "{path: model/}", "a file or folder the step writes",
+                   kOutputArtifactKeys, d.path, d.default_value))
+            s.output_artifacts[kv.first.Scalar()] = d;
         }
       }
     }

@@ -63,7 +63,7 @@ struct Resources {
 };
 
 struct OutputParamDecl {
-  std::string path;                     // relative to the step's working dir
+  std::string path;                     // relative to the step's working dir (a plugin step: empty)
   std::optional<Value> default_value;   // used when the step is Skipped/Omitted or the file is missing
   // Or (path empty): an expression in expr-lang (expr::Syntax::ExprLang) over
   // references to other steps, evaluated when the step has succeeded; its
@@ -72,7 +72,8 @@ struct OutputParamDecl {
 };
 
 struct OutputArtifactDecl {
-  std::string path;  // file or directory, relative to the step's working dir
+  std::string path;  // file or directory, relative to the step's working dir (a plugin step: empty)
+  std::optional<Value> default_value;  // what {{steps.S.artifacts.NAME}} gives when the step is Skipped/Omitted
 };
 
 // A hyperparameter sweep on a step (`sweep:`): the step runs as trials

@@ -29,6 +29,7 @@ void params_in(const Step& s, std::set<std::string>& used) {
   for (const auto& a : s.run) params_in(a, used);
   params_in(s.shell, used);
   params_in(s.image, used);
+  if (s.sweep && !s.sweep->trials_param.empty()) used.insert(s.sweep->trials_param);  // trials: "{{params.NAME}}"
   params_in(s.when, used);
   params_in(s.with, used);
   if (s.for_each) params_in(*s.for_each, used);
@@ -37,7 +38,10 @@ void params_in(const Step& s, std::set<std::string>& used) {
     params_in(o.path, used);
     if (o.default_value) params_in(*o.default_value, used);
   }
-  for (const auto& [k, o] : s.output_artifacts) params_in(o.path, used);
+  for (const auto& [k, o] : s.output_artifacts) {
+    params_in(o.path, used);
+    if (o.default_value) params_in(*o.default_value, used);
+  }
 }
 
 void check_step(const Step& s, Diagnostics& d) {

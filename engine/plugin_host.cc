@@ -167,6 +167,18 @@ int host_data_tag(ctflow_ctx* c, const char* tag, const char* digest) {
   return -1;
 }
 
+const char* host_data_resolve(ctflow_ctx* c, const char* ref) {
+  Result<Value> v = Status::Internal("data version: unexpected failure");
+  try {  // nothing may cross the C ABI
+    v = registry_data_resolve(c->store_dir, ref ? ref : "");
+  } catch (const std::exception& e) {
+    v = Status::Internal(std::string("data version: ") + e.what());
+  }
+  if (v) return hand_out(c, json_text(*v));
+  host_log(c, CTFLOW_LOG_ERROR, ("data version: " + v.message()).c_str());
+  return nullptr;
+}
+
 int host_progress(ctflow_ctx* c, double done, double total, const char* message) {
   if (!std::isfinite(done) || !std::isfinite(total)) return -1;
   if (c->inv->metrics_path.empty()) return 0;
@@ -193,7 +205,7 @@ const ctflow_host_api kHostApi = {
     host_metric_series,        host_metric_confusion,   host_cancelled,      host_cpu_threads,
     host_gpus,                 host_store_dir,          host_run_id,         host_step_name,
     host_model_current,        host_model_register_promote, host_artifact_digest, host_progress,
-    host_data_tag};
+    host_data_tag,             host_data_resolve};
 
 }  // namespace
 

@@ -88,6 +88,42 @@ Status registry_data_tag(const std::filesystem::path& store_dir, const std::stri
   return (*store)->tag_data(tag, digest);
 }
 
+Result<Json> registry_data_resolve(const std::filesystem::path& store_dir, const std::string& ref) {
+  if (ref.empty()) return Status::InvalidArgument("an empty data version: want NAME@VERSION or a path in the store");
+  auto store = open_registry(store_dir);
+  if (!store) return store.status();
+  const std::filesystem::path blobs = (*store)->blobs_dir();
+  std::string digest;
+  if (ref.find('/') != std::string::npos) {
+    auto b = ArtifactStore::blob_at(blobs, ref);
+    if (!b) return Json(nullptr);
+    digest = b->digest;
+  } else {
+    if (ref.find('@') == std::string::npos)
+      return Status::InvalidArgument("'" + ref + "' is not a data version: want NAME@VERSION (e.g. " + ref + "@latest)");
+    auto d = (*store)->resolve_data_tag(ref);
+    if (d.code() == StatusCode::kNotFound) return Json(nullptr);
+    if (!d) return d.status();
+    digest = *d;
+  }
+  auto blob = ArtifactStore(blobs).get(digest);
+  if (!blob) return Status::WithCode(blob.code(), "data version '" + ref + "' (" + digest + "): " + blob.message());
+  auto tags = (*store)->data_tags_of(digest);
+  if (!tags) return tags.status();
+  Json t = Json::array();
+  for (const auto& d : *tags) t.push_back({{"tag", d.tag}, {"created_at", d.created_at}});
+  Json made_by = nullptr;
+  auto uses = (*store)->artifact_uses(digest);
+  if (!uses) return uses.status();
+  for (const auto& u : *uses)
+    if (u.role == "output") {
+      made_by = {{"run_id", u.run_id}, {"step", u.step}};
+      break;
+    }
+  return Json{{"ref", ref},          {"digest", blob->digest}, {"kind", blob->kind}, {"size", blob->size},
+              {"path", blob->path.string()}, {"tags", t},   {"made_by", made_by}};
+}
+
 Result<std::string> registry_file_digest(const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))

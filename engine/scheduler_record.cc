@@ -120,11 +120,22 @@ void Scheduler::Impl::note_artifacts(const Value& arts) {
     if (it.value().contains("path")) artifact_by_path_[it.value()["path"].get<std::string>()] = it.value();
 }
 
-// An artifact of an earlier step named in what INST runs with is one of its inputs (lineage).
+// An artifact of an earlier step named in what INST runs with is one of its
+// inputs (lineage); so is any other blob of the store it names (a data version
+// an earlier run made, as core.data gives it).
 void Scheduler::Impl::record_inputs(const Instance& inst, const Value& v) {
   if (v.is_string()) {
-    auto it = artifact_by_path_.find(v.get<std::string>());
-    if (it == artifact_by_path_.end()) return;
+    const std::string& path = v.get<std::string>();
+    auto it = artifact_by_path_.find(path);
+    if (it == artifact_by_path_.end()) {
+      const std::string blobs = journal_.blobs_dir().string();
+      if (path.compare(0, blobs.size(), blobs) != 0) return;
+      auto named = ArtifactStore::blob_at(blobs, path);
+      auto blob = named ? journal_.get_blob(named->digest) : Result<StoredArtifact>(Status::Error("not a blob"));
+      if (!blob) return;
+      it = artifact_by_path_.emplace(path, Value{{"digest", blob->digest}, {"size", blob->size}, {"kind", blob->kind},
+                                                 {"path", path}}).first;
+    }
     ArtifactRecord a{run_id_, inst.name, "", it->second["digest"], it->second["size"], it->second["kind"], "input", ""};
     a.name = a.digest;
     record([a](RunJournal& j) { return j.add_artifact(a); });

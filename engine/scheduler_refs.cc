@@ -114,8 +114,12 @@ Result<Value> Scheduler::Impl::resolve_step(const std::string& ref, const std::s
   if (kind == "artifacts") {
     if (o.artifacts.contains(key) && o.artifacts[key].is_object() && o.artifacts[key].contains("path"))
       return o.artifacts[key]["path"];
+    if (not_run) {
+      auto d = o.step->output_artifacts.find(key);
+      if (d != o.step->output_artifacts.end() && d->second.default_value) return *d->second.default_value;
+    }
     return Status::Error("steps." + name + ".artifacts." + key + ": step '" + name + "' " + to_string(o.status) +
-                         " without this artifact");
+                         (not_run ? " and the artifact has no default" : " without this artifact"));
   }
   return Status::Error("unknown reference '" + ref + "'");
 }

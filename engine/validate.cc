@@ -359,6 +359,22 @@ struct Checker {
       if (!pp.default_value && !s.with.contains(pp.name))
         d.error(s.kind_pos, "step '" + s.name + "': plugin '" + s.uses + "' needs parameter '" + pp.name +
                                 "' (" + to_string(pp.type) + "): add it under 'with:'");
+    // `outputs` on a plugin step gives defaults to outputs the plugin declares.
+    auto check_defaults = [&](const std::vector<std::string>& given, bool artifact) {
+      std::vector<std::string> names;
+      for (const auto& o : p->outputs)
+        if (o.artifact == artifact) names.push_back(o.name);
+      for (const auto& n : given)
+        if (std::find(names.begin(), names.end(), n) == names.end())
+          d.error(s.pos, "step '" + s.name + "': plugin '" + s.uses + "' has no output " +
+                             (artifact ? "artifact" : "parameter") + " '" + n + "' to give a default" +
+                             did_you_mean(n, names) + " (see 'ctflow plugins " + s.uses + "')");
+    };
+    std::vector<std::string> params, artifacts;
+    for (const auto& [n, x] : s.output_params) params.push_back(n);
+    for (const auto& [n, x] : s.output_artifacts) artifacts.push_back(n);
+    check_defaults(params, false);
+    check_defaults(artifacts, true);
   }
 
   void check_resources(const Step& s) {

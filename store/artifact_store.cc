@@ -333,4 +333,30 @@ fs::path ArtifactStore::blob_path(const fs::path& blobs_dir, const std::string& 
   return kind == "dir" ? tree_path(blobs_dir, *hex) : file_blob_path(blobs_dir, *hex);
 }
 
+std::optional<StoredArtifact> ArtifactStore::blob_at(const fs::path& blobs_dir, const fs::path& path) {
+  auto named = [&](const fs::path& blobs, const fs::path& p) -> std::optional<StoredArtifact> {
+    const fs::path rel = p.lexically_normal().lexically_relative(blobs.lexically_normal());
+    std::vector<std::string> parts;
+    for (const auto& e : rel)
+      if (!e.empty() && e != ".") parts.push_back(e.string());
+    std::string hex, kind;
+    if (parts.size() == 2 && parts[0] == "trees") {
+      hex = parts[1];
+      kind = "dir";
+    } else if (parts.size() == 3 && parts[0] == "sha256" && parts[1].size() == 2) {
+      std::string rest = parts[2];
+      if (rest.size() == 63 && rest.back() == 'x') rest.pop_back();
+      hex = parts[1] + rest;
+      kind = "file";
+    }
+    if (!digest_hex("sha256:" + hex)) return std::nullopt;
+    return StoredArtifact{"sha256:" + hex, 0, kind, p.lexically_normal()};
+  };
+  if (auto b = named(blobs_dir, path)) return b;
+  std::error_code e1, e2;
+  const fs::path cb = fs::weakly_canonical(blobs_dir, e1), cp = fs::weakly_canonical(path, e2);
+  if (e1 || e2) return std::nullopt;
+  return named(cb, cp);
+}
+
 }  // namespace ctflow

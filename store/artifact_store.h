@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "base/status.h"
@@ -54,6 +55,10 @@ class ArtifactStore {
   // disk; empty for a malformed digest.
   static std::filesystem::path blob_path(const std::filesystem::path& blobs_dir, const std::string& digest,
                                          const std::string& kind);
+  // The digest, kind and path of the blob that PATH names under BLOBS_DIR (a
+  // file's blob or a directory's tree, as blob_path gives them), without
+  // touching the disk (size is left 0); nullopt when PATH is not such a blob.
+  static std::optional<StoredArtifact> blob_at(const std::filesystem::path& blobs_dir, const std::filesystem::path& path);
   const std::filesystem::path& dir() const { return dir_; }
 
   struct VerifiedStamps;  // artifact_store.cc

@@ -89,6 +89,13 @@ struct ArtifactRecord {
   std::string path;         // read-only local path of the blob (filled by queries)
 };
 
+// A data version: TAG ("NAME@VERSION") names DIGEST since CREATED_AT (ms).
+struct DataTag {
+  std::string tag;
+  std::string digest;
+  int64_t created_at = 0;
+};
+
 struct MetricPoint {
   std::string run_id;
   std::string step;
@@ -248,6 +255,8 @@ class RunStore {
   Result<std::vector<ArtifactRecord>> artifact_uses(const std::string& digest);  // lineage
   Status tag_data(const std::string& tag, const std::string& digest);
   Result<std::string> resolve_data_tag(const std::string& tag);
+  // Every tag that names DIGEST now, newest first.
+  Result<std::vector<DataTag>> data_tags_of(const std::string& digest);
 
   // --- metrics ---
   Status add_metrics(const std::vector<MetricPoint>& points);  // one transaction

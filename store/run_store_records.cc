@@ -192,6 +192,13 @@ Result<std::string> RunStore::resolve_data_tag(const std::string& tag) {
   return st->text(0);
 }
 
+Result<std::vector<DataTag>> RunStore::data_tags_of(const std::string& digest) {
+  auto st = prepare("SELECT tag, digest, created_at FROM data_tags WHERE digest = ? ORDER BY created_at DESC, tag");
+  if (!st.ok()) return st.status();
+  st->bind(1, digest);
+  return collect<DataTag>(*st, [](const Statement& r) { return DataTag{r.text(0), r.text(1), r.int64(2)}; });
+}
+
 // --- metrics ---
 
 Status RunStore::add_metrics(const std::vector<MetricPoint>& points) {

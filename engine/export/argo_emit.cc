@@ -32,12 +32,10 @@ Doc ArgoCompiler::outputs_of(const CompiledStep& c) const {
     Doc p{{"name", n}};
     Doc vf = Doc::object();
     auto decl = s.output_params.find(n);
-    if (s.kind != StepKind::Plugin && decl != s.output_params.end()) {
-      vf["path"] = join_path(c.dir, decl->second.path);
-      if (decl->second.default_value) vf["default"] = export_detail::value_text(*decl->second.default_value);
-    } else {
-      vf["path"] = c.dir + "/outputs/" + n;
-    }
+    vf["path"] = s.kind != StepKind::Plugin && decl != s.output_params.end() ? join_path(c.dir, decl->second.path)
+                                                                              : c.dir + "/outputs/" + n;
+    if (decl != s.output_params.end() && decl->second.default_value)
+      vf["default"] = export_detail::value_text(*decl->second.default_value);
     p["valueFrom"] = vf;
     if (globals(global_outputs_, n)) p["globalName"] = c.task + "-" + n;
     params.push_back(p);

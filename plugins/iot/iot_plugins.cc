@@ -7,6 +7,7 @@
 #include <string>
 
 #include "base/drift.h"
+#include "base/serve_rollout.h"
 #include "iot_data.h"
 #include "ctflow/plugin.hpp"
 #include "iot_sim.h"
@@ -78,18 +79,28 @@ std::filesystem::path file_blob(const Context& c, const std::string& digest) {
   return std::filesystem::path(c.store_dir()) / "blobs" / "sha256" / hex.substr(0, 2) / hex.substr(2);
 }
 
+// The data version of the features of the chunk whose digest is CHUNK_DIGEST:
+// NAME@<first 12 hex of the chunk's digest>.
+std::string features_tag(const std::string& name, const std::string& chunk_digest) {
+  return name + "@" + chunk_digest.substr(7, 12);
+}
+
 // iot.preprocess: the features of one chunk of iot.extract.
 void preprocess(const Context& c) {
   try {
     const std::string part = c.str("part");
     if (part.empty() || part.find('/') != std::string::npos)
       throw PluginError("parameter 'part' must be one name of iot.extract's 'parts' output ({{item}}), not '" + part + "'");
-    const auto t = iot::chunk_features((std::filesystem::path(c.str("chunks")) / part).string());
+    const std::string chunk = (std::filesystem::path(c.str("chunks")) / part).string();
+    const auto t = iot::chunk_features(chunk);
     const std::string out = c.artifact_path("features");
     iot::write_features_csv(t, out);
+    const std::string digest = c.artifact_digest(out), tag = features_tag(c.str("name"), c.artifact_digest(chunk));
+    // The features of these rows, for a run of merge alone: keyed by the chunk's content.
+    c.data_tag(tag, digest);
     c.output("rows", t.rows);
-    c.output("digest", c.artifact_digest(out));
-    c.info(part + ": features of " + std::to_string(t.rows) + " rows");
+    c.output("digest", digest);
+    c.info(part + ": features of " + std::to_string(t.rows) + " rows, tagged " + tag);
   } catch (const PluginError&) {
     throw;
   } catch (const std::exception& e) {
@@ -97,14 +108,44 @@ void preprocess(const Context& c) {
   }
 }
 
+// Merge without this run's preprocess (a run of merge alone): the features of
+// each chunk of 'chunks', as iot.preprocess tagged them.
+std::vector<std::string> tagged_features(const Context& c) {
+  const std::string chunks = c.str("chunks"), name = c.str("features_name"), hint = c.str("hint");
+  if (chunks.empty())
+    throw PluginError("parameter 'features' is null (preprocess did not run) and no 'chunks' were given to find their "
+                      "features by: give {{steps.preprocess.outputs.digest}}, or the chunks");
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(chunks))
+    if (e.is_regular_file()) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  if (files.empty()) throw PluginError("parameter 'chunks': no chunk files in " + chunks);
+  std::vector<std::string> parts;
+  for (const auto& f : files) {
+    const std::string tag = features_tag(name, c.artifact_digest(f.string()));
+    const auto v = c.data_resolve(tag);
+    if (v.is_null())
+      throw PluginError("no data version " + tag + " (the features of chunk " + f.filename().string() + ") yet" +
+                        (hint.empty() ? "" : ": " + hint));
+    parts.push_back(v["path"].get<std::string>());
+  }
+  c.info("preprocess did not run in this run: merging the features it tagged for the " + std::to_string(files.size()) +
+         " chunks of " + chunks + " (" + name + "@<first 12 hex of each chunk's digest>)");
+  return parts;
+}
+
 // iot.merge: the chunks' features as one data set, tagged as a data version.
 void merge(const Context& c) {
   try {
-    const auto digests = c.require("features");
-    if (!digests.is_array() || digests.empty())
-      throw PluginError("parameter 'features' must be the non-empty list {{steps.preprocess.outputs.digest}}");
+    const auto digests = c.param("features").value_or(nullptr);
     std::vector<std::string> parts;
-    for (const auto& d : digests) parts.push_back(file_blob(c, d.is_string() ? d.get<std::string>() : d.dump()).string());
+    if (digests.is_null()) {
+      parts = tagged_features(c);
+    } else {
+      if (!digests.is_array() || digests.empty())
+        throw PluginError("parameter 'features' must be the non-empty list {{steps.preprocess.outputs.digest}}");
+      for (const auto& d : digests) parts.push_back(file_blob(c, d.is_string() ? d.get<std::string>() : d.dump()).string());
+    }
     const auto t = iot::merge_tables(parts);
     const std::string out = c.artifact_path("dataset");
     iot::write_features_csv(t, out);
@@ -214,9 +255,58 @@ std::string tree_digest(const std::string& path) {
   return "sha256:" + m[1].str();
 }
 
+// "NAME vN (STAGE, F1 x, registered by run R)" for a registry version V.
+std::string version_text(const std::string& name, const nlohmann::json& v) {
+  const auto m = v.value("metrics", nlohmann::json::object());
+  return name + " v" + v.value("version", nlohmann::json(0)).dump() + " (" + v.value("stage", std::string("?")) +
+         (m.contains("f1") ? ", F1 " + m["f1"].dump() : std::string()) + ", registered by run " +
+         v.value("run_id", std::string("?")) + ")";
+}
+
+// Rolls VERSION of NAME out to the running `ctflow serve` at SERVER
+// (base/serve_rollout.h, as mnist.deploy does); WHAT says what was done before.
+void roll_out(const std::string& server, const std::string& name, int version, const std::string& what) {
+  try {
+    ctflow::rollout::roll_out(server, name, version);
+  } catch (const ctflow::rollout::RolloutError& e) {
+    throw PluginError(what + ", but " + e.what());
+  }
+}
+
+// iot.deploy: registers the trained model and promotes it when its F1 beats
+// Production's; a new Production version is rolled out to 'server' when given.
+// Without a model (train did not run: deploy alone), the registry's Production
+// version is what is deployed: rolled out to 'server', or only reported.
 void deploy(const Context& c) {
-  const std::string model = c.str("model"), name = c.str("model_name");
-  const double f1 = c.number("f1");
+  const std::string model = c.str("model"), name = c.str("model_name"), server = c.str("server");
+  const nlohmann::json cur = c.model_current(name.c_str());
+  nlohmann::json served = nullptr;
+  const std::string to = server.empty() ? "" : " out to " + server;
+  // The Production version is deployed as it is: no new version.
+  auto production = [&](const std::string& why) {
+    const int version = cur.value("version", 0);
+    if (!server.empty()) {
+      roll_out(server, name, version, why);
+      served = version;
+    }
+    c.output("version", version);
+    c.output("stage", "Production");
+    c.output("promoted", false);
+    c.output("served", served);
+    c.info(why + ": " + version_text(name, cur) + (server.empty() ? " stays in Production (no 'server' to roll it out to)"
+                                                                  : " is rolled" + to));
+  };
+  if (model.empty()) {
+    if (!cur.is_object())
+      throw PluginError("nothing to deploy: no 'model' was given (train did not run in this run) and '" + name +
+                        "' has no Production version yet: run with -p stages=all first, which trains and deploys one");
+    return production("train did not run in this run, so nothing new is registered");
+  }
+  const auto f1 = c.param("f1").value_or(nullptr);
+  if (!f1.is_number()) throw PluginError("parameter 'f1' must be the held-out F1 of 'model' ({{steps.train.outputs.f1}})");
+  const std::string digest = tree_digest(model);
+  if (cur.is_object() && cur.value("artifacts", nlohmann::json::object()).value("model", std::string()) == digest)
+    return production("this model is Production already, so it is not registered again");
   nlohmann::json params = {{"handler", "xgboost"}, {"run_id", c.run_id()}, {"step", c.step_name()}};
   std::ifstream mf(std::filesystem::path(model) / "metrics.json");
   nlohmann::json metrics = {{"f1", f1}};
@@ -229,15 +319,28 @@ void deploy(const Context& c) {
     }
   }
   auto r = c.model_register_promote({{"name", name},
-                                     {"artifacts", {{"model", tree_digest(model)}}},
+                                     {"artifacts", {{"model", digest}}},
                                      {"metrics", metrics},
                                      {"params", params},
                                      {"compare", {{"metric", "f1"}, {"higher_is_better", true}}}});
-  c.output("version", r.value("version", 0));
+  const int version = r.value("version", 0);
+  const bool promoted = r.value("promoted", false);
+  const std::string registered = "registered " + name + " v" + std::to_string(version) + " as " +
+                                 r.value("stage", std::string()) + " (F1 " + f1.dump() + ")";
+  if (promoted && !server.empty()) {
+    roll_out(server, name, version, registered);
+    served = version;
+  }
+  c.output("version", version);
   c.output("stage", r.value("stage", std::string()));
-  c.output("promoted", r.value("promoted", false));
-  c.info("registered " + name + " v" + std::to_string(r.value("version", 0)) + " as " + r.value("stage", std::string()) +
-         " (F1 " + std::to_string(f1) + ")");
+  c.output("promoted", promoted);
+  c.output("served", served);
+  std::string why;
+  if (!promoted && r["previous"].is_object())
+    why = ": not better than Production v" + r["previous"].value("version", nlohmann::json(0)).dump() + "'s F1 " +
+          r["previous"]["metrics"].value("f1", nlohmann::json(nullptr)).dump();
+  c.info(registered + why +
+         (server.empty() ? "" : promoted ? "; rolled" + to : "; not rolled out: the server at " + server + " keeps its version"));
 }
 
 // The folder of artifact 'model' of a registered version, in the store's
@@ -274,8 +377,9 @@ void test(const Context& c) {
     const auto cur = c.model_current(name.c_str());
     if (cur.is_object()) prod = score_model(c, model_blob(c, cur), table);
     if (cand.is_null() && prod.is_null())
-      throw PluginError("nothing to test: '" + name + "' has no Production version and no 'model' was given "
-                        "(run the train stage, or deploy a model first)");
+      throw PluginError("nothing to test: no 'model' was given (train did not run in this run) and '" + name +
+                        "' has no Production version yet: run with -p stages=all first, which trains and deploys one");
+    if (cand.is_null()) c.info("no trained model to test (train did not run in this run): the Production version only");
     const auto& shown = cand.is_null() ? prod : cand;
     for (const char* k : {"f1", "precision", "recall", "pr_auc"}) c.scalar(k, shown[k].get<double>());
     c.output("f1", shown["f1"]);
@@ -288,7 +392,7 @@ void test(const Context& c) {
     };
     if (!cand.is_null()) c.info("the trained model on " + std::to_string(table.rows) + " recent rows: " + line(cand));
     if (!prod.is_null())
-      c.info(name + " v" + cur["version"].dump() + " (Production) on the same rows: " + line(prod));
+      c.info(version_text(name, cur) + " on the same rows: " + line(prod));
     else
       c.info("no Production version of '" + name + "' yet");
   } catch (const PluginError&) {
@@ -383,7 +487,8 @@ const ctflow_plugin_desc kExtract = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_pl
 
 const ctflow_param_decl kPreprocessParams[] = {
     {"chunks", "path", nullptr, "the chunks artifact of iot.extract"},
-    {"part", "string", nullptr, "one chunk: an item of iot.extract's parts output"}};
+    {"part", "string", nullptr, "one chunk: an item of iot.extract's parts output"},
+    {"name", "string", "\"iot-maintenance-features\"", "the features are tagged NAME@<first 12 hex of the chunk's digest>, for iot.merge alone"}};
 const ctflow_output_decl kPreprocessOutputs[] = {
     {"features", "artifact", "CSV: the engineered features of the chunk's rows and machine_failure"},
     {"rows", "parameter", "rows of the chunk"},
@@ -396,7 +501,10 @@ const ctflow_plugin_desc kPreprocess = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow
                                         ctflow::sdk::run_adapter<preprocess>};
 
 const ctflow_param_decl kMergeParams[] = {
-    {"features", "json", nullptr, "the digest outputs of the preprocess fan-out ({{steps.preprocess.outputs.digest}})"},
+    {"features", "json", "null", "the digest outputs of the preprocess fan-out ({{steps.preprocess.outputs.digest}}); null: the features iot.preprocess tagged for each of 'chunks'"},
+    {"chunks", "path", "\"\"", "with 'features' null: the chunks artifact of iot.extract whose features to merge"},
+    {"features_name", "string", "\"iot-maintenance-features\"", "with 'features' null: the name iot.preprocess tagged the features with"},
+    {"hint", "string", "\"run iot.preprocess on the chunks first\"", "with 'features' null: what to run first, added to the error when a chunk has no features"},
     {"name", "string", "\"iot-maintenance-data\"", "data set name: tagged NAME@<digest prefix> and NAME@latest"}};
 const ctflow_output_decl kMergeOutputs[] = {
     {"dataset", "artifact", "CSV: the features of every chunk, in order, and machine_failure"},
@@ -464,12 +572,14 @@ const ctflow_plugin_desc kTest = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plugi
                                   sizeof(kTestOutputs) / sizeof(kTestOutputs[0]), ctflow::sdk::run_adapter<test>};
 
 const ctflow_param_decl kDeployParams[] = {
-    {"model", "path", nullptr, "the model artifact of iot.train"},
-    {"f1", "float", nullptr, "the held-out F1 to compare with Production"},
-    {"model_name", "string", "\"iot-maintenance\"", "registry name"}};
-const ctflow_output_decl kDeployOutputs[] = {{"version", "parameter", "the registered version"},
+    {"model", "path", nullptr, "the model artifact of iot.train; \"\" (train did not run): deploy the Production version"},
+    {"f1", "float", "null", "the held-out F1 of 'model', compared with Production's"},
+    {"model_name", "string", "\"iot-maintenance\"", "registry name"},
+    {"server", "string", "\"\"", "a running `ctflow serve` (http://HOST:PORT): roll a new Production version out to it"}};
+const ctflow_output_decl kDeployOutputs[] = {{"version", "parameter", "the registered version (no model: the Production one)"},
                                              {"stage", "parameter", "Production or Staging"},
-                                             {"promoted", "parameter", "true when it became Production (better F1)"}};
+                                             {"promoted", "parameter", "true when it became Production (better F1)"},
+                                             {"served", "parameter", "the version the server now answers with (null: no rollout)"}};
 
 const ctflow_plugin_desc kDeploy = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plugin_desc), "iot.deploy", "1.0.0",
                                     "registers the model; promotes it to Production when its F1 is better",

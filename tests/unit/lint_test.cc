@@ -58,3 +58,21 @@ steps:
     retry: {limit: 1}
 )") == "");
 }
+
+TEST_CASE("Lint.ASweepsTrialsParamIsRead") {
+  CHECK(warnings_of(R"(apiVersion: ctflow/v1
+kind: Workflow
+metadata: {name: w}
+params:
+  trials: {type: int, default: 2}
+steps:
+  tune:
+    shell: echo "$CTFLOW_PARAM_LR"
+    with: {lr: "{{trial.lr}}"}
+    sweep:
+      parameters: {lr: {values: [0.1, 0.2]}}
+      method: random
+      trials: "{{params.trials}}"
+      objective: {metric: loss, goal: minimize}
+)") == "");
+}

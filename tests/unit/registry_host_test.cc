@@ -1,6 +1,7 @@
 // The model registry as plugins reach it: RunStore::register_and_promote (one
 // transaction: compare, register, promote) and the host functions over it in
-// the plugin ABI (model_current, model_register_promote, artifact_digest).
+// the plugin ABI (model_current, model_register_promote, artifact_digest,
+// data_tag, data_resolve).
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "engine/plugin_host.h"
+#include "engine/registry_host.h"
 #include "store/artifact_store.h"
 #include "store/run_store.h"
 #include "store/testing/scratch_dir.h"
@@ -135,7 +137,8 @@ namespace {
 struct Calls {
   std::string request;                     // what the plugin sends
   std::string digest_path;                 // what the plugin hashes
-  std::string current_before, current_after, result, digest;
+  std::string resolve_ref = "nothing@v1";    // what the plugin resolves
+  std::string current_before, current_after, result, digest, resolved;
   int rc = 99, tag_rc = 99, bad_tag_rc = 99;
   bool has_all = false;
 };
@@ -144,7 +147,8 @@ Calls* g_calls = nullptr;
 int registry_plugin_run(ctflow_ctx* ctx, const ctflow_host_api* host, char** /*error*/) {
   Calls& c = *g_calls;
   c.has_all = CTFLOW_HOST_HAS(host, model_current) && CTFLOW_HOST_HAS(host, model_register_promote) &&
-              CTFLOW_HOST_HAS(host, artifact_digest) && CTFLOW_HOST_HAS(host, data_tag);
+              CTFLOW_HOST_HAS(host, artifact_digest) && CTFLOW_HOST_HAS(host, data_tag) &&
+              CTFLOW_HOST_HAS(host, data_resolve);
   if (!c.has_all) return 1;
   const char* cur = host->model_current(ctx, "digits");
   c.current_before = cur ? cur : "<NULL>";
@@ -157,6 +161,8 @@ int registry_plugin_run(ctflow_ctx* ctx, const ctflow_host_api* host, char** /*e
   c.digest = d ? d : "<NULL>";
   c.tag_rc = d ? host->data_tag(ctx, "weights@v1", d) : 98;
   c.bad_tag_rc = host->data_tag(ctx, "weights@v2", "md5:00");
+  const char* r = host->data_resolve(ctx, c.resolve_ref.c_str());
+  c.resolved = r ? r : "<NULL>";
   return 0;
 }
 
@@ -205,6 +211,7 @@ TEST_CASE("RegistryTest.HostFunctionsRegisterAndPromoteForAPlugin") {
   CHECK(*store->resolve_data_tag("weights@v1") == calls.digest);
   CHECK(calls.bad_tag_rc == -1);
   CHECK_FALSE(store->resolve_data_tag("weights@v2").ok());
+  CHECK(calls.resolved == "null");  // no data version of that name
   auto v2 = store->get_model("digits", 2);
   REQUIRE(v2.ok());
   CHECK(v2->run_id == "r-plugin");  // the run and step are the host's, not the request's
@@ -226,6 +233,9 @@ TEST_CASE("RegistryTest.HostFunctionsAnswerBadRequestsWithAnError") {
   CHECK(calls.digest == "<NULL>");        // no file to hash
   CHECK(calls.rc == -1);
   CHECK(Json::parse(calls.result) == Json{{"error", "the request is not JSON text"}});
+  calls.resolve_ref = "";
+  out = run_registry_plugin(dir.path(), "{}", calls);
+  CHECK(calls.resolved == "<NULL>");  // malformed: the reason goes to the log
 
   out = run_registry_plugin(dir.path(), R"({"name": "digits", "metrics": [1]})", calls);
   CHECK(calls.rc == -1);
@@ -234,4 +244,48 @@ TEST_CASE("RegistryTest.HostFunctionsAnswerBadRequestsWithAnError") {
   CHECK(Json::parse(calls.result) == Json{{"error", "the request needs \"name\": the model's name"}});
   auto store = open_store(dir.path());
   CHECK(stages(*store, "digits").empty());
+}
+
+TEST_CASE("RegistryTest.DataResolveGivesATagsOrAStoredPathsBlob") {
+  ScratchDir dir;
+  auto store = open_store(dir.path());
+  ArtifactStore blobs(store->blobs_dir());
+  std::ofstream(dir / "rows.csv") << "a,b\n1,2\n";
+  fs::create_directories(dir / "chunks");
+  std::ofstream(dir / "chunks" / "part-00000.csv") << "a\n1\n";
+  auto file = blobs.put(dir / "rows.csv");
+  auto tree = blobs.put(dir / "chunks");
+  REQUIRE(file.ok());
+  REQUIRE(tree.ok());
+  REQUIRE(store->tag_data("rows@v1", file->digest).ok());
+  REQUIRE(store->tag_data("rows@latest", file->digest).ok());
+
+  auto v = registry_data_resolve(dir.path(), "rows@latest");
+  REQUIRE_MESSAGE(v.ok(), v.message());
+  CHECK((*v)["ref"] == "rows@latest");
+  CHECK((*v)["digest"] == file->digest);
+  CHECK((*v)["kind"] == "file");
+  CHECK((*v)["size"] == 8);
+  CHECK((*v)["path"] == file->path.string());
+  REQUIRE((*v)["tags"].size() == 2);  // newest first
+  CHECK((*v)["tags"][0]["tag"] == "rows@latest");
+  CHECK((*v)["made_by"].is_null());  // no run recorded it
+
+  // The path of a stored blob names it too, with or without a trailing '/'.
+  auto by_path = registry_data_resolve(dir.path(), file->path.string());
+  REQUIRE(by_path.ok());
+  CHECK((*by_path)["digest"] == file->digest);
+  auto dir_path = registry_data_resolve(dir.path(), tree->path.string() + "/");
+  REQUIRE(dir_path.ok());
+  CHECK((*dir_path)["digest"] == tree->digest);
+  CHECK((*dir_path)["kind"] == "dir");
+  CHECK((*dir_path)["tags"].empty());
+
+  // Nothing: a tag never made, a path outside the blobs; an error: no '@'.
+  CHECK(registry_data_resolve(dir.path(), "rows@v9")->is_null());
+  CHECK(registry_data_resolve(dir.path(), (dir / "chunks").string())->is_null());
+  CHECK(registry_data_resolve(dir.path(), (store->blobs_dir() / "sha256" / "zz").string())->is_null());
+  auto bad = registry_data_resolve(dir.path(), "rows");
+  CHECK(bad.code() == StatusCode::kInvalidArgument);
+  CHECK(bad.message() == "'rows' is not a data version: want NAME@VERSION (e.g. rows@latest)");
 }

@@ -489,6 +489,38 @@ steps:
   CHECK(inputs == 1);  // lineage
 }
 
+TEST_CASE("a Skipped step's outputs and artifacts are their declared defaults; without one, the reader Errors") {
+  Harness h;
+  const std::string hex(64, 'a');
+  h.journal.blobs["sha256:" + hex] = {"sha256:" + hex, 5, "file", "/fake-store/blobs/sha256/aa/" + hex.substr(2)};
+  h.runner.script = [](const AttemptSpec& spec) { return prints(spec.instance); };
+  auto wf = workflow(R"(
+params: {run_it: false}
+steps:
+  make:
+    when: params.run_it
+    shell: x
+    outputs:
+      parameters: {n: {path: n.txt, default: 7}}
+      artifacts: {model: {path: model.bin, default: ""}, data: {path: d.csv}}
+  use: {needs: [make], run: [echo, "n={{steps.make.outputs.n}} model=[{{steps.make.artifacts.model}}]"]}
+  old: {needs: [make], run: [cat, "/fake-store/blobs/sha256/aa/)" + hex.substr(2) + R"("]}
+  lost: {needs: [make], run: [cat, "{{steps.make.artifacts.data}}"]}
+)");
+  h.run(wf, {{"run_it", false}});
+  CHECK(h.journal.status("make") == "Skipped");
+  REQUIRE(h.runner.of("use").size() == 1);
+  CHECK(h.runner.of("use")[0].argv[1] == "n=7 model=[]");
+  CHECK(h.journal.status("lost") == "Errored");
+  CHECK(h.journal.step("lost").message ==
+        "steps.make.artifacts.data: step 'make' Skipped and the artifact has no default");
+  // A blob of the store an earlier run made (a data version) is an input too (lineage).
+  int inputs = 0;
+  for (const auto& a : h.journal.artifact_rows)
+    if (a.role == "input" && a.step == "old" && a.digest == "sha256:" + hex) ++inputs;
+  CHECK(inputs == 1);
+}
+
 TEST_CASE("bytes that are not UTF-8 feeding a for_each end that step Errored, and the run ends") {
   // The reproducer of issue 12: this aborted the engine and left the run Running.
   Harness h;

@@ -244,6 +244,24 @@ TEST_CASE("ValidateTest.UnknownPlugin") {
   CHECK(messages(wf("steps:\n  a: {uses: nowhere.none}\n"), false) == "");
 }
 
+TEST_CASE("ValidateTest.PluginOutputDefaultsNameThePluginsOutputs") {
+  // core.echo declares the output parameter 'message' and no artifact.
+  CHECK(messages(wf("steps:\n"
+                    "  a:\n"
+                    "    uses: core.echo\n"
+                    "    with: {message: hi}\n"
+                    "    outputs: {parameters: {message: {default: none}}}\n")) == "");
+  CHECK(messages(wf("steps:\n"
+                    "  a:\n"
+                    "    uses: core.echo\n"
+                    "    with: {message: hi}\n"
+                    "    outputs: {parameters: {mesage: {default: x}}, artifacts: {message: {default: \"\"}}}\n")) ==
+        "5:3: step 'a': plugin 'core.echo' has no output parameter 'mesage' to give a default (did you mean "
+        "'message'?) (see 'ctflow plugins core.echo')\n"
+        "5:3: step 'a': plugin 'core.echo' has no output artifact 'message' to give a default (see 'ctflow plugins "
+        "core.echo')\n");
+}
+
 TEST_CASE("ValidateTest.BadPluginParams") {
   auto c = check(wf("steps:\n"
                     "  a:\n"

@@ -116,6 +116,17 @@ typedef struct ctflow_host_api {
    * Returns 0, or -1 when TAG is empty, DIGEST malformed or the store fails (the
    * reason goes to the step's log). */
   int (*data_tag)(ctflow_ctx* ctx, const char* tag, const char* digest);
+
+  /* What REF names in the run's store, as JSON text: REF is a data version
+   * ("NAME@VERSION", e.g. "dataset@latest"), or the path of a stored artifact
+   * (as {{steps.S.artifacts.NAME}} gives it). The JSON: {"ref", "digest",
+   * "kind": "file" or "dir", "size", "path": the read-only blob, "tags": every
+   * tag naming the digest, newest first, as [{"tag", "created_at" (ms)}],
+   * "made_by": {"run_id", "step"} of the first run that output it, or null}.
+   * "null" when REF names nothing (no such tag; a path outside the store's
+   * blobs); NULL when REF is malformed or the store fails (the reason goes to
+   * the step's log). */
+  const char* (*data_resolve)(ctflow_ctx* ctx, const char* ref);
 } ctflow_host_api;
 
 #define CTFLOW_HOST_HAS(host, field) \

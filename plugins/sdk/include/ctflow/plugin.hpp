@@ -120,6 +120,15 @@ class Context {
     if (host_->data_tag(ctx_, tag.c_str(), digest.c_str()) != 0)
       throw PluginError("cannot tag " + digest + " as data version '" + tag + "'");
   }
+  // What REF (a data version "NAME@VERSION", or the path of a stored
+  // artifact) names in the run's store (JSON, see ctflow/plugin.h); null when
+  // it names nothing.
+  nlohmann::json data_resolve(const std::string& ref) const {
+    need(CTFLOW_HOST_HAS(host_, data_resolve), "data_resolve");
+    const char* text = host_->data_resolve(ctx_, ref.c_str());
+    if (text == nullptr) throw PluginError("cannot resolve data version '" + ref + "' in the run's store");
+    return nlohmann::json::parse(text);
+  }
   // Reports progress (see ctflow/plugin.h): DONE of TOTAL (<= 0: unknown) and a
   // short message. A host too old to show progress ignores it: progress never
   // fails a step.
