@@ -49,7 +49,10 @@ void fail(const Context& c) {
   if (mode == "hang") {
     for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
   }
-  if (mode == "error") throw PluginError("core.fail asked to fail with an error");
+  if (mode == "error") {
+    const std::string message = c.str("message");
+    throw PluginError(message.empty() ? "core.fail asked to fail with an error" : message);
+  }
   throw PluginError("parameter 'mode' must be one of exit, crash, abort, hang, error; got '" + mode + "'");
 }
 
@@ -141,7 +144,8 @@ const ctflow_output_decl kEchoOutputs[] = {{"message", "parameter", "the message
 const ctflow_param_decl kSleepParams[] = {{"seconds", "float", "1", "how long to sleep"}};
 const ctflow_param_decl kFailParams[] = {
     {"mode", "string", "\"exit\"", "exit, crash (SIGSEGV), abort, hang, or error"},
-    {"code", "int", "1", "exit code for mode=exit"}};
+    {"code", "int", "1", "exit code for mode=exit"},
+    {"message", "string", "\"\"", "the error's message for mode=error"}};
 
 const ctflow_plugin_desc kNoop = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plugin_desc), "core.noop", "1.0.0",
                                   "does nothing and succeeds (records 'metrics' if given)", kNoopParams, 1,
@@ -154,7 +158,7 @@ const ctflow_plugin_desc kSleep = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plug
                                    "sleeps, polling for cancellation", kSleepParams, 1, nullptr, 0,
                                    ctflow::sdk::run_adapter<sleep_for>};
 const ctflow_plugin_desc kFail = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plugin_desc), "core.fail", "1.0.0",
-                                  "fails on purpose: exits, crashes, aborts or hangs", kFailParams, 2, nullptr,
+                                  "fails on purpose: exits, crashes, aborts, hangs or gives an error", kFailParams, 3, nullptr,
                                   0, ctflow::sdk::run_adapter<fail>};
 const ctflow_plugin_desc kProduction = {CTFLOW_PLUGIN_ABI_VERSION, sizeof(ctflow_plugin_desc), "core.production", "1.0.0",
                                         "outputs the Production version of a model in the registry", kProductionParams, 1,

@@ -123,3 +123,22 @@ assert_eq "$(json_get "$T/all.json" 'len(step(d, "extract")["outputs"]["parts"])
 assert_eq "$data_version" "$(output_of merge merge version)" "merge alone merges the same features"
 assert_contains "$(logs merge merge)" "preprocess did not run in this run" "merge alone's log"
 pass "simulate, extract, preprocess and merge alone each read the newest output of the stage before"
+
+# --- a subset of stages: train and test run, test scores the model train made
+stage_run subset -p stages=train,test || fail "stages=train,test failed: $(cat "$T/subset.err")"
+for s in train test; do assert_eq Succeeded "$(status_of subset "$s")" "$s with stages=train,test"; done
+for s in simulate extract preprocess merge validate tune deploy; do
+  assert_eq Skipped "$(status_of subset "$s")" "$s with stages=train,test"
+done
+assert_eq "$data_version" "$(output_of subset data version)" "the data set of train,test"
+assert_contains "$(logs subset test)" "the trained model on 2000 recent rows" "test's log with train in the subset"
+[ "$(output_of subset test f1)" != null ] || fail "test in train,test gave no F1 of the trained model"
+pass "stages=train,test trains, and tests the model it trained next to Production v1"
+
+# --- a name that is no stage: the run fails before any stage runs, saying what to give
+if stage_run typo -p stages=train,tset; then fail "stages=train,tset succeeded"; fi
+assert_eq Failed "$(status_of typo stages_check)" "the stages check"
+assert_contains "$(json_get "$T/typo.json" 'step(d, "stages_check")["message"]')" \
+  "-p stages=train,tset: give all, or stages separated by commas" "the stages check's message"
+for s in simulate train; do assert_eq Omitted "$(status_of typo "$s")" "$s after a bad stages list"; done
+pass "stages=train,tset fails naming the stages to give; nothing runs"
