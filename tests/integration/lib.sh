@@ -191,15 +191,15 @@ serve_v1() {
   start_serve serve --drift-window 200
 }
 
-# send_images WHAT [PAUSE]: posts images to mnist-embedder on the serve at
-# $URL, 50 a request (PAUSE seconds apart, default 0): "digits" (the first 200
+# send_images WHAT [PAUSE] [BATCH]: posts images to mnist-embedder on the serve
+# at $URL, BATCH a request (default 50; PAUSE seconds apart, default 0): "digits" (the first 200
 # held-out digits of v1's dataset, from $T/run1.json), "noise" (100 of uniform
 # noise) or "inverted" (100 held-out digits, inverted).
 send_images() {
-  "$PY" - "$URL" "$(json_get "$T/run1.json" 'step(d, "ingest")["artifacts"]["dataset"]["path"]')" "$1" "${2:-0}" <<'PY'
+  "$PY" - "$URL" "$(json_get "$T/run1.json" 'step(d, "ingest")["artifacts"]["dataset"]["path"]')" "$1" "${2:-0}" "${3:-50}" <<'PY'
 import http.client, json, pathlib, sys, time, urllib.parse
 import numpy as np
-url, dataset, what, pause = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+url, dataset, what, pause, batch = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3], float(sys.argv[4]), int(sys.argv[5])
 u = urllib.parse.urlparse(url)
 conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
 man = json.loads((dataset / "manifest.json").read_text())
@@ -212,9 +212,9 @@ elif what == "inverted":
     images = 255 - test[200:300]
 else:
     raise SystemExit("send_images: WHAT is digits, noise or inverted; got %r" % what)
-for i in range(0, len(images), 50):
+for i in range(0, len(images), batch):
     conn.request("POST", "/predictions/mnist-embedder",
-                 json.dumps({"instances": [im.reshape(-1).tolist() for im in images[i:i + 50]]}),
+                 json.dumps({"instances": [im.reshape(-1).tolist() for im in images[i:i + batch]]}),
                  {"Content-Type": "application/json"})
     r = conn.getresponse()
     assert r.status == 200, (r.status, r.read())
