@@ -97,27 +97,6 @@ void Scheduler::Impl::heartbeat() {
   heartbeat_ = clock_.after(strand_, 2, [this] { guarded(nullptr, nullptr, [this] { heartbeat(); }); }, true);
 }
 
-void Scheduler::Impl::run_io() {
-  try {
-    io_.run();
-  } catch (const std::exception& e) {  // a handler is guarded; this is a last resort
-    std::lock_guard<std::mutex> lock(worker_error_mu_);
-    if (worker_error_.empty()) worker_error_ = e.what();
-    io_.stop();
-  } catch (...) {
-    std::lock_guard<std::mutex> lock(worker_error_mu_);
-    if (worker_error_.empty()) worker_error_ = "an unknown exception";
-    io_.stop();
-  }
-}
-
-void Scheduler::Impl::start_workers() {
-  if (clock_.is_virtual()) return;  // the caller's thread runs everything
-  std::lock_guard<std::mutex> lock(worker_error_mu_);
-  if (!workers_.empty() || workers_closed_) return;
-  for (int i = 0; i < kWorkers; ++i) workers_.emplace_back([this] { run_io(); });
-}
-
 void Scheduler::Impl::loop() {
   if (finished_) return;
   if (clock_.is_virtual()) {
@@ -128,20 +107,23 @@ void Scheduler::Impl::loop() {
       if (finished_ || !run_error_.empty() || !clock_.advance()) break;
     }
   } else {
-    // The workers start with the first job (start_workers): a run of commands
-    // and containers only is one thread, which reaps a child and starts the
-    // next without waking another thread.
-    run_io();
-    for (;;) {  // join the workers, and refuse new ones from here on
-      std::vector<std::thread> started;
-      {
+    auto run_io = [this] {
+      try {
+        io_.run();
+      } catch (const std::exception& e) {  // a handler is guarded; this is a last resort
         std::lock_guard<std::mutex> lock(worker_error_mu_);
-        workers_closed_ = true;
-        started.swap(workers_);
+        if (worker_error_.empty()) worker_error_ = e.what();
+        io_.stop();
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(worker_error_mu_);
+        if (worker_error_.empty()) worker_error_ = "an unknown exception";
+        io_.stop();
       }
-      if (started.empty()) break;
-      for (auto& t : started) t.join();
-    }
+    };
+    for (int i = 0; i < kWorkers; ++i) workers_.emplace_back(run_io);
+    run_io();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
     if (!worker_error_.empty() && run_error_.empty()) run_error_ = "internal error: " + worker_error_;
   }
   if (!run_error_.empty()) close_unfinished(run_error_);

@@ -277,8 +277,8 @@ class Scheduler::Impl final : public JobPool {
   RunOptions opt_;
   std::string run_id_;
 
-  // Threads: the caller's and, from the first job on, kWorkers more all run
-  // io_ (none under a virtual clock: the caller's thread runs everything). The scheduler's state is only
+  // Threads: the caller's and kWorkers more all run io_ (none under a virtual
+  // clock: the caller's thread runs everything). The scheduler's state is only
   // touched in strand_ (every timer, result and job end completes there), so
   // it needs no lock. Plugin calls and artifact commits are jobs that run
   // outside the strand on any of the threads, at most kWorkers at once, so
@@ -291,10 +291,7 @@ class Scheduler::Impl final : public JobPool {
   boost::asio::io_context io_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_{io_.get_executor()};
   RunnerContext runner_ctx_;
-  std::vector<std::thread> workers_;  // started by start_workers, under worker_error_mu_
-  bool workers_closed_ = false;       // loop() is joining them: no more start
-  void run_io();
-  void start_workers();
+  std::vector<std::thread> workers_;
   int jobs_running_ = 0;
   std::deque<std::function<void()>> jobs_waiting_;
   std::string worker_error_;  // what escaped io_.run() on a thread (nothing should)

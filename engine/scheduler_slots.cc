@@ -100,7 +100,6 @@ void Scheduler::Impl::run(std::function<void()> work, std::function<void()> then
     return;
   }
   ++jobs_running_;
-  start_workers();
   asio::defer(io_, std::move(job));
 }
 
