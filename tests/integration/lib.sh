@@ -192,9 +192,9 @@ serve_v1() {
 }
 
 # send_images WHAT [PAUSE] [BATCH]: posts images to mnist-embedder on the serve
-# at $URL, BATCH a request (default 50; PAUSE seconds apart, default 0): "digits" (the first 200
-# held-out digits of v1's dataset, from $T/run1.json), "noise" (100 of uniform
-# noise) or "inverted" (100 held-out digits, inverted).
+# at $URL, BATCH a request (default 50; PAUSE seconds apart, default 0):
+# "digits" (the first 200 held-out digits of v1's dataset, from $T/run1.json),
+# "noise" (100 of uniform noise) or "inverted" (100 held-out digits, inverted).
 send_images() {
   "$PY" - "$URL" "$(json_get "$T/run1.json" 'step(d, "ingest")["artifacts"]["dataset"]["path"]')" "$1" "${2:-0}" "${3:-50}" <<'PY'
 import http.client, json, pathlib, sys, time, urllib.parse
