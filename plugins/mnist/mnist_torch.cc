@@ -14,9 +14,12 @@
 
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
 #include <numeric>
 #include <thread>
 
+#include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 #include <torch/script.h>
 #include <torch/torch.h>
@@ -221,6 +224,82 @@ double lr_at(double lr, int64_t step, int64_t total) {
   return lr * (0.01 + 0.99 * 0.5 * (1 + std::cos(M_PI * p)));
 }
 
+// Makes the calling thread run ATen, oneDNN and OpenMP single-threaded. ATen
+// initialises a thread's thread count on its first parallel op
+// (lazy_init_num_threads: omp_set_num_threads(torch's count), and it rebuilds
+// the pthreadpool, with new threads that spin); forcing that first means a
+// later omp_set_num_threads(1) sticks.
+void single_threaded_here() {
+  at::internal::lazy_init_num_threads();
+  omp_set_num_threads(1);
+}
+
+// Threads 1..N-1 of the data-parallel step, started once and kept: run(f)
+// calls f(0) on the caller and f(w) on thread w, and returns when all are done.
+// (A std::thread per step cost a thread start and ATen's per-thread
+// initialisation every step: a pthreadpool rebuilt, and two OpenMP threads per
+// worker on two cores.)
+class WorkerThreads {
+ public:
+  explicit WorkerThreads(int n) {
+    for (int w = 1; w < n; ++w) threads_.emplace_back([this, w] { loop(w); });
+  }
+  ~WorkerThreads() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  WorkerThreads(const WorkerThreads&) = delete;
+  WorkerThreads& operator=(const WorkerThreads&) = delete;
+
+  void run(const std::function<void(int)>& f) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      job_ = &f;
+      pending_ = static_cast<int>(threads_.size());
+      ++generation_;
+    }
+    cv_.notify_all();
+    f(0);
+    std::unique_lock<std::mutex> l(mu_);
+    done_.wait(l, [this] { return pending_ == 0; });
+    job_ = nullptr;
+  }
+
+ private:
+  void loop(int w) {
+    single_threaded_here();
+    uint64_t seen = 0;
+    for (;;) {
+      const std::function<void(int)>* f;
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        cv_.wait(l, [&] { return stop_ || generation_ != seen; });
+        if (stop_) return;
+        seen = generation_;
+        f = job_;
+      }
+      (*f)(w);
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        --pending_;
+      }
+      done_.notify_one();
+    }
+  }
+
+  std::vector<std::thread> threads_;
+  std::mutex mu_;
+  std::condition_variable cv_, done_;
+  const std::function<void(int)>* job_ = nullptr;
+  int pending_ = 0;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+};
+
 // Training state shared by train() and train_throughput().
 struct Trainer {
   TrainOptions o;
@@ -240,6 +319,7 @@ struct Trainer {
   int workers = 1;
   std::vector<Net> replicas;
   std::vector<torch::Tensor> heads;
+  std::unique_ptr<WorkerThreads> pool;
 
   Trainer(const TrainOptions& opts, double mean, double stdev, int num_classes)
       : o(opts), arc(opts.arcface_scale, opts.arcface_margin) {
@@ -260,7 +340,7 @@ struct Trainer {
     if (!device.is_cpu()) workers = 1;
     if (workers > 1) {
       // One thread per worker: OpenMP (and so mkldnn) and OpenBLAS run single-threaded in each.
-      omp_set_num_threads(1);
+      single_threaded_here();
       if (auto f = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")); f != nullptr) f(1);
       for (int w = 1; w < workers; ++w) {
         Net r;
@@ -273,6 +353,7 @@ struct Trainer {
         replicas.push_back(std::move(r));
         heads.push_back(head.detach().clone().set_requires_grad(true));
       }
+      pool = std::make_unique<WorkerThreads>(workers);
     }
     xb_u8 = torch::empty({o.batch_size, 28, 28}, torch::kUInt8);
     xb = torch::empty({o.batch_size, 1, 28, 28}, torch::TensorOptions().dtype(torch::kFloat).device(device));
@@ -311,9 +392,8 @@ struct Trainer {
     std::vector<double> losses(static_cast<size_t>(workers));
     std::vector<int64_t> correct(static_cast<size_t>(workers));
     std::vector<std::string> errors(static_cast<size_t>(workers));
-    auto work = [&](int w) {
+    const std::function<void(int)> work = [&](int w) {
       try {
-        omp_set_num_threads(1);
         const Net& n = w == 0 ? net : replicas[static_cast<size_t>(w - 1)];
         const torch::Tensor& h = w == 0 ? head : heads[static_cast<size_t>(w - 1)];
         if (w > 0) {
@@ -329,10 +409,7 @@ struct Trainer {
         errors[static_cast<size_t>(w)] = e.what();
       }
     };
-    std::vector<std::thread> threads;
-    for (int w = 1; w < workers; ++w) threads.emplace_back(work, w);
-    work(0);
-    for (auto& t : threads) t.join();
+    pool->run(work);
     for (const auto& e : errors)
       if (!e.empty()) throw std::runtime_error("training worker: " + e);
     {
