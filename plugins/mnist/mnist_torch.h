@@ -37,7 +37,7 @@ struct TrainOptions {
   // run in bfloat16 under autocast (the ArcFace head and the weights stay
   // float32), channels-last memory, cuDNN autotuning.
   bool cuda = false;
-  bool channels_last = false;  // on the CPU: channels-last memory (always on the GPU)
+  bool channels_last = true;  // on the CPU: channels-last memory (always on the GPU)
   // CPU data parallelism: replicas of the net, each on one thread (0: one per
   // thread; 1: a single net using intra-op threads).
   int workers = 0;
@@ -57,8 +57,10 @@ Json train(const TrainOptions& o, const TrainHooks& hooks);
 
 // The training loop alone, on images already in memory (uint8 N x 28 x 28): the
 // images per second of STEPS steps after WARMUP steps. For bench/train_throughput.
+// CPU_US_PER_IMAGE (when given): the process's CPU time per image over those
+// steps, all threads (a figure that load from other processes disturbs less).
 double train_throughput(const uint8_t* images, const int64_t* labels, int64_t n, const TrainOptions& o, int warmup,
-                        int steps);
+                        int steps, double* cpu_us_per_image = nullptr);
 
 struct EmbedOptions {
   fs::path model;    // model folder or model.pt
