@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <numeric>
+#include <random>
 #include <thread>
 
 #include <ATen/Parallel.h>
@@ -331,9 +332,13 @@ struct Trainer {
   std::vector<Net> replicas;
   std::vector<torch::Tensor> heads;
   std::unique_ptr<WorkerThreads> pool;
+  // Augmentation (Trainer::augment set by the caller): X stays on the CPU, the
+  // batch is warped there, then moved to the device.
+  bool augment = false;
+  std::mt19937_64 aug_rng;
 
   Trainer(const TrainOptions& opts, double mean, double stdev, int num_classes)
-      : o(opts), arc(opts.arcface_scale, opts.arcface_margin) {
+      : o(opts), arc(opts.arcface_scale, opts.arcface_margin), aug_rng(opts.seed ^ 0x9E3779B97F4A7C15ULL) {
     torch::manual_seed(o.seed);
     if (o.cuda) {
       device = torch::Device(torch::kCUDA);
@@ -375,7 +380,18 @@ struct Trainer {
   std::pair<double, int64_t> step_on(const torch::Tensor& X, const torch::Tensor& Y, const torch::Tensor& idx) {
     const int64_t b = idx.size(0);
     torch::Tensor x, y;
-    if (b == o.batch_size && X.scalar_type() == torch::kUInt8 && device.is_cpu()) {
+    if (augment) {
+      const auto idx_cpu = idx.to(torch::kCPU).contiguous();
+      torch::Tensor dst = b == o.batch_size && device.is_cpu() ? xb : torch::empty({b, 1, 28, 28});
+      if (X.scalar_type() == torch::kUInt8)
+        augment_batch(X.data_ptr<uint8_t>(), idx_cpu.data_ptr<int64_t>(), b, 28, 28, dst.data_ptr<float>(), aug_rng,
+                      o.augment_options);
+      else
+        augment_batch(X.data_ptr<float>(), idx_cpu.data_ptr<int64_t>(), b, 28, 28, dst.data_ptr<float>(), aug_rng,
+                      o.augment_options);
+      x = dst.to(device);
+      y = Y.index_select(0, idx.to(Y.device())).to(device);
+    } else if (b == o.batch_size && X.scalar_type() == torch::kUInt8 && device.is_cpu()) {
       torch::index_select_out(xb_u8, X, 0, idx);
       xb.view({b, 28, 28}).copy_(xb_u8).mul_(1.0f / 255.0f);
       torch::index_select_out(yb, Y, 0, idx);
@@ -538,9 +554,24 @@ void set_threads(int n) {
 
 bool cuda_available() { return torch::cuda::is_available(); }
 
+int64_t auto_epochs(int64_t train_images) {
+  constexpr int64_t kImages = 300000, kMinEpochs = 4;
+  if (train_images <= 0) return kMinEpochs;
+  return std::max(kMinEpochs, (kImages + train_images - 1) / train_images);
+}
+
+bool augments(const TrainOptions& o, int64_t epochs) {
+  return o.augment == "on" || (o.augment == "auto" && epochs >= kAugmentFromEpochs);
+}
+
 Json train(const TrainOptions& o, const TrainHooks& hooks) {
-  if (o.embedding_dim < 2 || o.batch_size < 2 || o.epochs < 1 || o.lr <= 0)
-    throw DataError("parameters: embedding_dim >= 2, batch_size >= 2, epochs >= 1 and lr > 0 are required");
+  if (o.embedding_dim < 2 || o.batch_size < 2 || o.epochs < 0 || o.lr <= 0)
+    throw DataError("parameters: embedding_dim >= 2, batch_size >= 2, epochs >= 0 (0: auto) and lr > 0 are required");
+  if (o.augment != "auto" && o.augment != "on" && o.augment != "off")
+    throw DataError("parameter 'augment' must be auto, on or off; got '" + o.augment + "'");
+  if (o.augment_options.shift < 0 || o.augment_options.rotate < 0 || o.augment_options.scale < 0 ||
+      o.augment_options.scale >= 1)
+    throw DataError("parameters: augment_shift >= 0, augment_rotate >= 0 and 0 <= augment_scale < 1 are required");
   const auto t0 = std::chrono::steady_clock::now();
   Manifest m = read_manifest(o.dataset);
   if (m.rows != 28 || m.cols != 28) throw DataError("dataset " + q(o.dataset) + ": the model needs 28 x 28 images");
@@ -557,22 +588,25 @@ Json train(const TrainOptions& o, const TrainHooks& hooks) {
   const double mean = xf.mean().item<double>(), stdev = std::max(1e-3, xf.std().item<double>());
   xf = torch::Tensor();
 
+  const int64_t epochs = o.epochs > 0 ? o.epochs : auto_epochs(X.size(0));
   Trainer t(o, mean, stdev, m.num_classes);
-  if (!t.device.is_cpu()) {  // the whole split on the GPU once, not a copy per batch
-    X = X.to(t.device);
+  t.augment = augments(o, epochs);
+  if (!t.device.is_cpu()) {  // the whole split on the GPU once, not a copy per batch (augmented: warped on the CPU)
+    if (!t.augment) X = X.to(t.device);
     Y = Y.to(t.device);
     if (Xv.defined()) Xv = Xv.to(t.device), Yv = Yv.to(t.device);
   }
   const int64_t n = X.size(0);
   const int64_t per_epoch = n / o.batch_size;
-  t.total_steps = per_epoch * o.epochs;
+  t.total_steps = per_epoch * epochs;
   if (hooks.log)
-    hooks.log("training on " + std::to_string(n) + " images, " + std::to_string(o.epochs) + " epochs of " +
-              std::to_string(per_epoch) + " batches, device " + (o.cuda ? "cuda" : "cpu") + ", " +
+    hooks.log("training on " + std::to_string(n) + " images, " + std::to_string(epochs) + " epochs" +
+              (o.epochs > 0 ? "" : " (auto)") + " of " + std::to_string(per_epoch) + " batches" +
+              (t.augment ? ", augmented" : "") + ", device " + (o.cuda ? "cuda" : "cpu") + ", " +
               std::to_string(o.threads) + " threads, " + std::to_string(t.workers) + " data-parallel worker(s)");
   Json history = Json::array();
   double val_acc = 0, last_loss = 0, train_acc = 0;
-  for (int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
+  for (int64_t epoch = 1; epoch <= epochs; ++epoch) {
     const auto te = std::chrono::steady_clock::now();
     auto perm = torch::randperm(n, torch::kLong).to(t.device);  // drawn on the CPU: the same order on both
     double loss_sum = 0;
@@ -587,7 +621,7 @@ Json train(const TrainOptions& o, const TrainHooks& hooks) {
       if (hooks.series && hooks.batch_loss_every > 0 && t.step % hooks.batch_loss_every == 0)
         hooks.series("batch_loss", t.step, loss);
       if (hooks.progress) hooks.progress(static_cast<double>(t.step), static_cast<double>(t.total_steps),
-                                         epoch_text(epoch, o.epochs, loss_sum / static_cast<double>(b + 1)));
+                                         epoch_text(epoch, epochs, loss_sum / static_cast<double>(b + 1)));
     }
     last_loss = loss_sum / static_cast<double>(per_epoch);
     train_acc = static_cast<double>(correct) / static_cast<double>(per_epoch * o.batch_size);
@@ -608,7 +642,7 @@ Json train(const TrainOptions& o, const TrainHooks& hooks) {
     if (hooks.log) {
       char line[200];
       std::snprintf(line, sizeof line, "epoch %lld/%lld: loss %.4f, accuracy %.4f, val accuracy %.4f, %.0f images/s",
-                    static_cast<long long>(epoch), static_cast<long long>(o.epochs), last_loss, train_acc, val_acc,
+                    static_cast<long long>(epoch), static_cast<long long>(epochs), last_loss, train_acc, val_acc,
                     static_cast<double>(per_epoch * o.batch_size) / secs);
       hooks.log(line);
     }
@@ -624,9 +658,11 @@ Json train(const TrainOptions& o, const TrainHooks& hooks) {
                {"input", {{"shape", {-1, 1, 28, 28}}, {"dtype", "float32"}, {"range", {0, 1}}}},
                {"embedding_dim", o.embedding_dim},
                {"params", {{"embedding_dim", o.embedding_dim}, {"arcface_scale", o.arcface_scale},
-                           {"arcface_margin", o.arcface_margin}, {"epochs", o.epochs}, {"batch_size", o.batch_size},
+                           {"arcface_margin", o.arcface_margin}, {"epochs", epochs}, {"batch_size", o.batch_size},
                            {"lr", o.lr}, {"optimizer", o.optimizer}, {"weight_decay", o.weight_decay}, {"seed", o.seed},
-                           {"workers", t.workers}}},
+                           {"workers", t.workers}, {"augment", t.augment},
+                           {"augment_shift", o.augment_options.shift}, {"augment_rotate", o.augment_options.rotate},
+                           {"augment_scale", o.augment_options.scale}}},
                {"train_images", n},
                {"input_mean", mean},
                {"input_std", stdev},
@@ -644,6 +680,7 @@ double train_throughput(const uint8_t* images, const int64_t* labels, int64_t n,
   auto X = torch::from_blob(const_cast<uint8_t*>(images), {n, 28, 28}, torch::kUInt8);
   auto Y = torch::from_blob(const_cast<int64_t*>(labels), {n}, torch::kLong);
   Trainer t(o, 0.286, 0.353, 10);
+  t.augment = o.augment == "on";
   t.total_steps = warmup + steps;
   const int64_t per_epoch = n / o.batch_size;
   auto perm = torch::randperm(n, torch::kLong);

@@ -4,11 +4,12 @@
 // measured in one run. Prints
 //   {"cpp_images_per_s": ..., "python_images_per_s": ..., "ratio": ...}
 // Usage: train_throughput [--data DIR] [--threads N] [--batch B] [--steps S]
-//        [--warmup W] [--n IMAGES] [--rounds R] [--workers N] [--planar]
+//        [--warmup W] [--n IMAGES] [--rounds R] [--workers N] [--planar] [--augment]
 //        [--python PATH] [--no-python]
 // --workers 1 measures the single net with intra-op threads (as Python does);
 // the default (one replica per thread) is what mnist.train uses; --planar
-// measures NCHW convolutions instead of mnist.train's channels-last.
+// measures NCHW convolutions instead of mnist.train's channels-last; --augment
+// adds the C++ loop's augmentation (the Python loop has none).
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
   int64_t n = 10000;
   bool run_python = true;
   bool channels_last = true;
+  bool augment = false;
   int workers = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -49,6 +51,7 @@ int main(int argc, char** argv) {
     else if (a == "--script") script = next();
     else if (a == "--no-python") run_python = false;
     else if (a == "--planar") channels_last = false;
+    else if (a == "--augment") augment = true;
     else if (a == "--workers") workers = std::stoi(next());
     else {
       std::cerr << "unknown argument " << a << "\n";
@@ -68,6 +71,7 @@ int main(int argc, char** argv) {
   o.batch_size = batch;
   o.threads = threads;
   o.channels_last = channels_last;
+  o.augment = augment ? "on" : "off";
   o.workers = workers;
   double cpp = 0, py = 0, cpp_cpu = 0, py_cpu = 0;
   std::string py_out;
@@ -108,6 +112,7 @@ int main(int argc, char** argv) {
               {"rounds", rounds},
               {"images_in_memory", n},
               {"channels_last", channels_last},
+              {"augment", augment},
               {"workers", workers > 0 ? workers : threads}};
   std::cout << out.dump() << std::endl;
   return 0;

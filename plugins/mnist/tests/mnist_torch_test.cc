@@ -114,6 +114,37 @@ TEST_CASE("a model file that is not TorchScript fails with its name") {
         "model file '" + (d / "missing.pt").string() + "' does not exist");
 }
 
+TEST_CASE("auto epochs: at least 4 and 300,000 images; augmentation from 8 epochs") {
+  CHECK(auto_epochs(54000) == 6);
+  CHECK(auto_epochs(7200) == 42);
+  CHECK(auto_epochs(1800) == 167);
+  CHECK(auto_epochs(200000) == 4);
+  CHECK(auto_epochs(0) == 4);
+  TrainOptions o;
+  CHECK(o.epochs == 0);
+  CHECK_FALSE(augments(o, 4));
+  CHECK(augments(o, 8));
+  o.augment = "off";
+  CHECK_FALSE(augments(o, 42));
+  o.augment = "on";
+  CHECK(augments(o, 1));
+}
+
+TEST_CASE("train augments when asked and says so in meta.json") {
+  TrainOptions o;
+  o.dataset = fx().dataset;
+  o.out = temp_dir("aug") / "model";
+  o.epochs = 2;
+  o.embedding_dim = 16;
+  o.batch_size = 64;
+  o.augment = "on";
+  o.augment_options.scale = 0.1;
+  const Json meta = train(o, {});
+  CHECK(meta["params"]["augment"] == true);
+  CHECK(meta["params"]["epochs"] == 2);
+  CHECK(meta["val_accuracy"].get<double>() > 0.5);
+}
+
 TEST_CASE("train rejects bad parameters") {
   TrainOptions o;
   o.dataset = fx().dataset;
@@ -121,4 +152,11 @@ TEST_CASE("train rejects bad parameters") {
   o.optimizer = "rmsprop";
   o.epochs = 1;
   CHECK(error_of([&] { train(o, {}); }) == "parameter 'optimizer' must be adam, adamw or sgd; got 'rmsprop'");
+  o.optimizer = "adam";
+  o.augment = "sometimes";
+  CHECK(error_of([&] { train(o, {}); }) == "parameter 'augment' must be auto, on or off; got 'sometimes'");
+  o.augment = "on";
+  o.augment_options.scale = 1;
+  CHECK(error_of([&] { train(o, {}); }) ==
+        "parameters: augment_shift >= 0, augment_rotate >= 0 and 0 <= augment_scale < 1 are required");
 }
