@@ -34,7 +34,8 @@ std::optional<Workflow> load_and_validate(const std::string& file, const HostCap
                                           const std::vector<std::string>& params = {});
 // lint of one file: its errors and warnings, printed; false when it has errors,
 // or (strict) warnings.
-bool lint_file(const std::string& file, const HostCapacity& host, bool strict);
+bool lint_file(const std::string& file, const HostCapacity& host, bool strict,
+               const std::vector<std::string>& params = {});
 std::string self_path();
 // Grows and tunes the heap before a big workflow file is read (see heap.cc).
 void prepare_heap(std::uintmax_t workflow_bytes);
@@ -57,7 +58,8 @@ struct RunArgs {
 };
 int cmd_run(const Global& g, const RunArgs& a);
 int cmd_resume(const Global& g, const std::string& run, const std::string& output);
-int cmd_lint(const std::vector<std::string>& files, double cpus, int gpus, bool strict);
+int cmd_lint(const std::vector<std::string>& files, double cpus, int gpus, bool strict,
+             const std::vector<std::string>& params);
 
 struct StepArgs {
   std::string plugin, params_file, params_json, out, work, store, run_id, step;

@@ -73,8 +73,9 @@ std::optional<Workflow> load_and_validate(const std::string& file, const HostCap
   return std::move(r.workflow);
 }
 
-bool lint_file(const std::string& file, const HostCapacity& host, bool strict) {
-  LoadResult r = load_checked(file, host, {});
+bool lint_file(const std::string& file, const HostCapacity& host, bool strict,
+               const std::vector<std::string>& params) {
+  LoadResult r = load_checked(file, host, params);
   if (r.workflow && r.diags.empty()) lint_warnings(*r.workflow, r.diags);  // warnings are about valid workflows
   std::cerr << r.diags.render();
   return r.diags.empty() && (!strict || r.diags.warnings().empty());

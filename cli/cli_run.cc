@@ -208,11 +208,12 @@ HostCapacity host_with(double cpus, int gpus, const std::string& memory) {
 
 }  // namespace
 
-int cmd_lint(const std::vector<std::string>& files, double cpus, int gpus, bool strict) {
+int cmd_lint(const std::vector<std::string>& files, double cpus, int gpus, bool strict,
+             const std::vector<std::string>& params) {
   HostCapacity host = host_with(cpus, gpus, "");
   int rc = kExitOk;
   for (const auto& f : files) {
-    if (!lint_file(f, host, strict)) rc = kExitUsage;
+    if (!lint_file(f, host, strict, params)) rc = kExitUsage;
     else std::cerr << f << ": ok\n";
   }
   return rc;

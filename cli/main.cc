@@ -46,7 +46,11 @@ int main(int argc, char** argv) {
   c_lint->add_option("--cpus", lint_cpus, "CPU cores to check resources against");
   c_lint->add_option("--gpus", lint_gpus, "GPUs to check resources against");
   c_lint->add_flag("--strict", lint_strict, "warnings are errors (exit 2), for pre-merge checks");
-  c_lint->callback([&] { rc = cmd_lint(lint_files, lint_cpus, lint_gpus, lint_strict); });
+  std::vector<std::string> lint_params;
+  c_lint->add_option("-p,--param", lint_params, "NAME=VALUE: what a run would be given (resources read from params)")
+      ->take_all()
+      ->allow_extra_args(false);
+  c_lint->callback([&] { rc = cmd_lint(lint_files, lint_cpus, lint_gpus, lint_strict, lint_params); });
 
   std::string output, status_filter, workflow_filter;
   auto* c_list = app.add_subcommand("list", "runs, newest first");

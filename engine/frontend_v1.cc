@@ -50,7 +50,8 @@ const std::vector<std::string> kOutputArtifactKeys = {"path", "default"};
 
 class Parser {
  public:
-  Parser(const std::string& file, Diagnostics& diags) : file_(file), d_(diags) {}
+  Parser(const std::string& file, Diagnostics& diags, const ShapeParams& shape)
+      : file_(file), d_(diags), shape_(shape) {}
 
   std::optional<Workflow> parse(const YAML::Node& root) {
     if (!root.IsMap()) {
@@ -78,6 +79,7 @@ class Parser {
                       "': a ctflow/v1 file holds a 'Workflow'");
     parse_metadata(root["metadata"], root, wf);
     if (YAML::Node params = root["params"]) parse_params(params, wf.params);
+    params_ = &wf.params;
     Step defaults;
     if (YAML::Node dn = root["defaults"]) {
       if (expect_map(dn, "'defaults'")) {
@@ -171,20 +173,82 @@ class Parser {
   }
 
   int positive_int(const YAML::Node& n, const std::string& what, bool allow_zero = false) {
+    return positive_int(n, n, what, allow_zero);
+  }
+  // N's value; a mistake is reported at AT (N itself, or the {{params.X}} it was read from).
+  int positive_int(const YAML::Node& n, const YAML::Node& at, const std::string& what, bool allow_zero = false) {
     Value v = yaml_to_value(n);
     if (v.is_number_integer() && (v.get<int64_t>() > 0 || (allow_zero && v.get<int64_t>() == 0)) &&
         v.get<int64_t>() < (1 << 30))
       return static_cast<int>(v.get<int64_t>());
-    error(n, what + " must be a " + (allow_zero ? "non-negative" : "positive") + " integer; got " +
-                 (n.IsScalar() ? "'" + n.Scalar() + "'" : yaml_kind(n)));
+    error(at, what + " must be a " + (allow_zero ? "non-negative" : "positive") + " integer; got " +
+                  (n.IsScalar() ? "'" + n.Scalar() + "'" : yaml_kind(n)) + from_param(at));
     return 0;
   }
 
-  double number(const YAML::Node& n, const std::string& what) {
+  double number(const YAML::Node& n, const std::string& what) { return number(n, n, what); }
+  double number(const YAML::Node& n, const YAML::Node& at, const std::string& what) {
     Value v = yaml_to_value(n);
     if (v.is_number() && v.get<double>() >= 0) return v.get<double>();
-    error(n, what + " must be a non-negative number; got " + (n.IsScalar() ? "'" + n.Scalar() + "'" : yaml_kind(n)));
+    error(at, what + " must be a non-negative number; got " + (n.IsScalar() ? "'" + n.Scalar() + "'" : yaml_kind(n)) +
+                  from_param(at));
     return 0;
+  }
+
+  // The name X of N when N is "{{params.X}}", else "".
+  static std::string param_ref(const YAML::Node& n) {
+    if (!n.IsScalar() || !tmpl::is_single_placeholder(n.Scalar())) return "";
+    auto refs = tmpl::refs(n.Scalar());
+    const auto* list = std::get_if<std::vector<std::string>>(&refs);
+    if (!list || list->size() != 1 || list->front().rfind("params.", 0) != 0) return "";
+    return list->front().substr(7);
+  }
+  // " (from params.X)" when AT is such a reference, for the messages about its value.
+  static std::string from_param(const YAML::Node& at) {
+    std::string p = param_ref(at);
+    return p.empty() ? "" : " (from params." + p + ")";
+  }
+
+  // A resource is a value, or "{{params.NAME}}": a workflow param, read when
+  // the file is (resources shape the run before any step starts: what it is
+  // admitted with, the pod an export asks for), from the run's -p NAME=VALUE,
+  // else the param's default. Nothing when the reference cannot be resolved
+  // (reported).
+  std::optional<YAML::Node> resource_value(const YAML::Node& n, const std::string& key, Resources& r) {
+    if (!n.IsScalar() || n.Scalar().find("{{") == std::string::npos) return n;
+    const std::string what = "'resources." + key + "'";
+    const std::string name = param_ref(n);
+    if (name.empty()) {
+      error(n, what + " takes a value or one workflow param, like '{{params." + key + "s}}'; got '" + n.Scalar() + "'");
+      return std::nullopt;
+    }
+    const ParamDecl* decl = nullptr;
+    std::vector<std::string> names;
+    for (const auto& p : *params_) {
+      names.push_back(p.name);
+      if (p.name == name) decl = &p;
+    }
+    if (!decl) {
+      error(n, what + " reads params." + name + ", which the workflow does not declare" + did_you_mean(name, names) +
+                   ": add it under 'params'");
+      return std::nullopt;
+    }
+    r.from_params[key] = name;
+    std::string text;
+    if (auto it = shape_.find(name); it != shape_.end()) text = it->second;
+    else if (!decl->default_value) {
+      error(n, what + " reads params." + name + ", which has no default: pass -p " + name + "=VALUE");
+      return std::nullopt;
+    } else {
+      const Value& v = *decl->default_value;
+      text = v.is_string() ? v.get<std::string>() : v.dump();
+    }
+    try {
+      YAML::Node v = YAML::Load(text);
+      if (v.IsScalar()) return v;
+    } catch (const YAML::Exception&) {
+    }
+    return YAML::Node(text);  // not a plain value: reported as it was given
   }
 
   double duration(const YAML::Node& n, const std::string& what) {
@@ -555,13 +619,22 @@ class Parser {
     if (YAML::Node res = m["resources"]) {
       if (expect_map(res, "'resources'")) {
         check_keys(res, kResourceKeys, "in 'resources' (allowed: cpu, gpu, memory)");
-        if (YAML::Node c = res["cpu"]) s.resources.cpu = number(c, "'resources.cpu'");
-        if (YAML::Node g = res["gpu"]) s.resources.gpu = positive_int(g, "'resources.gpu'", true);
+        for (const auto& k : kResourceKeys)  // a step's own value replaces its defaults' param
+          if (res[k]) s.resources.from_params.erase(k);
+        if (YAML::Node c = res["cpu"]) {
+          if (auto v = resource_value(c, "cpu", s.resources)) s.resources.cpu = number(*v, c, "'resources.cpu'");
+        }
+        if (YAML::Node g = res["gpu"]) {
+          if (auto v = resource_value(g, "gpu", s.resources))
+            s.resources.gpu = positive_int(*v, g, "'resources.gpu'", true);
+        }
         if (YAML::Node mem = res["memory"]) {
-          auto sz = mem.IsScalar() ? parse_size(mem.Scalar()) : std::nullopt;
-          if (sz) s.resources.memory = *sz;
-          else error(mem, "'resources.memory' must be a size like 512Mi, 4Gi or 2G; got " +
-                              (mem.IsScalar() ? "'" + mem.Scalar() + "'" : yaml_kind(mem)));
+          if (auto v = resource_value(mem, "memory", s.resources)) {
+            auto sz = v->IsScalar() ? parse_size(v->Scalar()) : std::nullopt;
+            if (sz) s.resources.memory = *sz;
+            else error(mem, "'resources.memory' must be a size like 512Mi, 4Gi or 2G; got " +
+                                (v->IsScalar() ? "'" + v->Scalar() + "'" : yaml_kind(*v)) + from_param(mem));
+          }
         }
       }
     }
@@ -608,6 +681,8 @@ class Parser {
 
   const std::string& file_;
   Diagnostics& d_;
+  const ShapeParams& shape_;
+  const std::vector<ParamDecl>* params_ = nullptr;
 };
 
 }  // namespace
@@ -640,7 +715,7 @@ LoadResult parse_workflow_text(const std::string& text, const std::string& file,
     out.diags.error(yaml_pos(file, e.mark), std::string("YAML: ") + e.what());
     return out;
   }
-  Parser parser(file, out.diags);
+  Parser parser(file, out.diags, params);
   try {
     if (is_argo_document(root)) {
       ArgoOptions options = ArgoOptions::from_env();

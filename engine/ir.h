@@ -60,6 +60,9 @@ struct Resources {
   double cpu = 0;        // cores; 0 means "not stated" (counted as 1 slot? no: 0)
   int gpu = 0;
   int64_t memory = 0;    // bytes
+  // Each resource ("cpu", "gpu", "memory") given as "{{params.NAME}}": NAME.
+  // Its value above was read from the run's params when the file was.
+  std::map<std::string, std::string> from_params;
 };
 
 struct OutputParamDecl {

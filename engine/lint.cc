@@ -68,6 +68,7 @@ void lint_warnings(const Workflow& wf, Diagnostics& d) {
   for (const auto* steps : {&wf.steps, &wf.on_exit})
     for (const auto& s : *steps) {
       params_in(s, used);
+      for (const auto& [key, name] : s.resources.from_params) used.insert(name);  // read when the file is
       check_step(s, d);
     }
   for (const auto& p : wf.params)

@@ -379,17 +379,26 @@ struct Checker {
 
   void check_resources(const Step& s) {
     const HostCapacity& h = opt.host;
+    // What to change: resources.KEY, or the param it was read from (-p NAME=TO).
+    auto change = [&](const std::string& key, const std::string& plain, const std::string& to) {
+      auto it = s.resources.from_params.find(key);
+      if (it == s.resources.from_params.end()) return plain;
+      return "pass -p " + it->second + "=" + to + " (resources." + key + " is params." + it->second + ")";
+    };
     if (s.resources.cpu > h.cpus)
       d.error(s.pos, "step '" + s.name + "' asks for " + fmt_num(s.resources.cpu) + " cpu but this host has " +
-                         fmt_num(h.cpus) + ": lower resources.cpu, or pass --cpus if the host really has more");
+                         fmt_num(h.cpus) + ": " + change("cpu", "lower resources.cpu", fmt_num(h.cpus)) +
+                         ", or pass --cpus if the host really has more");
     if (s.resources.gpu > h.gpus)
       d.error(s.pos, "step '" + s.name + "' asks for " + std::to_string(s.resources.gpu) + " gpu but this host has " +
-                         (h.gpus == 0 ? std::string("none") : std::to_string(h.gpus)) +
-                         ": set resources.gpu to 0 to train on the CPU, or pass --gpus");
+                         (h.gpus == 0 ? std::string("none") : std::to_string(h.gpus)) + ": " +
+                         change("gpu", "set resources.gpu to 0 to train on the CPU", std::to_string(h.gpus)) +
+                         ", or pass --gpus");
     if (h.memory > 0 && s.resources.memory > h.memory)
       d.error(s.pos, "step '" + s.name + "' asks for " + std::to_string(s.resources.memory >> 20) +
-                         " MiB of memory but this host has " + std::to_string(h.memory >> 20) +
-                         " MiB: lower resources.memory, or pass --memory");
+                         " MiB of memory but this host has " + std::to_string(h.memory >> 20) + " MiB: " +
+                         change("memory", "lower resources.memory", std::to_string(h.memory >> 20) + "Mi") +
+                         ", or pass --memory");
   }
 
   static std::string fmt_num(double v) {

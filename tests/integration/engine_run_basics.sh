@@ -255,3 +255,38 @@ assert_eq "$T/here/sub" "$(json_get "$T/relpath.json" 'd["params"]["data"]')" "t
 assert_eq "sub/x" "$(json_get "$T/relpath.json" 'd["params"]["label"]')" "the string param"
 assert_eq found-it "$(json_get "$T/relpath.json" 'step(d, "look")["outputs"]["result"]')" "what the step read"
 pass "a relative -p path is taken from where ctflow run runs"
+
+# --- a resource read from a param ("{{params.gpus}}"): -p decides what the
+# step holds, and so which devices it sees; lint names the -p that fixes a
+# request the host cannot meet; resume reads the run's own params again
+f=$(wf gpuparam <<'YAML'
+apiVersion: ctflow/v1
+kind: Workflow
+metadata: {name: gpuparam}
+params:
+  gpus: {type: int, default: 0}
+  stop: {type: string, default: ""}
+steps:
+  train:
+    resources: {gpu: "{{params.gpus}}"}
+    shell: echo "devices=${CUDA_VISIBLE_DEVICES-none}"; test -z "$CTFLOW_PARAM_STOP" || test ! -e "$CTFLOW_PARAM_STOP"
+    with: {stop: "{{params.stop}}"}
+YAML
+)
+ctflow run "$f" -o json > "$T/g0.json" 2>"$T/err" || fail "gpus=0: $(cat "$T/err")"
+assert_eq devices=none "$(json_get "$T/g0.json" 'step(d, "train")["outputs"]["result"]')" "the default: no GPU"
+ctflow run "$f" --gpus 2 -p gpus=2 -o json > "$T/g2.json" 2>"$T/err" || fail "gpus=2: $(cat "$T/err")"
+assert_eq devices=0,1 "$(json_get "$T/g2.json" 'step(d, "train")["outputs"]["result"]')" "-p gpus=2 holds two"
+run_rc rc lint --gpus 1 -p gpus=2 "$f" 2>"$T/err"
+assert_eq 2 "$rc" "lint of a request the host cannot meet"
+assert_contains "$(cat "$T/err")" "step 'train' asks for 2 gpu but this host has 1: pass -p gpus=1 (resources.gpu is params.gpus)" "lint message"
+run_rc rc run "$f" --gpus 1 -p gpus=one 2>"$T/err"
+assert_eq 2 "$rc" "a bad value for a resource param"
+assert_contains "$(cat "$T/err")" "'resources.gpu' must be a non-negative integer; got 'one' (from params.gpus)" "its message"
+touch "$T/stop"
+run_rc rc run "$f" --gpus 2 -p gpus=1 -p stop="$T/stop" > "$T/g1.out" 2>"$T/err"
+assert_eq 1 "$rc" "the stopped run fails"
+rm "$T/stop"
+CTFLOW_GPUS=2 ctflow resume "$(head -n1 "$T/g1.out")" -o json > "$T/g1.json" 2>"$T/err" || fail "resume: $(cat "$T/err")"
+assert_eq devices=0 "$(json_get "$T/g1.json" 'step(d, "train")["outputs"]["result"]')" "resume holds the run's one GPU"
+pass "resources from params: -p, lint, resume"

@@ -7,6 +7,7 @@
 
 #include "diag_lines.h"
 
+#include <map>
 #include <string>
 
 using ctflow::LoadResult;
@@ -421,4 +422,47 @@ TEST_CASE("FrontendTest.LoadMissingFile") {
   auto r = ctflow::load_workflow_file("/nonexistent/wf.yaml");
   CHECK_FALSE(r.workflow.has_value());
   CHECK(r.diags.render() == "/nonexistent/wf.yaml: error: cannot read the workflow file: No such file or directory\n");
+}
+
+// A resource may be one workflow param, "{{params.NAME}}": it is read when the
+// file is, from the run's -p NAME=VALUE (the shape params), else the default,
+// so a GPU box runs the same workflow with `-p gpus=1`.
+TEST_CASE("FrontendTest.ResourcesFromParams") {
+  const std::string text = with_header(
+      "params:\n"
+      "  gpus: {type: int, default: 0}\n"
+      "  mem: 1Gi\n"
+      "defaults:\n"
+      "  resources: {memory: \"{{params.mem}}\"}\n"
+      "steps:\n"
+      "  train: {run: [echo], resources: {cpu: 2, gpu: \"{{ params.gpus }}\"}}\n");
+  auto r = parse(text);
+  REQUIRE(r.ok());
+  const auto& res = r.workflow->steps.at(0).resources;
+  CHECK(res.gpu == 0);
+  CHECK(res.cpu == 2);
+  CHECK(res.memory == 1LL << 30);
+  CHECK(res.from_params == std::map<std::string, std::string>{{"gpu", "gpus"}, {"memory", "mem"}});
+
+  auto given = parse_workflow_text(text, "wf.yaml", {{"gpus", "2"}, {"mem", "512Mi"}});
+  REQUIRE(given.ok());
+  CHECK(given.workflow->steps.at(0).resources.gpu == 2);
+  CHECK(given.workflow->steps.at(0).resources.memory == 512LL << 20);
+
+  CHECK(diag_lines(parse_workflow_text(text, "wf.yaml", {{"gpus", "one"}})) ==
+        "10:49: 'resources.gpu' must be a non-negative integer; got 'one' (from params.gpus)\n");
+  CHECK(diag_lines(parse_workflow_text(text, "wf.yaml", {{"mem", "lots"}})) ==
+        "8:23: 'resources.memory' must be a size like 512Mi, 4Gi or 2G; got 'lots' (from params.mem)\n");
+  CHECK(messages(with_header("params: {gpus: 1, need: {type: int}}\n"
+                             "steps:\n"
+                             "  a: {run: [echo], resources: {gpu: \"{{params.gpu}}\"}}\n"
+                             "  b: {run: [echo], resources: {gpu: \"{{steps.a.outputs.n}}\"}}\n"
+                             "  c: {run: [echo], resources: {cpu: \"{{params.need}}\"}}\n"
+                             "  d: {run: [echo], resources: {gpu: \"n{{params.gpus}}\"}}\n")) ==
+        "6:37: 'resources.gpu' reads params.gpu, which the workflow does not declare (did you mean 'gpus'?): add it "
+        "under 'params'\n"
+        "7:37: 'resources.gpu' takes a value or one workflow param, like '{{params.gpus}}'; got "
+        "'{{steps.a.outputs.n}}'\n"
+        "8:37: 'resources.cpu' reads params.need, which has no default: pass -p need=VALUE\n"
+        "9:37: 'resources.gpu' takes a value or one workflow param, like '{{params.gpus}}'; got 'n{{params.gpus}}'\n");
 }

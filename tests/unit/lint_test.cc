@@ -28,9 +28,11 @@ params:
   used: {type: string, default: a}
   in_when: {type: int, default: 1}
   unused: {type: string, default: b}
+  gpus: {type: int, default: 0}
 steps:
   a:
     run: ["echo hello", "{{params.used}}"]
+    resources: {gpu: "{{params.gpus}}"}
     retry: {limit: 2, on: [timeout]}
   b:
     when: params.in_when > 0
@@ -39,7 +41,8 @@ steps:
   CHECK(text.find("w.yaml:7:3: warning: param 'unused' is declared but no step reads it") != std::string::npos);
   CHECK(text.find("'used'") == std::string::npos);
   CHECK(text.find("'in_when'") == std::string::npos);
-  CHECK(text.find("w.yaml:10:10: warning: step 'a': run: starts the program 'echo hello'") != std::string::npos);
+  CHECK(text.find("'gpus'") == std::string::npos);  // resources read it
+  CHECK(text.find("w.yaml:11:10: warning: step 'a': run: starts the program 'echo hello'") != std::string::npos);
   CHECK(text.find("my tools") == std::string::npos);  // a path with a space is a path
   CHECK(text.find("step 'a': retry can never happen: it retries only on timeout and the step has no timeout") !=
         std::string::npos);

@@ -310,7 +310,13 @@ TEST_CASE("ValidateTest.ResourcesTheHostDoesNotHave") {
         "has more\n"
         "5:3: step 'a' asks for 16384 MiB of memory but this host has 8192 MiB: lower resources.memory, or pass "
         "--memory\n");
-  CHECK(messages(wf("steps:\n  a: {run: [echo], resources: {cpu: 4, memory: 8Gi, gpu: 0}}\n")) == "");
+  CHECK(messages(wf("steps:\n  a: {run: [echo], resources: {cpu: 4, memory: 8Gi, gpu: 0}}\n")) == "");  // Read from a param: the message names the -p that fixes it.
+  CHECK(messages(wf("params: {gpus: 1, cpus: 6}\n"
+                    "steps:\n  a: {run: [echo], resources: {cpu: \"{{params.cpus}}\", gpu: \"{{params.gpus}}\"}}\n")) ==
+        "6:3: step 'a' asks for 6 cpu but this host has 4: pass -p cpus=4 (resources.cpu is params.cpus), or pass "
+        "--cpus if the host really has more\n"
+        "6:3: step 'a' asks for 1 gpu but this host has none: pass -p gpus=0 (resources.gpu is params.gpus), or pass "
+        "--gpus\n");
 }
 
 TEST_CASE("ValidateTest.ReportsEveryProblemNotOnlyTheFirst") {
