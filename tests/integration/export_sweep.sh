@@ -41,6 +41,18 @@ assert_eq for-loop-tune-trials "$(json_get - 'd["root"]["dag"]["tasks"]["tune"][
   "the picking step reads the collected objectives"
 pass "mnist-ct's sweep exports to Argo and Kubeflow as a fan-out with --sweep-as-fanout, and is refused with a position otherwise"
 
+# --- resources read from params: -p gpus=1 asks the cluster for a GPU for
+# train and embed, on both targets; the default asks for none
+ctflow export argo "$wf" -p gpus=1 --out "$T/gpu.yaml" 2> /dev/null || fail "export -p gpus=1"
+gpu=$("$PY" -c 'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))' "$T/gpu.yaml")
+assert_eq '["embed", "train"]' "$(json_get - 'sorted(t["name"] for t in d["spec"]["templates"] if t.get("container", {}).get("resources", {}).get("limits", {}).get("nvidia.com/gpu") == "1")' <<< "$gpu")" \
+  "Argo: the templates that ask for a GPU"
+ctflow export argo "$wf" 2> /dev/null | grep -q nvidia.com/gpu && fail "the default export asks for a GPU"
+ctflow export kfp "$wf" -p gpus=1 --out "$T/gpu.kfp.yaml" 2> /dev/null || fail "kfp export -p gpus=1"
+assert_eq "['exec-embed', 'exec-train']" "$("$PY" -c 'import sys, yaml; d = yaml.safe_load(open(sys.argv[1])); print(sorted(k for k, e in d["deploymentSpec"]["executors"].items() if e["container"].get("resources", {}).get("accelerator", {}).get("resourceCount") == "1"))' "$T/gpu.kfp.yaml")" \
+  "Kubeflow: the executors that ask for a GPU"
+pass "export -p gpus=1 asks for a GPU for train and embed"
+
 need_shared tools/validate-argo
 "$PY" "$SHARED/tools/validate-argo" "$T/mnist.yaml" > /dev/null || fail "the exported sweep fails Argo's schema"
 pass "the exported sweep passes Argo's schema"
