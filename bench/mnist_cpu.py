@@ -108,6 +108,7 @@ def fashion(binary, data, python):
             "train": {"epochs": meta["params"]["epochs"], "augment": meta["params"].get("augment"),
                       "images": meta["train_images"], "workers": meta["params"]["workers"],
                       "images_per_s": round(meta["train_images"] * len(hist) / sum(h["seconds"] for h in hist)),
+                      "epoch_s": [round(h["seconds"], 2) for h in hist],
                       "val_accuracy": meta["val_accuracy"]},
             "load_average_before": before,
             "load_average_after": after,

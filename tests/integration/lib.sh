@@ -11,7 +11,7 @@ need_tool pgrep procps
 need_tool pkill procps
 CTFLOW_SOURCE_DIR="${CTFLOW_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 EXAMPLES="$CTFLOW_SOURCE_DIR/workflows/examples"
-PY=/usr/bin/python3
+PY="${CTFLOW_TEST_PYTHON:-/usr/bin/python3}"  # Debian's, with numpy (setup.sh); a GPU box may name its own
 
 T="$(mktemp -d "${TMPDIR:-/tmp}/ctflow-it.XXXXXX")"
 export CTFLOW_STORE="$T/store"
