@@ -79,7 +79,7 @@ class Parser {
                       "': a ctflow/v1 file holds a 'Workflow'");
     parse_metadata(root["metadata"], root, wf);
     if (YAML::Node params = root["params"]) parse_params(params, wf.params);
-    params_ = &wf.params;
+    wf_ = &wf;
     Step defaults;
     if (YAML::Node dn = root["defaults"]) {
       if (expect_map(dn, "'defaults'")) {
@@ -222,13 +222,10 @@ class Parser {
       error(n, what + " takes a value or one workflow param, like '{{params." + key + "s}}'; got '" + n.Scalar() + "'");
       return std::nullopt;
     }
-    const ParamDecl* decl = nullptr;
-    std::vector<std::string> names;
-    for (const auto& p : *params_) {
-      names.push_back(p.name);
-      if (p.name == name) decl = &p;
-    }
+    const ParamDecl* decl = wf_->find_param(name);
     if (!decl) {
+      std::vector<std::string> names;
+      for (const auto& p : wf_->params) names.push_back(p.name);
       error(n, what + " reads params." + name + ", which the workflow does not declare" + did_you_mean(name, names) +
                    ": add it under 'params'");
       return std::nullopt;
@@ -682,7 +679,7 @@ class Parser {
   const std::string& file_;
   Diagnostics& d_;
   const ShapeParams& shape_;
-  const std::vector<ParamDecl>* params_ = nullptr;
+  const Workflow* wf_ = nullptr;  // the one being parsed: its params are read before any step
 };
 
 }  // namespace
